@@ -58,7 +58,7 @@ if [[ $dev -eq 1 ]]; then
   if [[ ! -f "$bpy_venv/.installed-bpy-4.2.23" ]]; then
     log "bpy 4.2.23 in .venv-bpy"
     if python3 -m venv "$bpy_venv" && "$bpy_venv/bin/pip" install -q --disable-pip-version-check \
-        bpy==4.2.23 numpy==2.4.6 pyzmq==27.3.0 msgpack==1.2.4 python-osc==1.10.2 pytest==9.2.0; then
+        bpy==4.2.23 numpy==2.3.5 pyzmq==27.3.0 msgpack==1.2.4 python-osc==1.10.2 pytest==9.2.0; then
       touch "$bpy_venv/.installed-bpy-4.2.23"
     else
       log "bpy could not be installed: the Blender tests will skip"
