@@ -1,0 +1,66 @@
+"""Builds the live bridge from a Config (source, model, face solver, publishers, control) and runs it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from bridge.audio.sources import open_source
+from bridge.config import Config
+from bridge.face import build_face_solver
+from bridge.model import load_model
+from bridge.pipeline import Bridge
+from bridge.statusline import StatusLine
+from bridge.transports import build_sinks
+
+log = logging.getLogger(__name__)
+
+
+def run_live(cfg: Config, duration_s: float | None = None) -> int:
+    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code."""
+    t_start_s = time.monotonic()
+    model = load_model(cfg.model)
+    solver = build_face_solver(cfg.face)
+    source = open_source(cfg.audio)
+    sinks = build_sinks(cfg.publish, cfg.output.subject)
+    bridge = Bridge(cfg, source, model, solver, sinks)
+
+    def first_frame(_frame: object) -> None:
+        log.info(
+            "first frame %.0f ms after start",
+            (time.monotonic() - t_start_s) * 1000,
+            extra={"event": "first_frame", "startup_ms": round((time.monotonic() - t_start_s) * 1000, 1)},
+        )
+        bridge.on_frame = None
+
+    bridge.on_frame = first_frame
+    status = StatusLine(bridge.status, cfg.log.status_interval_s) if cfg.log.status else None
+    timer = threading.Timer(duration_s, bridge.stop) if duration_s else None
+    log.info(
+        "streaming from %s with model %s at %d fps",
+        source.name, model.name, cfg.output.fps,
+        extra={"event": "stream_started", "input": source.name, "fps": cfg.output.fps},
+    )
+    try:
+        if status:
+            status.start()
+        if timer:
+            timer.start()
+        bridge.run()
+    except KeyboardInterrupt:
+        bridge.stop()
+    finally:
+        if timer:
+            timer.cancel()
+        if status:
+            status.stop()
+        for sink in sinks:
+            sink.close()
+    s = bridge.status()
+    log.info(
+        "stopped after %d frames; %.2f s of audio dropped, %d late frames skipped",
+        s.frames, s.dropped_audio_s, s.frames_skipped_late,
+        extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
+    )
+    return 0

@@ -1,0 +1,50 @@
+"""Picks the audio source for an `--input` value: a file, "-" (stdin) or a microphone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from bridge.config import AudioConfig
+from bridge.frames import AudioBlock
+
+AUDIO_FILE_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+
+
+class AudioSource(Protocol):
+    name: str
+    sample_rate_hz: int
+
+    @property
+    def dropped_s(self) -> float: ...
+
+    def blocks(self) -> Iterator[AudioBlock]: ...
+
+    def stop(self) -> None: ...
+
+
+def is_file_input(spec: str) -> bool:
+    """A path-like input (has a separator or an audio suffix, or exists) is a file, not a device name."""
+    return spec != "-" and (
+        "/" in spec or Path(spec).suffix.lower() in AUDIO_FILE_SUFFIXES or Path(spec).exists()
+    )
+
+
+def open_source(cfg: AudioConfig) -> AudioSource:
+    """Open the configured input.
+
+    Raises:
+        AudioError: unreadable file or stream. DeviceError: missing or busy device.
+    """
+    if cfg.input == "-":
+        from bridge.audio.stdin import StdinSource
+
+        return StdinSource(cfg.stdin_rate_hz, cfg.stdin_channels, cfg.stdin_format, cfg.channel, cfg.block_ms)
+    if is_file_input(cfg.input):
+        from bridge.audio.files import FileSource
+
+        return FileSource(Path(cfg.input), cfg.channel, cfg.block_ms, realtime=not cfg.fast)
+    from bridge.audio.capture import MicrophoneSource
+
+    return MicrophoneSource(cfg.input, cfg.channel, cfg.buffer_s, cfg.block_ms)

@@ -1,0 +1,183 @@
+"""Command line: argparse subcommands; the one place that catches broadly and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from bridge import __version__
+from bridge.config import OUTPUT_FPS, Config, load_config
+from bridge.errors import BridgeError
+from bridge.frames import MOODS
+from bridge.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that runs the face pipeline (run, bake, calibrate, ...)."""
+    p.add_argument("--config", type=Path, help="TOML config file; command-line flags override it")
+    p.add_argument("--fps", type=int, choices=OUTPUT_FPS, help="output frame rate (default 60)")
+    p.add_argument("--subject", help="subject name receivers display (default 'avatar')")
+    p.add_argument("--mood", choices=MOODS, help="starting mood")
+    p.add_argument("--intensity", type=float, help="mood intensity 0..1")
+    p.add_argument("--auto-mood", action="store_true", default=None, help="scale expression with prosody")
+    p.add_argument("--profile", help="rig profile: arkit, vrm0, vrm1, facegood or a TOML file")
+    p.add_argument("--seed", type=int, help="seed of blinks, gaze and head motion")
+    for part in ("blink", "gaze", "head", "breath"):
+        p.add_argument(f"--no-{part}", action="store_true", help=f"switch {part} motion off")
+    p.add_argument("--lookahead-ms", type=int, choices=(0, 10, 20, 30), help="model look-ahead (default 30)")
+    p.add_argument("--weights", help="model weights file made by `avatar-bridge train` (default: shipped)")
+    p.add_argument("--vad-aggressiveness", type=int, choices=(0, 1, 2, 3), help="webrtcvad mode (default 2)")
+    p.add_argument("--no-vad", action="store_true", help="never gate the face to rest")
+
+
+def add_publisher_args(p: argparse.ArgumentParser) -> None:
+    """Publisher and control flags shared by run and replay; each target flag is repeatable."""
+    g = p.add_argument_group("publishers")
+    g.add_argument("--zmq", action="append", metavar="ENDPOINT", help="ZeroMQ PUB endpoint to bind "
+                   "(default tcp://127.0.0.1:5555)")
+    g.add_argument("--no-zmq", action="store_true", help="no ZeroMQ publisher")
+    g.add_argument("--osc", action="append", metavar="HOST:PORT", help="the bridge's OSC address space")
+    g.add_argument("--vmc", action="append", metavar="HOST:PORT", help="VMC protocol (VSeeFace 39539)")
+    g.add_argument("--livelinkface", action="append", metavar="HOST:PORT", help="Live Link Face (Unreal 11111)")
+    g.add_argument("--no-osc-bundle", action="store_true", help="send OSC messages unbundled")
+    g.add_argument("--no-vmc-bundle", action="store_true", help="send VMC messages unbundled")
+    g.add_argument("--vmc-names", choices=("vrm0", "perfectsync", "both"), help="VMC blendshape names")
+    g.add_argument("--control-osc", type=int, metavar="PORT", help="OSC control channel port")
+    g.add_argument("--control-zmq", metavar="ENDPOINT", help="ZeroMQ REP control endpoint")
+    g.add_argument("--record", metavar="FILE", help="record every published frame with its timing")
+
+
+def _set(d: dict[str, dict[str, Any]], section: str, key: str, value: Any) -> None:
+    if value is not None and value is not False:
+        d.setdefault(section, {})[key] = value
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """CLI flags as config overrides {section: {key: value}}; absent flags leave the file's values."""
+    o: dict[str, dict[str, Any]] = {}
+    a = vars(args)
+    _set(o, "output", "fps", a.get("fps"))
+    _set(o, "output", "subject", a.get("subject"))
+    _set(o, "face", "mood", a.get("mood"))
+    _set(o, "face", "intensity", a.get("intensity"))
+    _set(o, "face", "auto_mood", a.get("auto_mood"))
+    _set(o, "face", "profile", a.get("profile"))
+    _set(o, "face", "seed", a.get("seed"))
+    for part in ("blink", "gaze", "head", "breath"):
+        if a.get(f"no_{part}"):
+            o.setdefault("face", {})[part] = 0.0
+    _set(o, "model", "lookahead_ms", a.get("lookahead_ms"))
+    _set(o, "model", "weights", a.get("weights"))
+    _set(o, "vad", "aggressiveness", a.get("vad_aggressiveness"))
+    if a.get("no_vad"):
+        o.setdefault("vad", {})["enabled"] = False
+    for key in ("input", "channel", "stdin_rate_hz", "stdin_channels", "stdin_format"):
+        _set(o, "audio", key, a.get(key))
+    if a.get("fast"):
+        o.setdefault("audio", {})["fast"] = True
+    zmq = a.get("zmq")
+    if a.get("no_zmq"):
+        o.setdefault("publish", {})["zmq"] = []
+    elif zmq:
+        o.setdefault("publish", {})["zmq"] = zmq
+    for key in ("osc", "vmc", "livelinkface"):
+        _set(o, "publish", key, a.get(key))
+    if a.get("no_osc_bundle"):
+        o.setdefault("publish", {})["osc_bundle"] = False
+    if a.get("no_vmc_bundle"):
+        o.setdefault("publish", {})["vmc_bundle"] = False
+    _set(o, "publish", "vmc_names", a.get("vmc_names"))
+    _set(o, "publish", "control_osc", a.get("control_osc"))
+    _set(o, "publish", "control_zmq", a.get("control_zmq"))
+    _set(o, "publish", "record", a.get("record"))
+    if a.get("no_status"):
+        o.setdefault("log", {})["status"] = False
+    return o
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return load_config(getattr(args, "config", None), overrides_from_args(args))
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from bridge.audio.capture import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        log.warning("no audio input devices found")
+    for index, name, channels, rate_hz in devices:
+        sys.stdout.write(f"{index:3d}  {name}  ({channels} ch, {rate_hz:.0f} Hz)\n")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bridge.app import run_live
+
+    return run_live(config_from_args(args), duration_s=args.duration)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avatar-bridge", description="Speech to facial animation in real time, over ZeroMQ, OSC, VMC "
+        "and Live Link Face."
+    )
+    parser.add_argument("--version", action="version", version=f"avatar-bridge {__version__}")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--log-format", default="text", choices=("text", "json"),
+                        help="json: one machine-readable event per line on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="stream from a microphone, a file or stdin and publish frames")
+    p.add_argument("--input", "-i", default=None,
+                   help="'default' microphone, a device name or index, a WAV/FLAC file, or '-' for raw PCM on stdin")
+    p.add_argument("--fast", action="store_true", help="play a file as fast as possible, not in real time")
+    p.add_argument("--channel", type=int, help="use this input channel (0-based) instead of a downmix")
+    p.add_argument("--stdin-rate-hz", type=int, help="sample rate of raw PCM on stdin (default 16000)")
+    p.add_argument("--stdin-channels", type=int, help="channels of raw PCM on stdin (default 1)")
+    p.add_argument("--stdin-format", choices=("s16le", "f32le"), help="sample format on stdin (default s16le)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--no-status", action="store_true", help="no live status line")
+    add_config_args(p)
+    add_publisher_args(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("devices", help="list audio input devices")
+    p.set_defaults(func=_cmd_devices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code: int = args.func(args)
+        return code
+    except BridgeError as e:
+        log.error("%s", e, extra={"event": "error", "kind": type(e).__name__})
+        return e.exit_code
+    except KeyboardInterrupt:
+        log.info("interrupted", extra={"event": "stopped"})
+        return 130
+    except Exception as e:  # the one broad catch: an unexpected failure still ends in one clear line
+        log.debug("unexpected error", exc_info=True)
+        log.error("internal error: %s: %s (rerun with --log-level debug for details)", type(e).__name__, e,
+                  extra={"event": "error", "kind": "internal"})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
