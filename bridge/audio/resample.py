@@ -46,7 +46,8 @@ class StreamingResampler:
         self.identity = self.up == 1 and self.down == 1
         max_rate = max(self.up, self.down)
         n_taps = 2 * _HALF_TAPS_PER_PHASE * max_rate + 1
-        h = firwin(n_taps, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
+        # At equal rates the filter is never used, and firwin rejects a cutoff of 1.
+        h = np.zeros(n_taps) if self.identity else firwin(n_taps, 1.0 / max_rate, window=("kaiser", 5.0)) * self.up
         # Pad so every phase has the same number of taps; phase p uses h[p + j*up].
         self.taps_per_phase = -(-n_taps // self.up)
         h = np.concatenate([h, np.zeros(self.taps_per_phase * self.up - n_taps)])
