@@ -1,0 +1,1 @@
+"""The Blender layer: properties, preferences, operators, panel and the live receive timer."""

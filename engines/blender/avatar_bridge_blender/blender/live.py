@@ -1,0 +1,176 @@
+"""The live connection: a non-blocking socket drained by a ``bpy.app.timers`` function.
+
+``pump`` is the timer's body as a plain function (timers never fire in ``blender -b`` or the
+bpy module, so tests call it directly). It decodes everything waiting, keys every frame while
+recording, and applies only the newest frame to the rig.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import bpy
+
+from .._vendor.avatar_wire import Frame
+from ..core.receiver import UdpReceiver
+from ..core.stream import PacketStream
+from ..core.timing import FrameConfig, KeyPicker
+from . import prefs
+from .props import AvatarBridgeSettings
+from .rig import RigWriter, fresh_actions
+
+log = logging.getLogger(__name__)
+
+REDRAW_INTERVAL_S = 0.25
+
+
+@dataclass
+class Recording:
+    """One take. ``picker`` is created at the first frame when aligning to the record start."""
+
+    align: str
+    start_frame: float
+    picker: KeyPicker | None
+    actions: list[str]
+    keys: int = 0
+    first_frame: int | None = None
+    last_frame: int | None = None
+
+
+class LiveLink:
+    """One open connection: socket, decoder with counters, rig writer, optional recording."""
+
+    def __init__(self, protocol: str, host: str, port: int, interval_s: float, max_packets: int) -> None:
+        self.receiver = UdpReceiver(host, port)
+        self.stream = PacketStream(protocol)
+        self.writer = RigWriter()
+        self.interval_s = interval_s
+        self.max_packets = max_packets
+        self.recording: Recording | None = None
+        self.newest: Frame | None = None
+        self._last_redraw_s = 0.0
+
+    def close(self) -> None:
+        self.receiver.close()
+
+
+_link: LiveLink | None = None
+
+
+def current() -> LiveLink | None:
+    """The open connection, if any."""
+    return _link
+
+
+def connect(context: bpy.types.Context) -> LiveLink:
+    """Open the socket from the scene's settings and start the timer.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    global _link
+    disconnect()
+    settings: AvatarBridgeSettings = context.scene.avatar_bridge
+    p = prefs.get(context)
+    _link = LiveLink(settings.protocol, settings.host, settings.port, p.poll_interval_s, p.max_packets_per_poll)
+    if not bpy.app.timers.is_registered(timer_tick):
+        bpy.app.timers.register(timer_tick, first_interval=0.0, persistent=True)
+    return _link
+
+
+def disconnect() -> None:
+    """Stop the timer and close the socket (no-op when not connected)."""
+    global _link
+    if bpy.app.timers.is_registered(timer_tick):
+        bpy.app.timers.unregister(timer_tick)
+    if _link is not None:
+        _link.close()
+        _link = None
+
+
+def timer_tick() -> float | None:
+    """``bpy.app.timers`` callback: one poll, then the next interval (None stops the timer)."""
+    link = _link
+    if link is None:
+        return None
+    pump(bpy.context.scene, link)
+    now_s = time.monotonic()
+    if now_s - link._last_redraw_s > REDRAW_INTERVAL_S:
+        link._last_redraw_s = now_s
+        _redraw_sidebars()
+    return link.interval_s
+
+
+def pump(scene: bpy.types.Scene, link: LiveLink, now_s: float | None = None) -> list[Frame]:
+    """Drain the socket, key every frame while recording, apply the newest; returns the frames."""
+    now_s = time.monotonic() if now_s is None else now_s
+    frames = link.stream.decode(link.receiver.drain(link.max_packets), now_s)
+    if not frames:
+        return frames
+    settings: AvatarBridgeSettings = scene.avatar_bridge
+    if link.recording is not None:
+        for frame in frames:
+            record_frame(scene, link, frame)
+    elif settings.live:
+        apply_frame(scene, link.writer, frames[-1])
+    link.newest = frames[-1]
+    return frames
+
+
+def apply_frame(scene: bpy.types.Scene, writer: RigWriter, frame: Frame) -> bool:
+    """Set the scene's target rig to ``frame``; False when no mapping could be built."""
+    return writer.write(scene.avatar_bridge, frame) is not None
+
+
+def start_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording:
+    settings: AvatarBridgeSettings = scene.avatar_bridge
+    actions = fresh_actions(settings, "AvatarBridgeTake")
+    align = settings.record_align
+    start = float(scene.frame_start)
+    picker = KeyPicker(scene_frame_config(scene, start)) if align == "AUDIO" else None
+    link.recording = Recording(align=align, start_frame=start, picker=picker, actions=actions)
+    link.writer.reset()
+    log.info("recording into %s", ", ".join(actions) or "nothing (no targets)")
+    return link.recording
+
+
+def stop_recording(link: LiveLink) -> Recording | None:
+    rec, link.recording = link.recording, None
+    if rec is not None:
+        log.info("recorded %d keys on frames %s..%s", rec.keys, rec.first_frame, rec.last_frame)
+    return rec
+
+
+def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
+    """Write ``frame`` to the rig and key it on the scene frame its stream time falls on."""
+    rec = link.recording
+    if rec is None:
+        return
+    if rec.picker is None:
+        # Align to the record start: this first frame's time lands on the current frame.
+        cfg = scene_frame_config(scene, float(scene.frame_current))
+        rec.start_frame = cfg.start_frame - frame.t_s * cfg.rate_hz
+        rec.picker = KeyPicker(FrameConfig(cfg.fps, cfg.fps_base, rec.start_frame))
+    compiled = link.writer.write(scene.avatar_bridge, frame)
+    frame_number = rec.picker.offer(frame.t_s)
+    if compiled is None or frame_number is None:
+        return
+    rec.keys += link.writer.key(scene.avatar_bridge, compiled, frame_number)
+    rec.first_frame = frame_number if rec.first_frame is None else min(rec.first_frame, frame_number)
+    rec.last_frame = frame_number if rec.last_frame is None else max(rec.last_frame, frame_number)
+
+
+def scene_frame_config(scene: bpy.types.Scene, start_frame: float) -> FrameConfig:
+    return FrameConfig(fps=scene.render.fps, fps_base=scene.render.fps_base, start_frame=start_frame)
+
+
+def _redraw_sidebars() -> None:
+    wm = bpy.context.window_manager
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
