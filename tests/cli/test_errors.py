@@ -1,0 +1,107 @@
+"""Bad input ends in one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, write_wav
+
+
+def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", *args], cwd=ROOT, input=stdin.decode("latin-1") if stdin else None,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def error_lines(p: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in p.stderr, p.stderr
+    return [line for line in p.stderr.splitlines() if " ERROR " in line or line.startswith("avatar-bridge")
+            or "error:" in line]
+
+
+@pytest.fixture
+def wavs(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40)))
+    (tmp_path / "notes.ogg").write_bytes(b"this is not audio at all\n" * 20)
+    (tmp_path / "bad.toml").write_text("[face]\nintensity = 3\n")
+    return {
+        "corrupt": tmp_path / "corrupt.wav",
+        "unsupported": tmp_path / "notes.ogg",
+        "empty": write_wav(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 16000),
+        "silence": write_wav(tmp_path / "silence.wav", np.zeros(16000, dtype=np.float32), 16000),
+        "missing": tmp_path / "missing.wav",
+        "bad_config": tmp_path / "bad.toml",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "expect"),
+    [
+        ("missing", "no such file"),
+        ("corrupt", "cannot decode"),
+        ("unsupported", "cannot decode"),
+        ("empty", "no audio samples"),
+    ],
+)
+def test_bad_audio_files(wavs: dict[str, Path], kind: str, expect: str) -> None:
+    p = run_cli("run", "--input", str(wavs[kind]), "--fast", "--no-zmq", "--no-status")
+    assert p.returncode == 1
+    lines = error_lines(p)
+    assert len(lines) == 1 and expect in lines[0], p.stderr
+
+
+def test_bad_config_names_the_field(wavs: dict[str, Path]) -> None:
+    p = run_cli("run", "--config", str(wavs["bad_config"]), "--input", str(wavs["silence"]), "--no-zmq")
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and "face.intensity" in lines[0]
+
+
+def test_bad_flag_value_is_a_usage_error() -> None:
+    p = run_cli("run", "--fps", "25")
+    assert p.returncode == 2 and "invalid choice" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_missing_device() -> None:
+    p = run_cli("run", "--input", "No Such Microphone 123", "--no-zmq", "--no-status")
+    assert p.returncode == 1
+    lines = error_lines(p)
+    assert len(lines) == 1 and "No Such Microphone 123" in lines[0]
+
+
+def test_empty_stdin() -> None:
+    p = run_cli("run", "--input", "-", "--no-zmq", "--no-status", stdin=b"")
+    assert p.returncode == 1
+    assert "no audio arrived" in " ".join(error_lines(p))
+
+
+def test_zmq_port_in_use(wavs: dict[str, Path]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--zmq", f"tcp://127.0.0.1:{port}", "--no-status")
+    assert p.returncode == 1
+    lines = error_lines(p)
+    assert len(lines) == 1 and str(port) in lines[0]
+
+
+def test_silence_is_valid_with_a_warning(wavs: dict[str, Path]) -> None:
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status")
+    assert p.returncode == 0, p.stderr
+    assert "silent" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_json_log_events_are_machine_readable(wavs: dict[str, Path]) -> None:
+    p = run_cli("--log-format", "json", "run", "--input", str(wavs["missing"]), "--no-zmq")
+    assert p.returncode == 1
+    events = [json.loads(line) for line in p.stderr.splitlines() if line.strip()]
+    assert events[-1]["event"] == "error" and events[-1]["kind"] == "AudioError"

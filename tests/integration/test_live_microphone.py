@@ -1,0 +1,91 @@
+"""End to end through a real audio path: PulseAudio virtual microphone -> avatar-bridge run -> ZeroMQ."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from bridge.frames import ARKIT_INDEX
+from tests.conftest import EXAMPLE_WAV, ROOT, write_wav
+from tests.integration.virtual_mic import pulse_virtual_mic
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _opening(bs: list[float]) -> float:
+    i = ARKIT_INDEX
+    return (
+        bs[i["jawOpen"]] - bs[i["mouthClose"]]
+        + (bs[i["mouthLowerDownLeft"]] + bs[i["mouthLowerDownRight"]]) / 4
+        + (bs[i["mouthUpperUpLeft"]] + bs[i["mouthUpperUpRight"]]) / 4
+    )
+
+
+def test_mouth_moves_with_speech_and_rests_in_silence(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    speech, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    lead_s, tail_s = 1.5, 2.0
+    clip = np.concatenate([np.zeros(int(lead_s * rate)), speech, np.zeros(int(tail_s * rate))]).astype(np.float32)
+    wav = write_wav(tmp_path / "play.wav", clip, rate)
+    port = _free_port()
+    with pulse_virtual_mic() as env:
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse",
+             "--zmq", f"tcp://127.0.0.1:{port}", "--no-status", "--fps", "60"],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"face/avatar\0")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        frames: list[dict] = []
+        try:
+            deadline = time.monotonic() + 20
+            while not frames and time.monotonic() < deadline:  # wait until the mic delivers audio
+                if sub.poll(200):
+                    frames.append(msgpack.unpackb(sub.recv().split(b"\0", 1)[1]))
+                assert bridge.poll() is None, bridge.stderr.read().decode() if bridge.stderr else ""
+            assert frames, "no frames from the bridge within 20 s"
+            t_play = time.monotonic()
+            player = subprocess.Popen(["paplay", "--latency-msec=20", "--device=vmic", str(wav)], env=env)
+            while time.monotonic() - t_play < len(clip) / rate + 1.5:
+                if sub.poll(100):
+                    msg = msgpack.unpackb(sub.recv().split(b"\0", 1)[1])
+                    msg["_rx"] = time.monotonic() - t_play
+                    frames.append(msg)
+            player.wait(timeout=10)
+        finally:
+            bridge.terminate()
+            bridge.wait(timeout=10)
+            sub.close(0)
+            ctx.term()
+    live = [f for f in frames if "_rx" in f]
+    assert len(live) > 60 * (len(clip) / rate) * 0.8, "frames were lost or arrived far below 60 fps"
+    rx = np.array([f["_rx"] for f in live])
+    opening = np.array([_opening(f["bs"]) for f in live])
+    voice = np.array([f["voice"] for f in live])
+    # paplay and the monitor add some latency: judge speech well inside the speech span.
+    in_speech = (rx > lead_s + 0.8) & (rx < lead_s + len(speech) / rate - 0.5)
+    before = rx < lead_s - 0.3
+    after = rx > lead_s + len(speech) / rate + 1.0
+    assert voice[in_speech].mean() > 0.5
+    assert opening[in_speech].max() > 0.25 and opening[in_speech].std() > 0.05, "the mouth did not move"
+    assert np.abs(opening[before]).max() < 0.08 and voice[before].max() < 0.2
+    assert np.abs(opening[after]).max() < 0.08 and voice[after].max() < 0.2, "the face did not return to rest"
+    seqs = [f["seq"] for f in live]
+    assert seqs == sorted(seqs)
