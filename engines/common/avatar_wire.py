@@ -1,8 +1,8 @@
 """Decode avatar-bridge wire formats with the standard library only (Python 3.7+).
 
 Covers OSC packets (messages and bundles) carrying ``/avatar/v1/names`` and ``/avatar/v1/frame``,
-Live Link Face v6 packets, and the JSON Lines files written by ``avatar-bridge bake``; the contract
-is ``schemas/README.md``. Engine adapters (Blender, Maya) vendor a copy of this one file, so it
+ZeroMQ ``face/<subject>`` messages (with a small msgpack decoder), Live Link Face v6 packets, and
+the JSON Lines files written by ``avatar-bridge bake``; the contract is ``schemas/README.md``. Engine adapters (Blender, Maya) vendor a copy of this one file, so it
 imports nothing outside the standard library and runs in mayapy 2022 (Python 3.7) onwards:
 annotations are never evaluated at runtime (``from __future__ import annotations``).
 
@@ -364,9 +364,7 @@ class AvatarDecoder:
         names = self.names_for(subject)
         values = tuple(_number(v, "frame value") for v in args[5:])
         if len(values) != len(names):
-            raise WireError(
-                f"frame for {subject!r} carries {len(values)} values but its names list has {len(names)}"
-            )
+            raise WireError(f"frame for {subject!r} carries {len(values)} values but its names list has {len(names)}")
         return Frame(
             subject=subject,
             seq=seq,
@@ -376,6 +374,161 @@ class AvatarDecoder:
             names=names,
             values=values,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# ZeroMQ: topic + NUL + msgpack (a decoder for the msgpack subset the bridge writes)
+
+_MAX_MSGPACK_DEPTH = 32
+_MSGPACK_FIXED = {
+    0xCA: (">f", 4),
+    0xCB: (">d", 8),
+    0xCC: (">B", 1),
+    0xCD: (">H", 2),
+    0xCE: (">I", 4),
+    0xCF: (">Q", 8),
+    0xD0: (">b", 1),
+    0xD1: (">h", 2),
+    0xD2: (">i", 4),
+    0xD3: (">q", 8),
+}
+_MSGPACK_LEN = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4, 0xDC: 2, 0xDD: 4, 0xDE: 2, 0xDF: 4}
+_LEN_FORMAT = {1: ">B", 2: ">H", 4: ">I"}
+
+
+def unpack_msgpack(data: bytes) -> object:
+    """Decode one msgpack object that fills ``data`` exactly (no ext types).
+
+    Raises:
+        WireError: truncated, trailing bytes, an ext type, a non-hashable map key, nesting deeper
+            than 32, or a string that is not UTF-8.
+    """
+    data = bytes(data)
+    value, pos = _unpack(data, 0, 0)
+    if pos != len(data):
+        raise WireError(f"{len(data) - pos} trailing bytes after the msgpack object")
+    return value
+
+
+def _unpack(data: bytes, pos: int, depth: int) -> tuple[object, int]:
+    if depth > _MAX_MSGPACK_DEPTH:
+        raise WireError(f"msgpack nested deeper than {_MAX_MSGPACK_DEPTH}")
+    _need(data, pos, 1, "msgpack type byte")
+    b = data[pos]
+    pos += 1
+    if b <= 0x7F:
+        return b, pos
+    if b >= 0xE0:
+        return b - 0x100, pos
+    if 0xA0 <= b <= 0xBF:
+        return _msgpack_str(data, pos, b & 0x1F)
+    if 0x90 <= b <= 0x9F:
+        return _msgpack_array(data, pos, b & 0x0F, depth)
+    if 0x80 <= b <= 0x8F:
+        return _msgpack_map(data, pos, b & 0x0F, depth)
+    if b == 0xC0:
+        return None, pos
+    if b in (0xC2, 0xC3):
+        return b == 0xC3, pos
+    if b in _MSGPACK_FIXED:
+        fmt, size = _MSGPACK_FIXED[b]
+        _need(data, pos, size, "msgpack number")
+        return struct.unpack_from(fmt, data, pos)[0], pos + size
+    if b in _MSGPACK_LEN:
+        size = _MSGPACK_LEN[b]
+        _need(data, pos, size, "msgpack length")
+        n = struct.unpack_from(_LEN_FORMAT[size], data, pos)[0]
+        pos += size
+        if b <= 0xC6:
+            _need(data, pos, n, "msgpack bin")
+            return data[pos : pos + n], pos + n
+        if b <= 0xDB:
+            return _msgpack_str(data, pos, n)
+        if b <= 0xDD:
+            return _msgpack_array(data, pos, n, depth)
+        return _msgpack_map(data, pos, n, depth)
+    raise WireError(f"unsupported msgpack type byte 0x{b:02x} at byte {pos - 1}")
+
+
+def _msgpack_str(data: bytes, pos: int, n: int) -> tuple[str, int]:
+    _need(data, pos, n, "msgpack str")
+    try:
+        return data[pos : pos + n].decode("utf-8"), pos + n
+    except UnicodeDecodeError as e:
+        raise WireError(f"msgpack str at byte {pos} is not UTF-8") from e
+
+
+def _msgpack_array(data: bytes, pos: int, n: int, depth: int) -> tuple[list[object], int]:
+    _need(data, pos, n, "msgpack array")  # every element takes at least one byte
+    out: list[object] = []
+    for _ in range(n):
+        value, pos = _unpack(data, pos, depth + 1)
+        out.append(value)
+    return out, pos
+
+
+def _msgpack_map(data: bytes, pos: int, n: int, depth: int) -> tuple[dict[object, object], int]:
+    _need(data, pos, 2 * n, "msgpack map")
+    out: dict[object, object] = {}
+    for _ in range(n):
+        key, pos = _unpack(data, pos, depth + 1)
+        if isinstance(key, (list, dict)):
+            raise WireError("msgpack map key is not hashable")
+        out[key], pos = _unpack(data, pos, depth + 1)
+    return out, pos
+
+
+def parse_zmq_message(data: bytes) -> tuple[str, object]:
+    """Split a bridge ZeroMQ message ``topic + b"\\0" + msgpack`` into (topic, payload).
+
+    Raises:
+        WireError: no NUL, a topic that is not UTF-8, or a malformed payload.
+    """
+    data = bytes(data)
+    end = data.find(b"\x00")
+    if end < 0:
+        raise WireError("ZeroMQ message has no NUL after the topic")
+    try:
+        topic = data[:end].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise WireError("ZeroMQ topic is not UTF-8") from e
+    return topic, unpack_msgpack(data[end + 1 :])
+
+
+def _numbers(payload: dict[object, object], key: str, count: int) -> list[float]:
+    values = payload.get(key)
+    if not isinstance(values, list) or len(values) != count:
+        raise WireError(f"'{key}' must be an array of {count} numbers")
+    return [_number(v, key) for v in values]
+
+
+def frame_from_zmq_face(payload: object) -> Frame:
+    """A ``face/<subject>`` payload as a Frame, channels named as DEFAULT_CHANNELS.
+
+    Raises:
+        WireError: not a schema-v1 face payload.
+    """
+    if not isinstance(payload, dict):
+        raise WireError("a face payload must be a map")
+    if payload.get("v") != SCHEMA_VERSION:
+        raise WireError(f"face payload schema version {payload.get('v')!r}, expected {SCHEMA_VERSION}")
+    seq = payload.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise WireError("face payload 'seq' must be an int")
+    values = (
+        _numbers(payload, "bs", len(ARKIT_NAMES))
+        + _numbers(payload, "joints", len(JOINT_NAMES))
+        + _numbers(payload, "ema", len(EMA_NAMES))
+    )
+    return Frame(
+        subject=_text(payload.get("subject"), "face subject"),
+        seq=seq,
+        t_s=_number(payload.get("t"), "face t"),
+        viseme=_text(payload.get("viseme"), "face viseme"),
+        voice=_number(payload.get("voice"), "face voice"),
+        names=DEFAULT_CHANNELS,
+        values=tuple(values),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -253,3 +253,51 @@ def test_bake_malformed_line_names_the_line(tmp_path: Path, line: str) -> None:
     path.write_text(json.dumps(_bake_line(0.0, 0.0)) + "\n" + line + "\n", encoding="utf-8")
     with pytest.raises(w.WireError, match="line 2"):
         w.load_bake_jsonl(str(path))
+
+
+# msgpack / ZeroMQ ----------------------------------------------------------------------------
+
+
+def test_msgpack_types_roundtrip_through_the_reference_packer() -> None:
+    import msgpack
+
+    obj = {"a": [1, -1, -33, 200, 70000, 1 << 40, -(1 << 40), 0.5, None, True, False, b"\x00\x01"], "s": "é" * 40}
+    assert w.unpack_msgpack(msgpack.packb(obj, use_bin_type=True, use_single_float=True)) == obj
+    big = {"l": list(range(70000)), "m": {str(i): i for i in range(70000)}, "t": "x" * 70000}
+    assert w.unpack_msgpack(msgpack.packb(big, use_bin_type=True)) == big
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\xdd\xff\xff\xff\xff", b"\xdf\xff\xff\xff\xff", b"\xc1", b"\xd4\x01\x00", b"\x91", b"\x01\x02",
+     b"\xa2\xff\xfe", b"\x81\x90\x01", b"\x91" * 40 + b"\x01"],
+    ids=["empty", "huge array", "huge map", "reserved byte", "ext", "short array", "trailing", "bad utf-8",
+         "list key", "too deep"],
+)  # fmt: skip
+def test_msgpack_malformed(data: bytes) -> None:
+    with pytest.raises(w.WireError):
+        w.unpack_msgpack(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_msgpack_random_bytes_raise_only_wire_error(data: bytes) -> None:
+    try:
+        w.unpack_msgpack(data)
+    except w.WireError:
+        pass
+
+
+def test_zmq_face_rejects_wrong_version_and_sizes() -> None:
+    import msgpack
+
+    good = {"v": 1, "seq": 1, "t": 0.5, "subject": "a", "bs": [0.0] * 52, "joints": [0.0] * 12, "ema": [0.0] * 12,
+            "viseme": "aa", "voice": 1.0}  # fmt: skip
+    topic, payload = w.parse_zmq_message(b"face/a\x00" + msgpack.packb(good))
+    assert topic == "face/a"
+    assert w.frame_from_zmq_face(payload).viseme == "aa"
+    for bad in ({"v": 2}, {"bs": [0.0] * 51}, {"seq": 1.5}, {"ema": None}):
+        with pytest.raises(w.WireError):
+            w.frame_from_zmq_face({**good, **bad})
+    with pytest.raises(w.WireError, match="NUL"):
+        w.parse_zmq_message(b"face/a")
