@@ -1,0 +1,144 @@
+"""Transcript forced alignment with pocketsphinx: words in, timed ARPAbet phones out.
+
+Uses the US English acoustic model and CMU dictionary that ship inside the pocketsphinx wheel.
+Two passes, as pocketsphinx documents for phone alignment: a word alignment constrained to the
+transcript, then a sub-word pass over the same audio. Words missing from the dictionary are
+left out (with a warning); if nothing can be aligned the caller falls back to the acoustic model.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from bridge.errors import ConfigError
+from bridge.frames import F32
+from bridge.offline.take import Phone
+
+if TYPE_CHECKING:
+    import pocketsphinx
+
+log = logging.getLogger(__name__)
+
+ALIGN_RATE_HZ = 16000  # the shipped en-us model's sample rate
+_FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
+_NOISE = {"SIL", "+SPN+", "+NSN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UH+", "+UM+"}
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Result of aligning one transcript.
+
+    Attributes:
+        phones: timed phones, pauses as "SIL", in time order (empty when alignment failed).
+        words: the normalized words that were aligned.
+        warnings: dropped words and failures, for the bake report.
+    """
+
+    phones: tuple[Phone, ...]
+    words: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def number_words(n: int) -> list[str]:
+    """English words for 0 <= n < 10**12 ("twenty one", "one thousand two hundred")."""
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return [_TENS[tens]] + ([_ONES[ones]] if ones else [])
+    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            head, rest = divmod(n, size)
+            return number_words(head) + [name] + (number_words(rest) if rest else [])
+    raise AssertionError("unreachable")
+
+
+def normalize_text(text: str) -> list[str]:
+    """Lowercase words the dictionary can know: digits spelled out, punctuation removed."""
+    words: list[str] = []
+    for token in re.findall(r"[0-9]+|[A-Za-z]+(?:'[A-Za-z]+)*", text.replace("\u2019", "'")):
+        if token.isdigit():
+            words += number_words(int(token)) if len(token) < 13 else list(map(lambda d: _ONES[int(d)], token))
+        else:
+            words.append(token.lower())
+    return words
+
+
+@functools.lru_cache(maxsize=1)
+def _decoder() -> pocketsphinx.Decoder:
+    """One decoder per process (loading the model takes ~0.4 s)."""
+    try:
+        import pocketsphinx
+    except ImportError as e:
+        raise ConfigError(
+            "transcript alignment needs pocketsphinx: pip install 'avatar-bridge[offline]' (or pocketsphinx)"
+        ) from e
+
+    return pocketsphinx.Decoder(samprate=ALIGN_RATE_HZ, bestpath=False, loglevel="FATAL")
+
+
+def _to_pcm16(samples: F32, sample_rate_hz: int) -> bytes:
+    x = samples.astype(np.float64)
+    if sample_rate_hz != ALIGN_RATE_HZ:
+        g = np.gcd(sample_rate_hz, ALIGN_RATE_HZ)
+        x = resample_poly(x, ALIGN_RATE_HZ // g, sample_rate_hz // g)
+    return bytes((np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+
+
+def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
+    """Force-align ``text`` to mono ``samples``.
+
+    Returns:
+        The alignment; ``phones`` is empty (and ``warnings`` says why) when the transcript has no
+        known word or the decoder cannot fit it to the audio.
+    """
+    decoder = _decoder()
+    warnings: list[str] = []
+    known: list[str] = []
+    for w in normalize_text(text):
+        if decoder.lookup_word(w) is None:
+            warnings.append(f"transcript word {w!r} is not in the pronunciation dictionary; left out")
+        else:
+            known.append(w)
+    if not known:
+        warnings.append("transcript has no word the aligner knows; using the acoustic model alone")
+        return Alignment((), (), tuple(warnings))
+    pcm = _to_pcm16(samples, sample_rate_hz)
+    try:
+        decoder.set_align_text(" ".join(known))
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        result = decoder.get_alignment()
+    except RuntimeError as e:
+        # pocketsphinx signals "could not fit the transcript" this way; it is a per-file outcome.
+        warnings.append(f"transcript alignment failed ({e}); using the acoustic model alone")
+        return Alignment((), tuple(known), tuple(warnings))
+    phones: list[Phone] = []
+    for entry in result.phones() if result is not None else ():
+        name = entry.name.upper()
+        start_s = entry.start * _FRAME_S
+        end_s = (entry.start + entry.duration) * _FRAME_S
+        phones.append(Phone("SIL" if name in _NOISE else name, start_s, end_s))
+    if not any(p.name != "SIL" for p in phones):
+        warnings.append("transcript alignment found no speech; using the acoustic model alone")
+        return Alignment((), tuple(known), tuple(warnings))
+    log.debug("aligned %d words, %d phones", len(known), len(phones))
+    return Alignment(tuple(phones), tuple(known), tuple(warnings))

@@ -1,0 +1,194 @@
+"""Bake one audio file: read, (align the transcript), run the face pipeline, write every export and the sidecar."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bridge.audio.files import read_audio
+from bridge.audio.resample import StreamingResampler
+from bridge.config import Config, ModelConfig
+from bridge.errors import BridgeError, ModelError
+from bridge.frames import F32, ModelOutput
+from bridge.offline import guided
+from bridge.offline.exports import FORMATS, ExportOptions
+from bridge.offline.manifest import Sidecar, write_sidecar
+from bridge.offline.take import Phone, Take
+from bridge.pipeline import render_offline
+from bridge.stages import ArticulationModel
+
+log = logging.getLogger(__name__)
+
+SILENT_PEAK = 1e-4  # peak amplitude below which a file counts as silence
+
+
+@dataclass(frozen=True, slots=True)
+class BakeSettings:
+    """What every file of a bake shares.
+
+    Attributes:
+        cfg: pipeline config.
+        formats: export format names (``FORMATS`` keys).
+        export: options of the exports.
+        phone_weight: share of the transcript-driven articulation in the blend with the acoustic
+            model (0 = acoustic only, 1 = phones only).
+    """
+
+    cfg: Config
+    formats: tuple[str, ...]
+    export: ExportOptions
+    phone_weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class BakeJob:
+    """One file to bake.
+
+    Attributes:
+        source: the audio file.
+        outputs: (format name, path) per requested format.
+        sidecar: where the bake record goes.
+        transcript: the transcript text, None without one.
+        digest: settings digest written to the sidecar.
+    """
+
+    source: Path
+    outputs: tuple[tuple[str, Path], ...]
+    sidecar: Path
+    transcript: str | None
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class BakeReport:
+    """The outcome of one baked file."""
+
+    source: Path
+    duration_s: float
+    frames: int
+    aligned: bool
+    warnings: tuple[str, ...]
+    align_s: float
+    compute_s: float
+
+
+@functools.lru_cache(maxsize=2)
+def _model(cfg: ModelConfig) -> ArticulationModel:
+    """One model per worker process and model config; reset before each file."""
+    from bridge.model import load_model
+
+    return load_model(cfg)
+
+
+def acoustic_articulation(samples: F32, sample_rate_hz: int, model: ArticulationModel) -> ModelOutput:
+    """The acoustic model over a whole signal (the same resampling and flush as ``render_offline``)."""
+    x = StreamingResampler(sample_rate_hz, model.sample_rate_hz).process(samples)
+    parts = [model.process(x), model.flush()]
+    return ModelOutput(
+        frame_index=0,
+        ema=np.concatenate([p.ema for p in parts]),
+        controls=np.concatenate([p.controls for p in parts]),
+        visemes=np.concatenate([p.visemes for p in parts]),
+        voicing=np.concatenate([p.voicing for p in parts]),
+    )
+
+
+def make_take(
+    source: Path, samples: F32, sample_rate_hz: int, settings: BakeSettings, transcript: str | None
+) -> tuple[Take, float]:
+    """Frames for one signal; with a transcript, aligned phones steer the articulation.
+
+    Returns:
+        The take and the seconds spent aligning.
+    """
+    cfg = settings.cfg
+    warnings: list[str] = []
+    duration_s = samples.shape[0] / sample_rate_hz
+    if float(np.max(np.abs(samples))) < SILENT_PEAK:
+        warnings.append("the audio is silent: the face stays at rest")
+    model = _model(cfg.model)
+    model.reset()
+    phones: tuple[Phone, ...] = ()
+    words: tuple[str, ...] = ()
+    align_s = 0.0
+    if transcript is not None and transcript.strip() and not warnings:
+        from bridge.offline.align import align
+
+        t0 = time.perf_counter()
+        result = align(samples, sample_rate_hz, transcript)
+        align_s = time.perf_counter() - t0
+        warnings += result.warnings
+        phones, words = result.phones, result.words
+    if phones:
+        acoustic = acoustic_articulation(samples, sample_rate_hz, model)
+        steered = guided.blend(acoustic, guided.phone_articulation(phones, acoustic.n_frames), settings.phone_weight)
+        frames = render_offline(samples, sample_rate_hz, cfg, articulation=steered)
+    else:
+        frames = render_offline(samples, sample_rate_hz, cfg, model=model)
+    if frames and not all(
+        np.all(np.isfinite(f.pose.blendshapes)) and np.all(np.isfinite(f.pose.joints)) for f in frames
+    ):
+        raise ModelError(f"{source}: the pipeline produced non-finite values")
+    take = Take(
+        source=source,
+        duration_s=duration_s,
+        fps=cfg.output.fps,
+        frames=tuple(frames),
+        phones=phones,
+        transcript=" ".join(words),
+        warnings=tuple(warnings),
+    )
+    return take, align_s
+
+
+def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8", newline="\n") as out:
+            FORMATS[fmt].write(take, options, out)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+
+
+def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
+    """Bake one file and write its outputs, then its sidecar.
+
+    Raises:
+        AudioError: unreadable, corrupt or empty audio.
+        BridgeError: an output cannot be written, or another pipeline error.
+    """
+    t0 = time.perf_counter()
+    samples, rate_hz = read_audio(job.source)
+    take, align_s = make_take(job.source, samples, rate_hz, settings, job.transcript)
+    for fmt, path in job.outputs:
+        _write_atomic(path, fmt, take, settings.export)
+    write_sidecar(
+        job.sidecar,
+        Sidecar(
+            digest=job.digest,
+            source=str(job.source),
+            outputs=tuple(str(p) for _, p in job.outputs),
+            duration_s=take.duration_s,
+            frames=len(take.frames),
+            aligned=bool(take.phones),
+            warnings=take.warnings,
+        ),
+    )
+    return BakeReport(
+        source=job.source,
+        duration_s=take.duration_s,
+        frames=len(take.frames),
+        aligned=bool(take.phones),
+        warnings=take.warnings,
+        align_s=align_s,
+        compute_s=time.perf_counter() - t0,
+    )

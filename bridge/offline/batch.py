@@ -1,0 +1,350 @@
+"""``avatar-bridge bake``: files, folders and glob patterns, N worker processes, skip what is up to date.
+
+Outputs go next to each input (same stem, the format's suffix), or into a mirror tree under
+``-o DIR`` (paths relative to the folder or glob base that found the input), or, for a single
+input file, to ``-o FILE`` itself. A file that fails is reported at the end and the exit status is 1;
+the other files are still baked.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.config import Config
+from bridge.errors import BridgeError, ConfigError
+from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file
+from bridge.offline.exports import FORMATS
+from bridge.offline.manifest import settings_digest, sidecar_path, up_to_date
+from bridge.offline.progress import ProgressBar
+
+log = logging.getLogger(__name__)
+
+# What libsndfile (soundfile) decodes; folders and globs pick these up.
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".au", ".caf"})
+TRANSCRIPT_SUFFIX = ".txt"
+
+
+@dataclass(frozen=True, slots=True)
+class BakeRequest:
+    """What the user asked for on the command line.
+
+    Attributes:
+        inputs: files, folders and glob patterns.
+        output: None (next to inputs), a folder (mirror tree) or, for one input file, a file path.
+        settings: shared bake settings.
+        text: transcript for a single input (``--text``).
+        text_files: use ``<stem>.txt`` next to an audio file as its transcript.
+        workers: worker processes (1 = bake in this process).
+        force: bake even when outputs are up to date.
+        progress: draw a progress bar (on a terminal).
+    """
+
+    inputs: tuple[str, ...]
+    output: Path | None
+    settings: BakeSettings
+    text: str | None = None
+    text_files: bool = True
+    workers: int = 1
+    force: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An input file and the folder its mirror path is relative to (None: given by name)."""
+
+    path: Path
+    root: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    source: Path
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Outcome of a bake run.
+
+    Attributes:
+        baked: reports of files baked now.
+        skipped: files whose outputs were up to date.
+        failed: files that could not be baked, with the reason.
+        wall_s: wall time of the whole run.
+    """
+
+    baked: tuple[BakeReport, ...]
+    skipped: tuple[Path, ...]
+    failed: tuple[Failure, ...]
+    wall_s: float
+
+    @property
+    def audio_s(self) -> float:
+        return sum(r.duration_s for r in self.baked)
+
+
+def _glob_base(pattern: str) -> Path:
+    parts = Path(pattern).parts
+    base: list[str] = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        base.append(part)
+    return Path(*base) if base else Path(".")
+
+
+def collect_inputs(specs: tuple[str, ...]) -> list[Found]:
+    """Expand folders (recursively) and glob patterns into audio files, sorted, without duplicates.
+
+    A name that is neither a folder nor a pattern is kept even if it does not exist: it fails
+    at bake time and is reported with the others.
+
+    Raises:
+        ConfigError: a folder or pattern that holds no audio file.
+    """
+    found: list[Found] = []
+    for spec in specs:
+        path = Path(spec)
+        if glob.has_magic(spec):
+            base = _glob_base(spec)
+            matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+            files = [m for m in matches if m.is_file() and m.suffix.lower() in AUDIO_SUFFIXES]
+            if not files:
+                raise ConfigError(f"{spec}: the pattern matches no audio file")
+            found += [Found(m, base) for m in files]
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if not files:
+                raise ConfigError(f"{spec}: the folder holds no audio file ({', '.join(sorted(AUDIO_SUFFIXES))})")
+            found += [Found(p, path) for p in files]
+        else:
+            found.append(Found(path, None))
+    seen: set[Path] = set()
+    unique = []
+    for f in found:
+        key = f.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def _strip_suffix(path: Path) -> Path:
+    """``take.rhubarb.json`` -> ``take``: drop a known output suffix, else the last suffix."""
+    for fmt in sorted(FORMATS.values(), key=lambda f: -len(f.suffix)):
+        if path.name.endswith(fmt.suffix) and len(path.name) > len(fmt.suffix):
+            return path.with_name(path.name[: -len(fmt.suffix)])
+    return path.with_suffix("")
+
+
+def _is_file_target(request: BakeRequest, found: list[Found]) -> bool:
+    out = request.output
+    return (
+        out is not None
+        and len(found) == 1
+        and found[0].root is None
+        and not out.is_dir()
+        and not str(out).endswith(("/", "\\"))
+        and out.suffix != ""
+    )
+
+
+def plan_outputs(request: BakeRequest, found: list[Found]) -> list[tuple[Path, tuple[tuple[str, Path], ...], Path]]:
+    """(input, ((format, output path), ...), sidecar path) per input.
+
+    Raises:
+        ConfigError: two inputs would write the same output.
+    """
+    formats = request.settings.formats
+    planned = []
+    if _is_file_target(request, found):
+        assert request.output is not None
+        out = request.output
+        stem = _strip_suffix(out)
+        outputs = (
+            ((formats[0], out),)
+            if len(formats) == 1
+            else tuple((f, Path(f"{stem}{FORMATS[f].suffix}")) for f in formats)
+        )
+        planned.append((found[0].path, outputs, sidecar_path(stem)))
+        return planned
+    owner: dict[Path, Path] = {}
+    for f in found:
+        if request.output is None:
+            stem = f.path.with_suffix("")
+        elif f.root is None:
+            stem = request.output / f.path.with_suffix("").name
+        else:
+            stem = request.output / f.path.relative_to(f.root).with_suffix("")
+        if stem in owner:
+            raise ConfigError(f"{f.path} and {owner[stem]} would write the same outputs ({stem}.*)")
+        owner[stem] = f.path
+        planned.append(
+            (f.path, tuple((fmt, Path(f"{stem}{FORMATS[fmt].suffix}")) for fmt in formats), sidecar_path(stem))
+        )
+    return planned
+
+
+def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | None]:
+    """The transcript of ``source`` and the file it came from (None for ``--text`` or none).
+
+    Raises:
+        BridgeError: a transcript file that cannot be read.
+    """
+    if request.text is not None:
+        return request.text, None
+    if not request.text_files:
+        return None, None
+    txt = source.with_suffix(TRANSCRIPT_SUFFIX)
+    if not txt.is_file():
+        return None, None
+    try:
+        return txt.read_text(encoding="utf-8"), txt
+    except (OSError, UnicodeDecodeError) as e:
+        raise BridgeError(f"{txt}: cannot read the transcript ({e})") from e
+
+
+def _digest_extra(settings: BakeSettings) -> dict[str, object]:
+    return {
+        "formats": list(settings.formats),
+        "extended_shapes": settings.export.extended_shapes,
+        "phone_weight": settings.phone_weight,
+    }
+
+
+def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
+    """Worker entry: a BridgeError fails this file only."""
+    try:
+        return bake_file(job, settings)
+    except BridgeError as e:
+        return Failure(job.source, str(e))
+
+
+def _pool_results(jobs: list[BakeJob], settings: BakeSettings, workers: int) -> Iterator[BakeReport | Failure]:
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _bake_one(job, settings)
+        return
+    # fork: workers inherit the imported modules and logging setup; the bake starts no threads.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+        futures: list[Future[BakeReport | Failure]] = [pool.submit(_bake_one, j, settings) for j in jobs]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def bake(request: BakeRequest) -> BatchResult:
+    """Plan, skip up-to-date inputs, bake the rest, report.
+
+    Raises:
+        ConfigError: bad inputs or options (before anything is baked).
+    """
+    t0 = time.perf_counter()
+    found = collect_inputs(request.inputs)
+    if request.text is not None and len(found) != 1:
+        raise ConfigError(f"--text: applies to exactly one input file, got {len(found)} (use <name>.txt files)")
+    settings = request.settings
+    extra = _digest_extra(settings)
+    jobs: list[BakeJob] = []
+    skipped: list[Path] = []
+    failed: list[Failure] = []
+    for source, outputs, sidecar in plan_outputs(request, found):
+        try:
+            transcript, txt = _transcript(request, source)
+        except BridgeError as e:
+            failed.append(Failure(source, str(e)))
+            continue
+        digest = settings_digest(settings.cfg, extra, transcript)
+        inputs = (source,) if txt is None else (source, txt)
+        paths = tuple(p for _, p in outputs)
+        if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
+            skipped.append(source)
+            continue
+        jobs.append(BakeJob(source, outputs, sidecar, transcript, digest))
+    if skipped:
+        log.info(
+            "%d of %d files are up to date (use --force to bake them again)",
+            len(skipped),
+            len(found),
+            extra={"event": "bake_skipped", "count": len(skipped)},
+        )
+    bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
+    baked: list[BakeReport] = []
+    bar.draw()
+    for result in _pool_results(jobs, settings, request.workers):
+        with bar.suspended():
+            if isinstance(result, Failure):
+                failed.append(result)
+                log.error(
+                    "%s: failed: %s",
+                    result.source,
+                    result.message,
+                    extra={"event": "bake_failed", "file": str(result.source)},
+                )
+            else:
+                baked.append(result)
+                for w in result.warnings:
+                    log.warning("%s: %s", result.source, w, extra={"event": "bake_warning", "file": str(result.source)})
+                log.log(
+                    logging.DEBUG if bar.enabled else logging.INFO,
+                    "baked %s (%.2f s of audio, %d frames%s)",
+                    result.source,
+                    result.duration_s,
+                    result.frames,
+                    ", transcript-aligned" if result.aligned else "",
+                    extra={
+                        "event": "bake_file",
+                        "file": str(result.source),
+                        "frames": result.frames,
+                        "aligned": result.aligned,
+                    },
+                )
+        bar.advance(failed=isinstance(result, Failure))
+    bar.finish()
+    return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
+
+
+def run_bake(request: BakeRequest) -> int:
+    """CLI entry: bake and log a summary. Returns the exit status (1 if any file failed)."""
+    result = bake(request)
+    speed = result.audio_s / result.wall_s if result.wall_s > 0 else 0.0
+    log.info(
+        "bake: %d baked, %d up to date, %d failed; %.1f s of audio in %.2f s (%.0fx real time)",
+        len(result.baked),
+        len(result.skipped),
+        len(result.failed),
+        result.audio_s,
+        result.wall_s,
+        speed,
+        extra={
+            "event": "bake_done",
+            "baked": len(result.baked),
+            "skipped": len(result.skipped),
+            "failed": len(result.failed),
+            "audio_s": round(result.audio_s, 3),
+            "wall_s": round(result.wall_s, 3),
+        },
+    )
+    for f in result.failed:
+        log.error("failed: %s: %s", f.source, f.message, extra={"event": "bake_failed", "file": str(f.source)})
+    return 1 if result.failed else 0
+
+
+def default_settings(cfg: Config) -> BakeSettings:
+    """Bake settings with the defaults of the CLI (JSON Lines only)."""
+    from bridge.offline.exports import ExportOptions
+
+    return BakeSettings(cfg=cfg, formats=("jsonl",), export=ExportOptions(), phone_weight=DEFAULT_PHONE_WEIGHT)
+
+
+DEFAULT_PHONE_WEIGHT = 0.7

@@ -1,0 +1,177 @@
+"""Rhubarb Lip Sync mouth cues (shapes A-H and X), TSV and JSON, as Rhubarb's README documents them.
+
+Shapes (Rhubarb's definitions): A closed mouth with slight pressure (P B M); B slightly open,
+clenched teeth (most consonants, the EE of "bee"); C open (EH, AE); D wide open (AA); E slightly
+rounded (AO, ER); F puckered (UW, OW, W); G upper teeth on the lower lip (F, V); H tongue raised
+behind the upper teeth, mouth between C and D (long L); X idle, relaxed closed mouth (pauses).
+G, H and X are optional ("extended") and fall back to B, C and A when left out, as in Rhubarb.
+
+Cues come from the baked face (aligned phones when a transcript was given, else the frames'
+visemes and jaw opening), are at least ``MIN_CUE_S`` long, start at 0.00 and end at the
+duration truncated to centiseconds; times are written with two decimals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from bridge.frames import ARKIT_INDEX
+from bridge.offline.take import Take
+
+SHAPES = "ABCDEFGHX"
+BASIC_FALLBACK = {"G": "B", "H": "C", "X": "A"}
+MIN_CUE_S = 0.04
+TWEEN_S = 0.04
+
+# Oculus viseme -> shape; aa and E depend on the jaw (see _frame_shape).
+_VISEME_SHAPE = {
+    "sil": "X", "PP": "A", "FF": "G", "TH": "B", "DD": "B", "kk": "B", "CH": "B", "SS": "B",
+    "nn": "B", "RR": "E", "aa": "D", "E": "C", "ih": "B", "oh": "E", "ou": "F",
+}  # fmt: skip
+# ARPAbet -> shape, following Rhubarb's own phone grouping (its animation rules, simplified).
+_PHONE_SHAPE = {
+    "SIL": "X", "P": "A", "B": "A", "M": "A", "F": "G", "V": "G", "L": "H",
+    "AA": "D", "AE": "C", "AH": "C", "EH": "C", "AW": "D", "AY": "D", "EY": "C",
+    "IH": "B", "IY": "B", "AO": "E", "ER": "E", "OW": "F", "OY": "E", "UH": "E", "UW": "F", "W": "F",
+    "R": "E", "HH": "C",
+}  # fmt: skip
+_JAW_WIDE = 0.45  # jawOpen above which an open vowel is D (wide) rather than C
+
+
+@dataclass(frozen=True, slots=True)
+class MouthCue:
+    """One mouth shape held from ``start_s`` to ``end_s``."""
+
+    start_s: float
+    end_s: float
+    value: str
+
+
+def _frame_shape(viseme: str, jaw_open: float) -> str:
+    shape = _VISEME_SHAPE.get(viseme, "B")
+    if viseme in ("aa", "E"):
+        return "D" if jaw_open >= _JAW_WIDE else "C"
+    return shape
+
+
+def _restrict(shape: str, extended: str) -> str:
+    return shape if shape not in BASIC_FALLBACK or shape in extended else BASIC_FALLBACK[shape]
+
+
+def _segments_from_frames(take: Take) -> list[MouthCue]:
+    jaw = take.blendshapes()[:, ARKIT_INDEX["jawOpen"]] if take.frames else np.zeros(0)
+    half = 0.5 / take.fps
+    out: list[MouthCue] = []
+    for f, j in zip(take.frames, jaw.tolist(), strict=True):
+        shape = "X" if f.pose.voice < 0.5 and f.pose.viseme == "sil" else _frame_shape(f.pose.viseme, j)
+        out.append(MouthCue(max(0.0, f.t_s - half), f.t_s + half, shape))
+    return out
+
+
+def _segments_from_phones(take: Take) -> list[MouthCue]:
+    return [MouthCue(p.start_s, p.end_s, _PHONE_SHAPE.get(p.name, "B")) for p in take.phones]
+
+
+def _merge_runs(cues: list[MouthCue]) -> list[MouthCue]:
+    out: list[MouthCue] = []
+    for c in cues:
+        if out and out[-1].value == c.value:
+            out[-1] = MouthCue(out[-1].start_s, c.end_s, c.value)
+        else:
+            out.append(c)
+    return out
+
+
+def _drop_short(cues: list[MouthCue], min_s: float) -> list[MouthCue]:
+    """Give every cue shorter than ``min_s`` to its longer neighbour, shortest first."""
+    cues = list(cues)
+    while len(cues) > 1:
+        lengths = [c.end_s - c.start_s for c in cues]
+        i = int(np.argmin(lengths))
+        if lengths[i] >= min_s - 1e-9:
+            break
+        prev_len = lengths[i - 1] if i > 0 else -1.0
+        next_len = lengths[i + 1] if i + 1 < len(cues) else -1.0
+        if prev_len >= next_len:
+            cues[i - 1] = MouthCue(cues[i - 1].start_s, cues[i].end_s, cues[i - 1].value)
+        else:
+            cues[i + 1] = MouthCue(cues[i].start_s, cues[i + 1].end_s, cues[i + 1].value)
+        del cues[i]
+        cues = _merge_runs(cues)
+    return cues
+
+
+def _insert_tweens(cues: list[MouthCue]) -> list[MouthCue]:
+    """Rhubarb's in-betweens: C between A/B and D, E between C/D and F, taken from the end of the
+    first cue when it is long enough."""
+    out: list[MouthCue] = []
+    for i, c in enumerate(cues):
+        nxt = cues[i + 1].value if i + 1 < len(cues) else None
+        tween = None
+        if c.value in "AB" and nxt == "D":
+            tween = "C"
+        elif c.value in "CD" and nxt == "F":
+            tween = "E"
+        if tween is not None and c.end_s - c.start_s >= 2 * TWEEN_S:
+            out.append(MouthCue(c.start_s, c.end_s - TWEEN_S, c.value))
+            out.append(MouthCue(c.end_s - TWEEN_S, c.end_s, tween))
+        else:
+            out.append(c)
+    return out
+
+
+def _centis(t_s: float) -> float:
+    return math.floor(t_s * 100 + 1e-6) / 100
+
+
+def mouth_cues(take: Take, extended_shapes: str = "GHX") -> list[MouthCue]:
+    """Mouth cues covering 0 .. duration (truncated to 0.01 s), on a centisecond grid."""
+    end_s = _centis(take.duration_s)
+    raw = _segments_from_phones(take) if take.phones else _segments_from_frames(take)
+    raw = [MouthCue(c.start_s, c.end_s, _restrict(c.value, extended_shapes)) for c in raw]
+    rest = _restrict("X", extended_shapes)
+    # Quantize to centiseconds and fill gaps with the rest shape.
+    grid: list[MouthCue] = []
+    t = 0.0
+    for c in raw:
+        start, stop = _centis(c.start_s), min(_centis(c.end_s), end_s)
+        start = max(start, t)
+        if start > t + 1e-9:
+            grid.append(MouthCue(t, start, rest))
+        if stop > start + 1e-9:
+            grid.append(MouthCue(start, stop, c.value))
+            t = stop
+    if end_s > t + 1e-9 or not grid:
+        grid.append(MouthCue(t, max(end_s, t), rest))
+    cues = _insert_tweens(_drop_short(_merge_runs(grid), MIN_CUE_S))
+    return [MouthCue(round(c.start_s, 2), round(c.end_s, 2), c.value) for c in cues]
+
+
+def write_tsv(take: Take, extended_shapes: str, out: TextIO) -> None:
+    """Rhubarb TSV: ``start<TAB>shape`` per cue, then a final line at the end time with the rest shape."""
+    cues = mouth_cues(take, extended_shapes)
+    for c in cues:
+        out.write(f"{c.start_s:.2f}\t{c.value}\n")
+    out.write(f"{cues[-1].end_s:.2f}\t{_restrict('X', extended_shapes)}\n")
+
+
+def write_json(take: Take, extended_shapes: str, out: TextIO) -> None:
+    """Rhubarb JSON: ``{"metadata": {"soundFile", "duration"}, "mouthCues": [{"start","end","value"}]}``."""
+    cues = mouth_cues(take, extended_shapes)
+    lines = [
+        "{",
+        '  "metadata": {',
+        f'    "soundFile": {json.dumps(str(take.source))},',
+        f'    "duration": {_centis(take.duration_s):.2f}',
+        "  },",
+        '  "mouthCues": [',
+        ",\n".join(f'    {{ "start": {c.start_s:.2f}, "end": {c.end_s:.2f}, "value": "{c.value}" }}' for c in cues),
+        "  ]",
+        "}",
+    ]
+    out.write("\n".join(lines) + "\n")

@@ -1,0 +1,269 @@
+"""Every export format checked against its published layout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from bridge.errors import ConfigError
+from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES, VISEMES
+from bridge.offline.exports import FORMATS, ExportOptions, check_extended_shapes, parse_formats
+from bridge.offline.exports import bvh, llf_csv, rhubarb
+from bridge.offline.take import Phone
+from tests.offline.helpers import pose, speech_like_take, take_from_poses
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "bake.v1.schema.json"
+
+# The header the Live Link Face app writes (nmfisher/blender_livelinkface LIVE_LINK_FACE_HEADER).
+LLF_HEADER = (
+    "Timecode,BlendShapeCount,EyeBlinkLeft,EyeLookDownLeft,EyeLookInLeft,EyeLookOutLeft,EyeLookUpLeft,"
+    "EyeSquintLeft,EyeWideLeft,EyeBlinkRight,EyeLookDownRight,EyeLookInRight,EyeLookOutRight,EyeLookUpRight,"
+    "EyeSquintRight,EyeWideRight,JawForward,JawRight,JawLeft,JawOpen,MouthClose,MouthFunnel,MouthPucker,"
+    "MouthRight,MouthLeft,MouthSmileLeft,MouthSmileRight,MouthFrownLeft,MouthFrownRight,MouthDimpleLeft,"
+    "MouthDimpleRight,MouthStretchLeft,MouthStretchRight,MouthRollLower,MouthRollUpper,MouthShrugLower,"
+    "MouthShrugUpper,MouthPressLeft,MouthPressRight,MouthLowerDownLeft,MouthLowerDownRight,MouthUpperUpLeft,"
+    "MouthUpperUpRight,BrowDownLeft,BrowDownRight,BrowInnerUp,BrowOuterUpLeft,BrowOuterUpRight,CheekPuff,"
+    "CheekSquintLeft,CheekSquintRight,NoseSneerLeft,NoseSneerRight,TongueOut,HeadYaw,HeadPitch,HeadRoll,"
+    "LeftEyeYaw,LeftEyePitch,LeftEyeRoll,RightEyeYaw,RightEyePitch,RightEyeRoll"
+)
+
+
+def render(fmt: str, take, options: ExportOptions | None = None) -> str:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    FORMATS[fmt].write(take, options or ExportOptions(), out)
+    return out.getvalue()
+
+
+# --- JSON Lines (the bake contract) ------------------------------------------------------------
+
+
+def test_jsonl_lines_follow_the_bake_contract_and_schema() -> None:
+    take = speech_like_take()
+    lines = render("jsonl", take).splitlines()
+    assert len(lines) == len(take.frames)
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    for k, line in enumerate(lines):
+        obj = json.loads(line)
+        validator.validate(obj)
+        assert list(obj["blendshapes"]) == list(ARKIT_NAMES)
+        assert len(obj["ema"]) == len(EMA_NAMES)
+        assert obj["viseme"] in VISEMES
+        assert math.isclose(obj["t"], take.frames[k].t_s, abs_tol=1e-6)
+        assert list(obj["joints"]) == list(JOINT_NAMES)
+    mid = json.loads(lines[int(0.95 * 60)])  # inside the /aa/
+    assert mid["viseme"] == "aa" and mid["blendshapes"]["jawOpen"] == pytest.approx(0.7, abs=1e-4)
+    assert mid["joints"]["jaw_open_rad"] == pytest.approx(0.28, abs=1e-4)
+
+
+def test_jsonl_schema_rejects_a_broken_frame() -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    line = render("jsonl", speech_like_take()).splitlines()[0]
+    validator.validate(json.loads(line))
+    obj = json.loads(line)
+    del obj["blendshapes"]["tongueOut"]
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(obj)
+    obj = json.loads(line)
+    obj["viseme"] = "XX"
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(obj)
+    obj = json.loads(line)
+    obj["blendshapes"]["jawOpen"] = 1.5
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(obj)
+
+
+def test_jsonl_is_read_by_the_engine_decoder() -> None:
+    from engines.common.avatar_wire import parse_bake_line
+
+    take = speech_like_take()
+    line = render("jsonl", take).splitlines()[40]
+    frame = parse_bake_line(line)
+    assert frame.t_s == pytest.approx(take.frames[40].t_s)
+    assert frame.viseme == take.frames[40].pose.viseme
+
+
+# --- Live Link Face CSV ------------------------------------------------------------------------
+
+
+def test_llf_csv_header_is_the_apps_column_order() -> None:
+    text = render("llf-csv", speech_like_take())
+    assert text.splitlines()[0] == LLF_HEADER
+    assert llf_csv.BLENDSHAPE_COUNT == 61 == len(LLF_HEADER.split(",")) - 2
+
+
+def test_llf_csv_values_land_in_the_named_columns() -> None:
+    take = take_from_poses([pose(shapes={"jawLeft": 0.3, "mouthRight": 0.6, "jawOpen": 0.5},
+                                 joints={"head_yaw_rad": 0.2, "eye_right_pitch_rad": -0.1})] * 3, fps=30)
+    rows = list(csv.DictReader(io.StringIO(render("llf-csv", take))))
+    assert len(rows) == 3
+    row = rows[1]
+    assert float(row["JawLeft"]) == pytest.approx(0.3) and float(row["JawRight"]) == 0.0
+    assert float(row["MouthRight"]) == pytest.approx(0.6) and float(row["MouthLeft"]) == 0.0
+    assert float(row["JawOpen"]) == pytest.approx(0.5)
+    assert float(row["HeadYaw"]) == pytest.approx(0.2)
+    assert float(row["RightEyePitch"]) == pytest.approx(-0.1)
+    assert row["BlendShapeCount"] == "61"
+    assert row["Timecode"] == "00:00:00:01.000"
+
+
+@pytest.mark.parametrize(
+    ("t_s", "fps", "expected"),
+    [(0.0, 60, "00:00:00:00.000"), (1.5, 60, "00:00:01:30.000"), (3661.25, 30, "01:01:01:07.500"),
+     (59.999, 60, "00:00:59:59.940")],
+    ids=["start", "mid-second", "hours", "sub-frame"],
+)
+def test_llf_timecode(t_s: float, fps: int, expected: str) -> None:
+    assert llf_csv.timecode(t_s, fps) == expected
+
+
+# --- Rhubarb TSV / JSON ------------------------------------------------------------------------
+
+
+def test_rhubarb_tsv_follows_rhubarbs_layout() -> None:
+    take = speech_like_take()
+    lines = render("rhubarb-tsv", take).splitlines()
+    rows = [line.split("\t") for line in lines]
+    assert all(len(r) == 2 for r in rows)
+    times = [float(r[0]) for r in rows]
+    shapes = [r[1] for r in rows]
+    assert rows[0] == ["0.00", "X"]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert all(len(r[0].split(".")[1]) == 2 for r in rows)
+    assert rows[-1] == [f"{math.floor(take.duration_s * 100) / 100:.2f}", "X"]
+    assert set(shapes) <= set(rhubarb.SHAPES)
+    # /m/ -> A, wide /aa/ -> D (with a C tween before it), /ou/ -> F (E tween), /f/ -> G, rest X.
+    assert [s for s in shapes if s != "X"] == ["A", "C", "D", "E", "F", "G"]
+    first_a = times[shapes.index("A")]
+    assert abs(first_a - 0.5) <= 0.011  # frame 30 (t = 0.5 s) is the first /m/ frame
+
+
+def test_rhubarb_json_layout_matches_the_tsv() -> None:
+    take = speech_like_take()
+    doc = json.loads(render("rhubarb-json", take))
+    assert set(doc) == {"metadata", "mouthCues"}
+    assert doc["metadata"] == {"soundFile": "/clips/line 1.wav", "duration": math.floor(take.duration_s * 100) / 100}
+    cues = doc["mouthCues"]
+    assert cues[0]["start"] == 0.0 and cues[-1]["end"] == doc["metadata"]["duration"]
+    for a, b in zip(cues, cues[1:], strict=False):
+        assert a["end"] == b["start"] and a["value"] != b["value"]
+    for c in cues:
+        assert set(c) == {"start", "end", "value"} and c["end"] - c["start"] >= rhubarb.MIN_CUE_S - 1e-9
+    tsv = [line.split("\t") for line in render("rhubarb-tsv", take).splitlines()]
+    assert [(float(t), s) for t, s in tsv[:-1]] == [(c["start"], c["value"]) for c in cues]
+
+
+def test_rhubarb_basic_shapes_only() -> None:
+    doc = json.loads(render("rhubarb-json", speech_like_take(), ExportOptions(extended_shapes="")))
+    values = {c["value"] for c in doc["mouthCues"]}
+    assert values <= set("ABCDEF") and "G" not in values
+    last = render("rhubarb-tsv", speech_like_take(), ExportOptions(extended_shapes="")).splitlines()[-1]
+    assert last.endswith("\tA")
+
+
+def test_rhubarb_cues_from_aligned_phones() -> None:
+    phones = (Phone("SIL", 0.0, 0.3), Phone("HH", 0.3, 0.38), Phone("AY", 0.38, 0.62), Phone("L", 0.62, 0.75),
+              Phone("SIL", 0.75, 1.0))
+    take = take_from_poses([pose()] * 60, duration_s=1.0, phones=phones)
+    cues = rhubarb.mouth_cues(take)
+    assert [(c.start_s, c.value) for c in cues] == [(0.0, "X"), (0.3, "C"), (0.38, "D"), (0.62, "H"), (0.75, "X")]
+
+
+def test_short_flickers_are_absorbed() -> None:
+    poses = [pose("aa", 0.8, 1.0)] * 12 + [pose("PP", 0.0, 1.0)] + [pose("aa", 0.8, 1.0)] * 12
+    cues = rhubarb.mouth_cues(take_from_poses(poses, fps=60))
+    assert [c.value for c in cues] == ["D"]
+
+
+# --- Oculus visemes ----------------------------------------------------------------------------
+
+
+def test_viseme_track_columns_and_weights() -> None:
+    take = speech_like_take()
+    rows = list(csv.reader(io.StringIO(render("visemes", take))))
+    assert rows[0] == ["time", "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"]
+    body = np.array(rows[1:], dtype=float)
+    assert body.shape == (len(take.frames), 16)
+    np.testing.assert_allclose(body[:, 1:], take.visemes(), atol=1e-4)
+    np.testing.assert_allclose(body[:, 0], take.times_s, atol=1e-6)
+
+
+# --- BVH ---------------------------------------------------------------------------------------
+
+
+def parse_bvh(text: str) -> tuple[list[tuple[str, int]], int, float, np.ndarray]:
+    """A small BVH reader: (joint, channel count) in file order, frames, frame time, motion."""
+    tokens = text.split()
+    assert tokens[0] == "HIERARCHY"
+    joints: list[tuple[str, int]] = []
+    depth, i, name = 0, 1, ""
+    while tokens[i] != "MOTION":
+        tok = tokens[i]
+        if tok in ("ROOT", "JOINT"):
+            name = tokens[i + 1]
+            i += 2
+        elif tok == "End":
+            assert tokens[i + 1] == "Site"
+            name = ""
+            i += 2
+        elif tok == "{":
+            depth += 1
+            i += 1
+        elif tok == "}":
+            depth -= 1
+            i += 1
+        elif tok == "OFFSET":
+            [float(x) for x in tokens[i + 1 : i + 4]]
+            i += 4
+        elif tok == "CHANNELS":
+            n = int(tokens[i + 1])
+            assert all(c.endswith(("position", "rotation")) for c in tokens[i + 2 : i + 2 + n])
+            joints.append((name, n))
+            i += 2 + n
+        else:
+            raise AssertionError(f"unexpected token {tok!r}")
+    assert depth == 0
+    assert tokens[i + 1] == "Frames:" and tokens[i + 3] == "Frame" and tokens[i + 4] == "Time:"
+    n_frames, frame_time = int(tokens[i + 2]), float(tokens[i + 5])
+    motion = np.array(tokens[i + 6 :], dtype=float)
+    n_channels = sum(n for _, n in joints)
+    assert motion.size == n_frames * n_channels
+    return joints, n_frames, frame_time, motion.reshape(n_frames, n_channels)
+
+
+def test_bvh_hierarchy_and_motion() -> None:
+    take = take_from_poses(
+        [pose(joints={"jaw_open_rad": 0.2, "head_yaw_rad": 0.1, "head_pitch_rad": 0.05, "head_roll_rad": -0.02,
+                      "eye_left_yaw_rad": 0.3, "eye_right_pitch_rad": 0.15})] * 5, fps=30)
+    joints, n, frame_time, motion = parse_bvh(render("bvh", take))
+    assert joints == [("Head", 6), ("Jaw", 3), ("LeftEye", 3), ("RightEye", 3)]
+    assert n == 5 and frame_time == pytest.approx(1 / 30, abs=1e-6)
+    row = motion[0]
+    np.testing.assert_allclose(row[:3], 0.0)
+    assert row[5] == pytest.approx(np.degrees(0.1), abs=1e-3)  # head Yrotation = yaw
+    assert row[4] == pytest.approx(-np.degrees(0.05), abs=1e-3)  # head Xrotation = -pitch
+    assert row[3] == pytest.approx(np.degrees(0.02), abs=1e-3)  # head Zrotation = -roll
+    assert row[7] == pytest.approx(np.degrees(0.2), abs=1e-3)  # jaw opens with +X
+    assert row[11] == pytest.approx(np.degrees(0.3), abs=1e-3)  # left eye yaw
+    assert row[13] == pytest.approx(-np.degrees(0.15), abs=1e-3)  # right eye pitch
+    assert bvh.JOINTS == ("Head", "Jaw", "LeftEye", "RightEye")
+
+
+# --- format selection --------------------------------------------------------------------------
+
+
+def test_parse_formats() -> None:
+    assert parse_formats("jsonl,bvh") == ("jsonl", "bvh")
+    assert parse_formats(["rhubarb-tsv", "jsonl,rhubarb-tsv"]) == ("rhubarb-tsv", "jsonl")
+    with pytest.raises(ConfigError, match="unknown format 'mp4'"):
+        parse_formats("jsonl,mp4")
+    assert check_extended_shapes("XG") == "GX"
+    with pytest.raises(ConfigError):
+        check_extended_shapes("GZ")
