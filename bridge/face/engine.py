@@ -1,0 +1,204 @@
+"""FaceEngine: one 100 Hz articulation frame in, one FacePose out (the pipeline's FaceSolver stage).
+
+Per frame: update the speaker's neutral -> speaker-relative articulation -> mood style -> mouth
+solver -> mood expression -> blinks, gaze, head, breath -> eye shapes and joints -> smoothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+import numpy as np
+
+from bridge.config import FaceConfig
+from bridge.face.emotion import Arousal, MoodMixer, add_expression, dominant, style_articulation
+from bridge.face.neutral import SpeakerNeutral
+from bridge.face.profiles import Profile, load_profile
+from bridge.face.secondary import Blinks, Breath, Gaze, Head
+from bridge.face.smoothing import OnePole
+from bridge.face.solver import jaw_angle_rad, solve_mouth, viseme_weights, vrm_vowels
+from bridge.frames import (
+    ARKIT_INDEX,
+    F32,
+    JOINT_NAMES,
+    VISEMES,
+    VRM_PRESETS,
+    ArticulationFrame,
+    FacePose,
+)
+
+log = logging.getLogger(__name__)
+
+_I = ARKIT_INDEX
+_J = {n: i for i, n in enumerate(JOINT_NAMES)}
+_VRM = {n: i for i, n in enumerate(VRM_PRESETS)}
+FRAME_S = 0.01
+EYE_LOOK_FULL_RAD = 0.5  # eye rotation at which an ARKit eyeLook shape reaches 1 (about 29 degrees)
+VOR_GAIN = 0.7  # eyes counter-rotate this much of the head's turn to hold the fixation
+_N_BS, _N_J, _N_V, _N_VRM, _N_EMA = len(ARKIT_INDEX), len(JOINT_NAMES), len(VISEMES), len(VRM_PRESETS), 12
+_EYE_CHANNELS = [
+    _I[n] for n in ARKIT_INDEX if n.startswith("eyeLook") or n.startswith("eyeBlink")
+]
+
+
+def _ranges() -> tuple[F32, F32]:
+    joint_lo = np.full(_N_J, -np.pi, dtype=np.float32)
+    joint_hi = np.full(_N_J, np.pi, dtype=np.float32)
+    for name in ("tongue_tip_up", "tongue_body_up", "tongue_front"):
+        joint_lo[_J[name]], joint_hi[_J[name]] = -1.0, 1.0
+    joint_lo[_J["breath"]], joint_hi[_J["breath"]] = 0.0, 1.0
+    lo = np.concatenate([np.zeros(_N_BS), joint_lo, np.full(_N_EMA, -100.0), np.zeros(_N_V + _N_VRM)])
+    hi = np.concatenate([np.ones(_N_BS), joint_hi, np.full(_N_EMA, 100.0), np.ones(_N_V + _N_VRM)])
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+class FaceEngine:
+    """The face solver. ``set_mood``, ``set_mood_mix`` and ``calibrate`` may be called from any thread."""
+
+    def __init__(self, cfg: FaceConfig, profile: Profile) -> None:
+        self.cfg = cfg
+        self.profile = profile
+        self._lock = threading.Lock()
+        self._calibrate_requested = False
+        self.neutral = SpeakerNeutral(cfg.calibrate_s)
+        self.moods = MoodMixer({cfg.mood: cfg.intensity}, cfg.mood_transition_s)
+        self.arousal = Arousal()
+        lo, hi = _ranges()
+        self._smooth = OnePole(min(cfg.smoothing_ms, 10.0), lo, hi)
+        self._init_secondary()
+
+    def _init_secondary(self) -> None:
+        seeds = np.random.SeedSequence(self.cfg.seed).spawn(4)
+        rngs = [np.random.default_rng(s) for s in seeds]
+        self.blinks = Blinks(self.cfg.blink, rngs[0])
+        self.gaze = Gaze(self.cfg.gaze, rngs[1])
+        self.head = Head(self.cfg.head, rngs[2])
+        self.breath = Breath(self.cfg.breath, rngs[3])
+        self._last_t_s: float | None = None
+
+    def set_mood(self, mood: str, intensity: float, transition_s: float | None = None) -> None:
+        """Fade to one mood at ``intensity`` over ``transition_s`` (default: cfg.mood_transition_s).
+
+        Raises:
+            ConfigError: unknown mood, intensity outside 0..1 or transition outside 0..60 s.
+        """
+        self.moods.set_target({mood: intensity}, transition_s)
+        log.info("mood -> %s %.2f", mood, intensity)
+
+    def set_mood_mix(self, weights: Mapping[str, float], transition_s: float | None = None) -> None:
+        """Fade to a blend of moods ({name: intensity}); weights summing above 1 are normalised."""
+        self.moods.set_target(weights, transition_s)
+        log.info("mood mix -> %s", dict(weights))
+
+    def calibrate(self) -> None:
+        """Re-estimate the speaker's neutral from the next cfg.calibrate_s seconds of speech."""
+        with self._lock:
+            self._calibrate_requested = True
+
+    def reset(self) -> None:
+        """Forget the speaker and the motion state; the mood jumps to its target."""
+        with self._lock:
+            self._calibrate_requested = False
+        self.neutral.reset()
+        self.arousal.reset()
+        self.moods.jump_to_target()
+        self._smooth.reset()
+        self._init_secondary()
+
+    def apply_profile(self, pose: FacePose) -> dict[str, float]:
+        """The pose in the configured rig profile's channel names."""
+        return self.profile.apply(pose)
+
+    def process(self, frame: ArticulationFrame, /) -> FacePose:
+        with self._lock:
+            recalibrate, self._calibrate_requested = self._calibrate_requested, False
+        if recalibrate:
+            self.neutral.recalibrate()
+        dt_s = FRAME_S if self._last_t_s is None else min(0.1, max(0.0, frame.t_s - self._last_t_s))
+        self._last_t_s = frame.t_s
+
+        self.neutral.update(frame)
+        art = self.neutral.normalize(frame)
+        moods = self.moods.step(frame.t_s)
+        arousal_scale = 1.0
+        if self.cfg.auto_mood:
+            self.arousal.update(art, dt_s)
+            arousal_scale = self.arousal.intensity_scale
+        w = moods * np.float32(arousal_scale)
+        art = style_articulation(art, w)
+        bs = add_expression(solve_mouth(art), art, w)
+
+        blink = self.blinks.step(art.voice, dt_s)
+        gaze_yaw, gaze_pitch = self.gaze.step(art.voice, dt_s)
+        emphasis = 0.5 + self.arousal.value if self.cfg.auto_mood else 1.0
+        head_yaw, head_pitch, head_roll = self.head.step(art.jaw, art.voice, emphasis, dt_s)
+        breath = self.breath.step(art.voice, dt_s)
+        head_pitch += 0.015 * breath * self.cfg.head  # the chest lifts the head a little on an inhalation
+        # Eyes hold their fixation against head motion (vestibulo-ocular reflex) only when gaze is on.
+        vor = VOR_GAIN if self.cfg.gaze > 0.0 else 0.0
+        eye_yaw = gaze_yaw - vor * head_yaw
+        eye_pitch = gaze_pitch - vor * head_pitch
+        self._eye_shapes(bs, eye_yaw, eye_pitch, blink)
+
+        joints = np.zeros(_N_J, dtype=np.float32)
+        joints[_J["jaw_open_rad"]] = jaw_angle_rad(bs)
+        joints[_J["head_yaw_rad"]] = head_yaw
+        joints[_J["head_pitch_rad"]] = head_pitch
+        joints[_J["head_roll_rad"]] = head_roll
+        joints[_J["eye_left_yaw_rad"]] = joints[_J["eye_right_yaw_rad"]] = eye_yaw
+        joints[_J["eye_left_pitch_rad"]] = joints[_J["eye_right_pitch_rad"]] = eye_pitch
+        joints[_J["tongue_tip_up"]] = art.tongue_tip_up
+        joints[_J["tongue_body_up"]] = art.tongue_body_up
+        joints[_J["tongue_front"]] = art.tongue_front
+        joints[_J["breath"]] = breath
+
+        vrm = vrm_vowels(art, bs)
+        vrm[_VRM["Blink"]] = 0.5 * (bs[_I["eyeBlinkLeft"]] + bs[_I["eyeBlinkRight"]])
+        happy, angry, sad, disgusted, afraid, _surprised = (float(x) for x in w)
+        vrm[_VRM["Joy"]] = happy
+        vrm[_VRM["Angry"]] = max(angry, 0.6 * disgusted)
+        vrm[_VRM["Sorrow"]] = max(sad, 0.6 * afraid)
+        vrm[_VRM["Fun"]] = 0.4 * happy
+
+        ema = self.neutral.ema_offset(frame)
+        raw = np.concatenate([bs, joints, ema, viseme_weights(art), vrm]).astype(np.float32)
+        out = self._smooth.process(raw, dt_s)
+        o = np.cumsum([0, _N_BS, _N_J, _N_EMA, _N_V, _N_VRM])
+        visemes = out[o[3] : o[4]]
+        mood, intensity = dominant(w)
+        return FacePose(
+            blendshapes=out[o[0] : o[1]],
+            joints=out[o[1] : o[2]],
+            ema=out[o[2] : o[3]],
+            visemes=visemes,
+            vrm=out[o[4] : o[5]],
+            viseme=VISEMES[int(np.argmax(visemes))],
+            voice=art.voice,
+            mood=mood,
+            mood_intensity=intensity,
+        )
+
+    @staticmethod
+    def _eye_shapes(bs: F32, yaw_rad: float, pitch_rad: float, blink: float) -> None:
+        """ARKit eye shapes from the eye angles (same for both eyes) and the blink."""
+        look_left = max(0.0, yaw_rad) / EYE_LOOK_FULL_RAD  # toward the subject's left
+        look_right = max(0.0, -yaw_rad) / EYE_LOOK_FULL_RAD
+        up = max(0.0, pitch_rad) / EYE_LOOK_FULL_RAD
+        down = max(0.0, -pitch_rad) / EYE_LOOK_FULL_RAD
+        bs[_I["eyeLookOutLeft"]] = bs[_I["eyeLookInRight"]] = look_left
+        bs[_I["eyeLookInLeft"]] = bs[_I["eyeLookOutRight"]] = look_right
+        for side in ("Left", "Right"):
+            bs[_I["eyeLookUp" + side]] = up
+            bs[_I["eyeLookDown" + side]] = down
+            # A blink adds to the mood's squint; wide eyes give way while the lids close.
+            bs[_I["eyeBlink" + side]] = min(1.0, blink + 0.3 * float(bs[_I["eyeSquint" + side]]))
+            bs[_I["eyeWide" + side]] *= 1.0 - blink
+        bs[_EYE_CHANNELS] = np.clip(bs[_EYE_CHANNELS], 0.0, 1.0)
+
+
+def build_face_solver(cfg: FaceConfig) -> FaceEngine:
+    """The face solver for a config (loads the rig profile; raises ConfigError when it is invalid)."""
+    return FaceEngine(cfg, load_profile(cfg.profile))
+

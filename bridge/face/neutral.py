@@ -1,0 +1,113 @@
+"""The speaker's neutral (rest) articulation, estimated online from their own speech.
+
+An unseen voice moves the model's output away from its canonical neutral (a voice the model reads as
+"slightly open" would never close its mouth). Each raw channel gets a rest value from a quantile of
+that speaker's frames: the low percentile of jaw opening and lip aperture (the closures and pauses
+inside speech), the high percentile of the lower incisor and lower lip height, the median of the
+tongue and of the x coordinates. The first ``calibrate_s`` seconds of speech give an exact quantile;
+after that a stochastic quantile tracker keeps adapting slowly, so drift in the voice is followed
+without letting one phrase move the rest pose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bridge.face.solver import Articulation
+from bridge.frames import CONTROL_NAMES, EMA_NAMES, F32, ArticulationFrame
+
+# Quantile that marks "rest" for each raw channel, controls then EMA.
+_CONTROL_Q = {
+    "jaw_open": 0.05, "lip_aperture": 0.05, "lip_protrusion": 0.10, "lip_spread": 0.10,
+    "tongue_tip_height": 0.5, "tongue_body_height": 0.5, "tongue_body_front": 0.5,
+}  # fmt: skip
+_EMA_Q = {"li_y": 0.95, "ul_y": 0.05, "ll_y": 0.95}  # jaw up, lips together; others: median
+QUANTILES = np.array(
+    [_CONTROL_Q[n] for n in CONTROL_NAMES] + [_EMA_Q.get(n, 0.5) for n in EMA_NAMES], dtype=np.float32
+)
+_PRIOR = np.array([0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5] + [0.0] * len(EMA_NAMES), dtype=np.float32)
+_N_CONTROLS = len(CONTROL_NAMES)
+SPEECH_VA = 0.5  # frames at or above this voice activity count as the speaker's speech
+MIN_FRAMES = 20  # speech frames before the estimate starts to move off the prior
+ADAPT_RATE = 0.002  # per frame, in units of the channel's spread: about 10 % of the spread per 5 s
+_REFRESH_FRAMES = 5
+
+
+class SpeakerNeutral:
+    """Online rest-pose estimate of one speaker; ``normalize`` turns a raw frame into an Articulation."""
+
+    def __init__(self, calibrate_s: float) -> None:
+        self.calibrate_frames = max(MIN_FRAMES, round(calibrate_s * 100))
+        self._buffer = np.zeros((self.calibrate_frames, QUANTILES.size), dtype=np.float32)
+        self._n = 0
+        self.rest = _PRIOR.copy()
+        self._spread = np.full(QUANTILES.size, 0.1, dtype=np.float32)
+        self._calibrated = False
+
+    @property
+    def calibrated(self) -> bool:
+        """True once a full ``calibrate_s`` of speech has been seen since the last (re)calibration."""
+        return self._calibrated
+
+    def recalibrate(self) -> None:
+        """Start a new estimate from the next ``calibrate_s`` of speech; the current rest is kept until then."""
+        self._n = 0
+        self._calibrated = False
+
+    def reset(self) -> None:
+        self.recalibrate()
+        self.rest = _PRIOR.copy()
+
+    def update(self, frame: ArticulationFrame) -> None:
+        if frame.voice_activity < SPEECH_VA:
+            return
+        x = np.concatenate([frame.controls, frame.ema]).astype(np.float32)
+        if not self._calibrated:
+            self._buffer[self._n] = x
+            self._n += 1
+            if self._n == self.calibrate_frames:
+                self._estimate(1.0)
+                self._calibrated = True
+            elif self._n >= MIN_FRAMES and self._n % _REFRESH_FRAMES == 0:
+                self._estimate(self._n / self.calibrate_frames)
+            return
+        # Stochastic quantile tracking: step up with probability (1 - q), down with probability q.
+        step = ADAPT_RATE * self._spread
+        self.rest += step * (QUANTILES - (x < self.rest).astype(np.float32))
+
+    def _estimate(self, confidence: float) -> None:
+        data = self._buffer[: self._n]
+        q = np.array([np.quantile(data[:, k], QUANTILES[k]) for k in range(QUANTILES.size)], dtype=np.float32)
+        lo, hi = np.quantile(data, [0.1, 0.9], axis=0)
+        self._spread = np.maximum(hi - lo, 1e-3).astype(np.float32)
+        self.rest = (self.rest + np.float32(confidence) * (q - self.rest)).astype(np.float32)
+
+    def normalize(self, frame: ArticulationFrame) -> Articulation:
+        """Raw frame -> speaker-relative articulation, scaled toward rest by voice activity."""
+        c = frame.controls
+        r = self.rest
+        va = float(min(1.0, max(0.0, frame.voice_activity)))
+
+        def above(k: int) -> float:
+            # Distance from rest, rescaled so the channel still spans 0..1 above it.
+            return va * min(1.0, max(0.0, (float(c[k]) - float(r[k])) / max(1e-3, 1.0 - float(r[k]))))
+
+        def centred(k: int) -> float:
+            return va * min(1.0, max(-1.0, 2.0 * (float(c[k]) - float(r[k]))))
+
+        return Articulation(
+            jaw=above(0),
+            aperture=above(1),
+            protrusion=above(2),
+            spread=above(3),
+            tongue_tip_up=centred(4),
+            tongue_body_up=centred(5),
+            tongue_front=centred(6),
+            visemes=frame.visemes,
+            voice=va,
+        )
+
+    def ema_offset(self, frame: ArticulationFrame) -> F32:
+        """EMA in mm from this speaker's neutral, scaled toward 0 by voice activity."""
+        va = np.float32(min(1.0, max(0.0, frame.voice_activity)))
+        return (va * (frame.ema.astype(np.float32) - self.rest[_N_CONTROLS:])).astype(np.float32)

@@ -1,0 +1,172 @@
+"""Retargeting: speaker-relative articulation -> ARKit-52 mouth/jaw/tongue, visemes, VRM vowels, joints.
+
+The solver is geometric, not a lookup table (docs/face.md has the derivation):
+
+* Jaw and lips are separate degrees of freedom. ``jawOpen`` follows the jaw; the ARKit jawOpen shape
+  carries the lips apart with it, so the lip opening seen on the rig is
+  ``opening = jawOpen - mouthClose + mean(mouthLowerDown)/2 + mean(mouthUpperUp)/2``.
+  The solver sets that opening to the requested lip aperture exactly: when the lips are more closed
+  than the jaw, ``mouthClose`` takes up the difference (ARKit's lips-together-with-jaw-open
+  corrective); when they are more open, the lower lip drops and the upper lip rises.
+* Lip contact (bilabials) limits the jaw: pressed lips imply a small jaw, so ``jawOpen`` is capped by
+  a function of aperture and ``mouthPress``/``mouthRoll*`` appear only near contact.
+* Rounding and spreading are antagonists: each is reduced by half the other before use. Rounding
+  with open lips is ``mouthFunnel`` (o, sh), with nearly closed lips ``mouthPucker`` (u, w).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bridge.frames import ARKIT_INDEX, F32, VISEMES, VRM_PRESETS
+
+# jawOpen at full jaw control, and the lip aperture (in jawOpen units) at full aperture control.
+JAW_OPEN_AT_MAX = 0.6
+APERTURE_AT_MAX = 0.6
+# Below this aperture (normalised 0..1) the lips are treated as in contact.
+CONTACT_APERTURE = 0.12
+# Jaw opening (0..1) still possible with the lips in contact; it grows to 1 as the lips part.
+JAW_AT_CONTACT = 0.2
+JAW_FREE_APERTURE = 0.6
+# Share of the extra lip opening (beyond the jaw) taken by the lower and the upper lip; they sum to 2
+# so that mean(lowerDown)/2 + mean(upperUp)/2 equals the extra opening.
+LOWER_LIP_SHARE = 1.2
+UPPER_LIP_SHARE = 0.8
+JAW_RAD_AT_FULL_OPEN = 0.45  # jawOpen = 1 as a hinge rotation (about 26 degrees)
+
+_I = ARKIT_INDEX
+_V = {n: i for i, n in enumerate(VISEMES)}
+_VRM = {n: i for i, n in enumerate(VRM_PRESETS)}
+# Which VRM vowel each viseme looks like (consonants borrow the neighbouring vowel shape they resemble).
+_VISEME_TO_VOWEL: dict[str, tuple[tuple[str, float], ...]] = {
+    "aa": (("A", 1.0),), "E": (("E", 1.0),), "ih": (("I", 1.0),), "oh": (("O", 1.0),),
+    "ou": (("U", 1.0),), "CH": (("U", 0.5), ("I", 0.5)), "SS": (("I", 1.0),), "RR": (("U", 0.6), ("O", 0.4)),
+    "DD": (("E", 0.6), ("I", 0.4)), "kk": (("E", 0.5), ("A", 0.5)), "nn": (("E", 0.6), ("I", 0.4)),
+    "TH": (("E", 1.0),), "FF": (("I", 1.0),),
+}  # fmt: skip
+_VOWEL_MATRIX = np.zeros((5, len(VISEMES)), dtype=np.float32)
+for _vis, _parts in _VISEME_TO_VOWEL.items():
+    for _vow, _w in _parts:
+        _VOWEL_MATRIX["AIUEO".index(_vow), _V[_vis]] = _w
+
+
+@dataclass(frozen=True, slots=True)
+class Articulation:
+    """Speaker-relative articulation, already gated by voice activity (all 0 at rest).
+
+    Attributes:
+        jaw: jaw opening above the speaker's rest, 0..1.
+        aperture: lip opening above the speaker's rest, 0..1 (0 = lips in contact).
+        protrusion: lip protrusion above rest, 0..1.
+        spread: lip spreading above rest, 0..1.
+        tongue_tip_up: tongue tip height from the speaker's median, -1..1.
+        tongue_body_up: tongue body height from the median, -1..1.
+        tongue_front: tongue body frontness from the median, -1..1.
+        visemes: (15,) viseme probabilities of the frame.
+        voice: voice activity 0..1.
+    """
+
+    jaw: float
+    aperture: float
+    protrusion: float
+    spread: float
+    tongue_tip_up: float
+    tongue_body_up: float
+    tongue_front: float
+    visemes: F32
+    voice: float
+
+
+def smoothstep(lo: float, hi: float, x: float) -> float:
+    t = min(1.0, max(0.0, (x - lo) / (hi - lo)))
+    return t * t * (3.0 - 2.0 * t)
+
+
+def lip_contact(aperture: float) -> float:
+    """1 with the lips in contact, falling to 0 at CONTACT_APERTURE."""
+    return 1.0 - smoothstep(0.0, CONTACT_APERTURE, aperture)
+
+
+def mouth_opening(bs: F32) -> float:
+    """Lip opening as the rig shows it (the quantity the GRID accuracy metric reads)."""
+    lower = 0.5 * (bs[_I["mouthLowerDownLeft"]] + bs[_I["mouthLowerDownRight"]])
+    upper = 0.5 * (bs[_I["mouthUpperUpLeft"]] + bs[_I["mouthUpperUpRight"]])
+    return float(bs[_I["jawOpen"]] - bs[_I["mouthClose"]] + lower / 2 + upper / 2)
+
+
+def _both(bs: F32, stem: str, value: float) -> None:
+    bs[_I[stem + "Left"]] += value
+    bs[_I[stem + "Right"]] += value
+
+
+def solve_mouth(art: Articulation) -> F32:
+    """ARKit-52 weights of jaw, lips, cheeks and tongue (eyes and brows left at 0)."""
+    bs = np.zeros(len(ARKIT_INDEX), dtype=np.float32)
+    a = min(1.0, max(0.0, art.aperture))
+    contact = lip_contact(a)
+    # Pressed lips imply a small jaw: cap the jaw by how far the lips are apart.
+    jaw_cap = JAW_AT_CONTACT + (1.0 - JAW_AT_CONTACT) * smoothstep(0.0, JAW_FREE_APERTURE, a)
+    jaw_open = JAW_OPEN_AT_MAX * min(max(0.0, art.jaw), jaw_cap)
+    target = APERTURE_AT_MAX * a
+    bs[_I["jawOpen"]] = jaw_open
+    if target <= jaw_open:
+        bs[_I["mouthClose"]] = jaw_open - target
+    else:
+        extra = target - jaw_open
+        _both(bs, "mouthLowerDown", min(1.0, LOWER_LIP_SHARE * extra))
+        _both(bs, "mouthUpperUp", min(1.0, UPPER_LIP_SHARE * extra))
+
+    rounding = max(0.0, art.protrusion - 0.5 * art.spread)
+    spreading = max(0.0, art.spread - 0.5 * art.protrusion)
+    open_lips = smoothstep(0.15, 0.6, a)
+    bs[_I["mouthFunnel"]] = 0.7 * rounding * open_lips
+    bs[_I["mouthPucker"]] = 0.8 * rounding * (1.0 - open_lips)
+    bs[_I["jawForward"]] = 0.1 * rounding * open_lips
+    _both(bs, "mouthStretch", 0.45 * spreading)
+    _both(bs, "mouthDimple", 0.25 * spreading)
+    _both(bs, "mouthSmile", 0.12 * spreading)
+
+    # Contact shapes are muscular effort: only while speaking, so silence is a relaxed closed mouth.
+    v = art.visemes
+    effort = contact * art.voice
+    _both(bs, "mouthPress", 0.6 * effort * (1.0 - 0.5 * rounding))
+    bs[_I["mouthRollLower"]] = 0.25 * effort + 0.5 * float(v[_V["FF"]]) * (1.0 - open_lips)
+    bs[_I["mouthRollUpper"]] = 0.2 * effort
+    bs[_I["mouthShrugLower"]] = 0.3 * effort
+    bs[_I["mouthShrugUpper"]] = 0.1 * effort + 0.2 * float(v[_V["FF"]])
+    bs[_I["cheekPuff"]] = 0.12 * effort * float(v[_V["PP"]])
+    # The tongue shows between the teeth for dental fricatives (and a little for /l/, /n/).
+    tongue_room = smoothstep(0.05, 0.3, a)
+    bs[_I["tongueOut"]] = tongue_room * (0.5 * float(v[_V["TH"]]) + 0.1 * float(v[_V["nn"]]))
+    np.clip(bs, 0.0, 1.0, out=bs)
+    return bs
+
+
+def viseme_weights(art: Articulation) -> F32:
+    """The 15 viseme weights: the frame's probabilities scaled by voice activity, the rest on sil."""
+    w = np.clip(art.visemes.astype(np.float32), 0.0, 1.0) * np.float32(art.voice)
+    w[_V["sil"]] += np.float32(1.0 - art.voice)
+    return np.clip(w, 0.0, 1.0).astype(np.float32)
+
+
+def vrm_vowels(art: Articulation, bs: F32) -> F32:
+    """VRM A I U E O: the vowel shape the visemes point at, scaled by how open/rounded the mouth is.
+
+    Only the five vowel slots are filled; Blink and the emotion presets are set by the engine.
+    """
+    out = np.zeros(len(VRM_PRESETS), dtype=np.float32)
+    dist = _VOWEL_MATRIX @ art.visemes.astype(np.float32)
+    total = float(dist.sum())
+    if total <= 1e-6:
+        return out
+    rounding = float(bs[_I["mouthPucker"]] + bs[_I["mouthFunnel"]])
+    amount = min(1.0, mouth_opening(bs) / APERTURE_AT_MAX + 0.5 * rounding)
+    for k, name in enumerate("AIUEO"):
+        out[_VRM[name]] = amount * float(dist[k]) / total
+    return np.clip(out, 0.0, 1.0)
+
+
+def jaw_angle_rad(bs: F32) -> float:
+    return JAW_RAD_AT_FULL_OPEN * float(bs[_I["jawOpen"]])
