@@ -1,0 +1,104 @@
+"""Record published frames to a JSON Lines file, and replay a recording to sinks with its original timing.
+
+Format (schemas/recording.md): line 1 ``{"format": "avatar-bridge-record", "v": 1}``, then one
+frame per line with ``t_rel_s``, the publish time relative to the first recorded frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import IO
+
+from bridge.errors import ProtocolError, TransportError
+from bridge.frames import AnimationFrame
+from bridge.stages import Sink
+from bridge.transports.encoding import decode_record, decode_record_header, encode_record, encode_record_header
+
+log = logging.getLogger(__name__)
+
+
+class RecorderSink:
+    """Appends every frame it is sent to a recording (buffered writes; flushed on close)."""
+
+    name = "record"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._file: IO[bytes] = self.path.open("wb")
+        except OSError as e:
+            raise TransportError(f"recording {self.path}: cannot open ({e.strerror or e})") from e
+        self._file.write(encode_record_header())
+        self._t0_s: float | None = None
+        self.frames = 0
+
+    def send(self, frame: AnimationFrame, /) -> None:
+        if self._t0_s is None:
+            self._t0_s = frame.t_publish_s
+        self._file.write(encode_record(frame, frame.t_publish_s - self._t0_s))
+        self.frames += 1
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+            log.info("recorded %d frames to %s", self.frames, self.path)
+
+
+def read_recording(path: str | Path) -> Iterator[tuple[float, AnimationFrame]]:
+    """Yield (t_rel_s, frame) from a recording.
+
+    Raises:
+        TransportError: the file cannot be read.
+        ProtocolError: not a recording, or a malformed line (the message names the line).
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            header = f.readline()
+            decode_record_header(header)
+            for number, line in enumerate(f, start=2):
+                if not line.strip():
+                    continue
+                try:
+                    yield decode_record(line)
+                except ProtocolError as e:
+                    raise ProtocolError(f"{p}:{number}: {e}") from e
+    except OSError as e:
+        raise TransportError(f"recording {p}: cannot read ({e.strerror or e})") from e
+
+
+def replay(
+    path: str | Path,
+    sinks: Sequence[Sink],
+    *,
+    speed: float = 1.0,
+    stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send a recording's frames to every sink at the recorded pace (``speed`` 2 = twice as fast).
+
+    Each frame keeps its seq, stream time and content; its publish time becomes now and its capture
+    time keeps the recorded latency. Returns the number of frames sent.
+    """
+    if not speed > 0:
+        raise ValueError(f"speed must be positive (got {speed!r})")
+    start_s = clock()
+    sent = 0
+    for t_rel_s, frame in read_recording(path):
+        if stop is not None and stop.is_set():
+            break
+        wait_s = start_s + t_rel_s / speed - clock()
+        if wait_s > 0:
+            sleep(wait_s)
+        now = clock()
+        out = replace(frame, t_publish_s=now, t_capture_s=now - (frame.t_publish_s - frame.t_capture_s))
+        for sink in sinks:
+            sink.send(out)
+        sent += 1
+    return sent

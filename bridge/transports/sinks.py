@@ -1,0 +1,74 @@
+"""Factories: publishers and control servers from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.config import PublishConfig
+from bridge.errors import TransportError
+from bridge.stages import Sink
+from bridge.transports.control import ControlTarget, OscControlServer, ZmqControlServer
+from bridge.transports.encoding import LLF_MAX_NAME_BYTES
+from bridge.transports.livelinkface import LiveLinkFacePublisher
+from bridge.transports.messages import BridgeStatus
+from bridge.transports.osc import OscPublisher
+from bridge.transports.recorder import RecorderSink
+from bridge.transports.vmc import VmcPublisher
+from bridge.transports.zeromq import ZmqPublisher
+
+ControlServer = OscControlServer | ZmqControlServer
+
+
+def build_sinks(
+    publish: PublishConfig, subject: str, *, status_source: Callable[[], BridgeStatus] | None = None
+) -> list[Sink]:
+    """One sink per enabled publisher (ZeroMQ, OSC, VMC, Live Link Face, recorder), in that order.
+
+    Raises:
+        TransportError: a port in use, an unresolvable host, an unwritable recording; sinks already
+            opened are closed first.
+    """
+    if publish.livelinkface and not 0 < len(subject.encode()) <= LLF_MAX_NAME_BYTES:
+        raise TransportError(f"Live Link Face subject must be 1-{LLF_MAX_NAME_BYTES} bytes: {subject!r}")
+    makers: list[Callable[[], Sink]] = []
+    if publish.zmq:
+        makers.append(lambda: ZmqPublisher(publish.zmq, status_source=status_source))
+    if publish.osc:
+        makers.append(lambda: OscPublisher(publish.osc, bundle=publish.osc_bundle))
+    if publish.vmc:
+        makers.append(lambda: VmcPublisher(publish.vmc, names=publish.vmc_names, bundle=publish.vmc_bundle))
+    if publish.livelinkface:
+        makers.append(lambda: LiveLinkFacePublisher(publish.livelinkface))
+    if publish.record:
+        record = publish.record
+        makers.append(lambda: RecorderSink(record))
+    sinks: list[Sink] = []
+    try:
+        for make in makers:
+            sinks.append(make())
+    except TransportError:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def build_control(publish: PublishConfig, target: ControlTarget) -> list[ControlServer]:
+    """Start the enabled control servers (OSC on ``control_bind``, ZeroMQ REP).
+
+    Raises:
+        TransportError: a port in use; servers already started are closed first.
+    """
+    servers: list[ControlServer] = []
+    try:
+        if publish.control_osc is not None:
+            servers.append(OscControlServer(target, publish.control_osc, publish.control_bind))
+        if publish.control_zmq is not None:
+            servers.append(ZmqControlServer(target, publish.control_zmq))
+    except TransportError:
+        for server in servers:
+            server.close()
+        raise
+    for server in servers:
+        server.start()
+    return servers

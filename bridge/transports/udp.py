@@ -1,0 +1,152 @@
+"""Non-blocking UDP sending to HOST:PORT targets, with failures counted and logged at most once per interval."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bridge.errors import TransportError
+
+log = logging.getLogger(__name__)
+
+LOG_INTERVAL_S = 5.0
+RECONNECT_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendStats:
+    """Counters of one publisher: datagrams/messages sent and dropped (receiver gone, buffer full...)."""
+
+    sent: int
+    dropped: int
+
+
+class RateLimitedLog:
+    """Logs a warning per reason at most once per interval, with the count of repeats in between."""
+
+    def __init__(
+        self, logger: logging.Logger, interval_s: float = LOG_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._log = logger
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, reason: str) -> None:
+        now = self._clock()
+        last = self._last.get(reason)
+        if last is not None and now - last < self._interval_s:
+            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
+            return
+        repeats = self._suppressed.pop(reason, 0)
+        self._last[reason] = now
+        self._log.warning(
+            "%s%s", reason, f" (and {repeats} more in the last {self._interval_s:g} s)" if repeats else ""
+        )
+
+
+def parse_hostport(target: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (IPv6 hosts may be bracketed).
+
+    Raises:
+        TransportError: no port or a port outside 1-65535.
+    """
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TransportError(f"{target!r}: expected HOST:PORT with a port 1-65535")
+    return host.strip("[]"), int(port)
+
+
+class UdpTarget:
+    """One connected, non-blocking UDP socket to a receiver.
+
+    The socket is connected so the kernel reports ICMP port-unreachable as ECONNREFUSED on a later
+    send: that is counted and logged, and the datagram dropped. A target whose route is missing at
+    start is retried at most once per ``RECONNECT_INTERVAL_S``.
+    """
+
+    def __init__(self, target: str, label: str, clock: Callable[[], float] = time.monotonic) -> None:
+        host, port = parse_hostport(target)
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except socket.gaierror as e:
+            raise TransportError(f"{label} target {target}: cannot resolve host {host!r} ({e.strerror})") from e
+        family, _, _, _, address = infos[0]
+        self.target = target
+        self._label = label
+        self._address = address
+        self._clock = clock
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
+        self._connected = False
+        self._next_connect_s = 0.0
+        self._errors = RateLimitedLog(log)
+        self.sent = 0
+        self.dropped = 0
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            self._sock.connect(self._address)
+            self._connected = True
+        except OSError as e:
+            self._next_connect_s = self._clock() + RECONNECT_INTERVAL_S
+            self._errors.warning(f"{self._label} {self.target}: {e.strerror or e}; retrying")
+
+    def send(self, datagrams: Sequence[bytes]) -> None:
+        """Send datagrams in order; never blocks or raises for network conditions."""
+        if not self._connected:
+            if self._clock() < self._next_connect_s:
+                self.dropped += len(datagrams)
+                return
+            self._connect()
+            if not self._connected:
+                self.dropped += len(datagrams)
+                return
+        for i, datagram in enumerate(datagrams):
+            try:
+                self._sock.send(datagram)
+            except BlockingIOError:
+                self.dropped += 1
+                self._errors.warning(f"{self._label} {self.target}: socket buffer full, dropping")
+            except OSError as e:
+                # ECONNREFUSED (receiver gone), EHOSTUNREACH, ENETUNREACH, EMSGSIZE...: drop the rest
+                self.dropped += len(datagrams) - i
+                name = errno.errorcode.get(e.errno or 0, "error")
+                self._errors.warning(f"{self._label} {self.target}: {name} {e.strerror or e}; dropping")
+                return
+            else:
+                self.sent += 1
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class UdpFanout:
+    """The same datagrams to several targets."""
+
+    def __init__(self, targets: Sequence[str], label: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._targets: list[UdpTarget] = []
+        try:
+            for t in targets:
+                self._targets.append(UdpTarget(t, label, clock))
+        except TransportError:
+            self.close()
+            raise
+
+    def send(self, datagrams: Sequence[bytes]) -> None:
+        for target in self._targets:
+            target.send(datagrams)
+
+    @property
+    def stats(self) -> SendStats:
+        return SendStats(sum(t.sent for t in self._targets), sum(t.dropped for t in self._targets))
+
+    def close(self) -> None:
+        for target in self._targets:
+            target.close()

@@ -1,0 +1,108 @@
+"""ZeroMQ PUB publisher: face and EMA frames on per-subject topics, status once a second."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import zmq
+
+from bridge.errors import TransportError
+from bridge.frames import AnimationFrame
+from bridge.transports.encoding import encode_zmq_ema, encode_zmq_face, encode_zmq_status
+from bridge.transports.messages import BridgeStatus
+from bridge.transports.udp import RateLimitedLog, SendStats
+
+log = logging.getLogger(__name__)
+
+# Per-subscriber queue: a slow subscriber loses frames beyond this, the others are unaffected.
+SNDHWM = 16
+STATUS_INTERVAL_S = 1.0
+
+
+def bind_socket(sock: zmq.Socket[bytes], endpoints: Sequence[str], label: str) -> None:
+    """Bind to every endpoint; an address in use or a bad endpoint is a TransportError."""
+    for endpoint in endpoints:
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as e:
+            sock.close(linger=0)
+            raise TransportError(f"{label} {endpoint}: cannot bind ({e.strerror})") from e
+
+
+class ZmqPublisher:
+    """One PUB socket bound to every endpoint; single-frame ``topic\\0msgpack`` messages, NOBLOCK.
+
+    ``status_source`` gives the status published on ``status/<subject>`` every second; without it the
+    publisher reports what it sees in the frames (fps, frames, latency, voice activity, mood).
+    """
+
+    name = "zmq"
+
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        *,
+        status_source: Callable[[], BridgeStatus] | None = None,
+        status_interval_s: float = STATUS_INTERVAL_S,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ctx = context or zmq.Context.instance()
+        self._sock = self._ctx.socket(zmq.PUB)
+        self._sock.setsockopt(zmq.SNDHWM, SNDHWM)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        bind_socket(self._sock, endpoints, "ZeroMQ PUB")
+        self.endpoints = tuple(endpoints)
+        self._status_source = status_source
+        self._status_interval_s = status_interval_s
+        self._clock = clock
+        self._status_due_s = float("-inf")
+        self._frames = 0
+        self._sent = 0
+        self._dropped = 0
+        self._errors = RateLimitedLog(log)
+
+    def _send(self, message: bytes) -> None:
+        try:
+            self._sock.send(message, zmq.NOBLOCK, copy=len(message) > 2048)
+            self._sent += 1
+        except zmq.Again:
+            self._dropped += 1
+            self._errors.warning("ZeroMQ PUB: send queue full, dropping")
+        except zmq.ZMQError as e:
+            self._dropped += 1
+            self._errors.warning(f"ZeroMQ PUB: {e.strerror}; dropping")
+
+    def send(self, frame: AnimationFrame, /) -> None:
+        self._frames += 1
+        self._send(encode_zmq_face(frame))
+        self._send(encode_zmq_ema(frame))
+        now = self._clock()
+        if now >= self._status_due_s:
+            self._status_due_s = now + self._status_interval_s
+            self._send(encode_zmq_status(self._status(frame)))
+
+    def _status(self, frame: AnimationFrame) -> BridgeStatus:
+        if self._status_source is not None:
+            return self._status_source()
+        return BridgeStatus(
+            subject=frame.subject,
+            fps=frame.fps,
+            frames=self._frames,
+            dropped_audio_s=0.0,
+            latency_ms=max(0.0, (frame.t_publish_s - frame.t_capture_s) * 1000.0),
+            vad=float(frame.pose.voice),
+            model="unknown",
+            mood=frame.pose.mood,
+            mood_intensity=float(frame.pose.mood_intensity),
+            muted=False,
+        )
+
+    @property
+    def stats(self) -> SendStats:
+        return SendStats(self._sent, self._dropped)
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
