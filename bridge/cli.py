@@ -13,7 +13,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.config import OUTPUT_FPS, Config, load_config
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ConfigError
 from bridge.frames import MOODS
 from bridge.logs import setup_logging
 
@@ -124,6 +124,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_live(config_from_args(args), duration_s=args.duration)
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from bridge.transports.replay import run_replay
+
+    if not args.speed > 0:
+        raise ConfigError(f"--speed: must be positive (got {args.speed!r})")
+    return run_replay(config_from_args(args), args.file, speed=args.speed, loop=args.loop)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge", description="Speech to facial animation in real time, over ZeroMQ, OSC, VMC "
@@ -148,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(p)
     add_publisher_args(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("replay", help="re-publish a recording (--record) with its original timing")
+    p.add_argument("file", type=Path, help="recording made with --record")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed factor (default 1)")
+    p.add_argument("--loop", action="store_true", help="start again at the end until interrupted")
+    p.add_argument("--config", type=Path, help="TOML config file; command-line flags override it")
+    add_publisher_args(p)
+    p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("devices", help="list audio input devices")
     p.set_defaults(func=_cmd_devices)

@@ -1,4 +1,4 @@
-"""Record published frames to a JSON Lines file, and replay a recording to sinks with its original timing.
+"""Record published frames to a JSON Lines file and read recordings back.
 
 Format (schemas/recording.md): line 1 ``{"format": "avatar-bridge-record", "v": 1}``, then one
 frame per line with ``t_rel_s``, the publish time relative to the first recorded frame.
@@ -7,16 +7,12 @@ frame per line with ``t_rel_s``, the publish time relative to the first recorded
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from bridge.errors import ProtocolError, TransportError
 from bridge.frames import AnimationFrame
-from bridge.stages import Sink
 from bridge.transports.encoding import decode_record, decode_record_header, encode_record, encode_record_header
 
 log = logging.getLogger(__name__)
@@ -70,35 +66,3 @@ def read_recording(path: str | Path) -> Iterator[tuple[float, AnimationFrame]]:
                     raise ProtocolError(f"{p}:{number}: {e}") from e
     except OSError as e:
         raise TransportError(f"recording {p}: cannot read ({e.strerror or e})") from e
-
-
-def replay(
-    path: str | Path,
-    sinks: Sequence[Sink],
-    *,
-    speed: float = 1.0,
-    stop: threading.Event | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Send a recording's frames to every sink at the recorded pace (``speed`` 2 = twice as fast).
-
-    Each frame keeps its seq, stream time and content; its publish time becomes now and its capture
-    time keeps the recorded latency. Returns the number of frames sent.
-    """
-    if not speed > 0:
-        raise ValueError(f"speed must be positive (got {speed!r})")
-    start_s = clock()
-    sent = 0
-    for t_rel_s, frame in read_recording(path):
-        if stop is not None and stop.is_set():
-            break
-        wait_s = start_s + t_rel_s / speed - clock()
-        if wait_s > 0:
-            sleep(wait_s)
-        now = clock()
-        out = replace(frame, t_publish_s=now, t_capture_s=now - (frame.t_publish_s - frame.t_capture_s))
-        for sink in sinks:
-            sink.send(out)
-        sent += 1
-    return sent
