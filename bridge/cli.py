@@ -16,6 +16,7 @@ from bridge.config import OUTPUT_FPS, Config, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.frames import MOODS
 from bridge.logs import setup_logging
+from bridge.offline.cli_args import add_bake_args, add_preview_args
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,20 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return run_replay(config_from_args(args), args.file, speed=args.speed, loop=args.loop)
 
 
+def _cmd_bake(args: argparse.Namespace) -> int:
+    from bridge.offline.batch import run_bake
+    from bridge.offline.cli_args import bake_request
+
+    return run_bake(bake_request(args, config_from_args(args)))
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from bridge.offline.cli_args import preview_request
+    from bridge.offline.preview import run_preview
+
+    return run_preview(preview_request(args, config_from_args(args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge", description="Speech to facial animation in real time, over ZeroMQ, OSC, VMC "
@@ -164,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="TOML config file; command-line flags override it")
     add_publisher_args(p)
     p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("bake", help="bake audio files or folders to animation files (JSON Lines, Live Link Face "
+                       "CSV, Rhubarb, Oculus visemes, BVH)")
+    add_bake_args(p)
+    add_config_args(p)
+    p.set_defaults(func=_cmd_bake)
+
+    p = sub.add_parser("preview", help="render the animated face of an audio file to an MP4 (and a curve plot)")
+    add_preview_args(p)
+    add_config_args(p)
+    p.set_defaults(func=_cmd_preview)
 
     p = sub.add_parser("devices", help="list audio input devices")
     p.set_defaults(func=_cmd_devices)

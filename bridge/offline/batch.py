@@ -18,7 +18,6 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.config import Config
 from bridge.errors import BridgeError, ConfigError
 from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file
 from bridge.offline.exports import FORMATS
@@ -221,6 +220,11 @@ def _digest_extra(settings: BakeSettings) -> dict[str, object]:
     }
 
 
+def _failure_line(f: Failure) -> str:
+    """The reason, prefixed with the file unless the message already names it."""
+    return f.message if str(f.source) in f.message else f"{f.source}: {f.message}"
+
+
 def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
     """Worker entry: a BridgeError fails this file only."""
     try:
@@ -285,12 +289,8 @@ def bake(request: BakeRequest) -> BatchResult:
         with bar.suspended():
             if isinstance(result, Failure):
                 failed.append(result)
-                log.error(
-                    "%s: failed: %s",
-                    result.source,
-                    result.message,
-                    extra={"event": "bake_failed", "file": str(result.source)},
-                )
+                log.log(logging.DEBUG if bar.enabled else logging.WARNING, "%s", _failure_line(result),
+                        extra={"event": "bake_failed", "file": str(result.source)})  # fmt: skip
             else:
                 baked.append(result)
                 for w in result.warnings:
@@ -298,17 +298,10 @@ def bake(request: BakeRequest) -> BatchResult:
                 log.log(
                     logging.DEBUG if bar.enabled else logging.INFO,
                     "baked %s (%.2f s of audio, %d frames%s)",
-                    result.source,
-                    result.duration_s,
-                    result.frames,
-                    ", transcript-aligned" if result.aligned else "",
-                    extra={
-                        "event": "bake_file",
-                        "file": str(result.source),
-                        "frames": result.frames,
-                        "aligned": result.aligned,
-                    },
-                )
+                    result.source, result.duration_s, result.frames, ", transcript-aligned" if result.aligned else "",
+                    extra={"event": "bake_file", "file": str(result.source), "frames": result.frames,
+                           "aligned": result.aligned},
+                )  # fmt: skip
         bar.advance(failed=isinstance(result, Failure))
     bar.finish()
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
@@ -336,15 +329,5 @@ def run_bake(request: BakeRequest) -> int:
         },
     )
     for f in result.failed:
-        log.error("failed: %s: %s", f.source, f.message, extra={"event": "bake_failed", "file": str(f.source)})
+        log.error("failed: %s", _failure_line(f), extra={"event": "bake_failed", "file": str(f.source)})
     return 1 if result.failed else 0
-
-
-def default_settings(cfg: Config) -> BakeSettings:
-    """Bake settings with the defaults of the CLI (JSON Lines only)."""
-    from bridge.offline.exports import ExportOptions
-
-    return BakeSettings(cfg=cfg, formats=("jsonl",), export=ExportOptions(), phone_weight=DEFAULT_PHONE_WEIGHT)
-
-
-DEFAULT_PHONE_WEIGHT = 0.7

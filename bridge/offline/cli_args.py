@@ -1,0 +1,129 @@
+"""Command-line flags of ``bake`` and ``preview`` and their translation into requests (bridge/cli.py wires them)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bridge.config import Config
+from bridge.errors import ConfigError
+from bridge.offline.exports import FORMATS, ExportOptions, check_extended_shapes, parse_formats
+
+if TYPE_CHECKING:
+    from bridge.offline.batch import BakeRequest
+    from bridge.offline.preview import PreviewRequest
+
+# Share of aligned phones in the blend with the acoustic model (docs/offline.md has the measurement).
+DEFAULT_PHONE_WEIGHT = 0.7
+
+
+def _add_transcript_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("transcript-guided timing")
+    g.add_argument("--text", help="transcript of the (single) input: aligned with pocketsphinx to time the mouth")
+    g.add_argument("--no-text-files", action="store_true", help="ignore <name>.txt transcripts next to the audio")
+    g.add_argument(
+        "--phone-weight",
+        type=float,
+        default=DEFAULT_PHONE_WEIGHT,
+        help=f"share of the aligned phones vs the acoustic model, 0..1 (default {DEFAULT_PHONE_WEIGHT})",
+    )
+
+
+def add_bake_args(p: argparse.ArgumentParser) -> None:
+    """Flags of ``avatar-bridge bake`` (the pipeline's config flags are added by the CLI)."""
+    p.add_argument(
+        "inputs", nargs="+", metavar="IN", help="audio files, folders (searched recursively) or glob patterns"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output folder (mirror tree of the inputs), or for one input file the output file; "
+        "default: next to each input",
+    )
+    p.add_argument(
+        "-f",
+        "--format",
+        action="append",
+        metavar="FMT",
+        help=f"output formats, comma-separated or repeated: {', '.join(FORMATS)} (default jsonl)",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"worker processes (default 1; this machine has {os.cpu_count()} cores)",
+    )
+    p.add_argument("--force", action="store_true", help="bake again even when outputs are up to date")
+    p.add_argument(
+        "--extended-shapes",
+        default="GHX",
+        help="Rhubarb extended mouth shapes to use, a subset of GHX (default GHX; '' = A-F only)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_transcript_args(p)
+
+
+def _check_weight(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"--phone-weight: must be between 0 and 1 (got {value!r})")
+    return value
+
+
+def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
+    """The parsed ``bake`` flags as a request.
+
+    Raises:
+        ConfigError: an invalid flag value.
+    """
+    from bridge.offline.bake import BakeSettings
+    from bridge.offline.batch import BakeRequest
+
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs: must be at least 1 (got {args.jobs})")
+    settings = BakeSettings(
+        cfg=cfg,
+        formats=parse_formats(args.format or ["jsonl"]),
+        export=ExportOptions(extended_shapes=check_extended_shapes(args.extended_shapes)),
+        phone_weight=_check_weight(args.phone_weight),
+    )
+    return BakeRequest(
+        inputs=tuple(args.inputs),
+        output=args.output,
+        settings=settings,
+        text=args.text,
+        text_files=not args.no_text_files,
+        workers=args.jobs,
+        force=args.force,
+        progress=not args.no_progress and getattr(args, "log_format", "text") == "text",
+    )
+
+
+def add_preview_args(p: argparse.ArgumentParser) -> None:
+    """Flags of ``avatar-bridge preview``."""
+    p.add_argument("input", type=Path, metavar="IN", help="audio file")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="video of the animated face with the audio")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="picture of the main curves over the waveform")
+    p.add_argument("--size", type=int, default=360, help="video height and width in pixels (default 360)")
+    _add_transcript_args(p)
+
+
+def preview_request(args: argparse.Namespace, cfg: Config) -> PreviewRequest:
+    """The parsed ``preview`` flags as a request."""
+    from bridge.offline.bake import BakeSettings
+    from bridge.offline.preview import PreviewRequest
+
+    settings = BakeSettings(cfg=cfg, formats=(), export=ExportOptions(), phone_weight=_check_weight(args.phone_weight))
+    return PreviewRequest(
+        source=args.input,
+        video=args.output,
+        plot=args.plot,
+        settings=settings,
+        text=args.text,
+        text_files=not args.no_text_files,
+        size=args.size,
+    )

@@ -1,0 +1,86 @@
+"""``preview --plot``: the main face curves over the waveform, one PNG (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bridge.errors import BridgeError, ConfigError
+from bridge.frames import F32, JOINT_NAMES, VISEMES
+from bridge.offline.take import Take
+
+_J = {n: i for i, n in enumerate(JOINT_NAMES)}
+_CURVES = (
+    ("jawOpen", "jaw open", "tab:red"),
+    ("mouthClose", "lips together (mouthClose)", "tab:brown"),
+    ("mouthFunnel", "funnel", "tab:purple"),
+    ("mouthPucker", "pucker", "tab:pink"),
+    ("mouthSmileLeft", "smile", "tab:olive"),
+    ("mouthLowerDownLeft", "lower lip down", "tab:orange"),
+    ("tongueOut", "tongue out", "tab:cyan"),
+)
+
+
+def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None:
+    """Write a PNG: waveform with the main blendshapes and voice activity on top, visemes (and aligned
+    phones) as a strip below.
+
+    Raises:
+        ConfigError: matplotlib is not installed.
+        BridgeError: the image cannot be written.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ConfigError("--plot needs matplotlib: pip install 'avatar-bridge[offline]'") from e
+    t = take.times_s
+    bs = take.blendshapes()
+    from bridge.frames import ARKIT_INDEX
+
+    fig, (ax, strip) = plt.subplots(
+        2, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [5, 1]}, constrained_layout=True
+    )
+    wave_t = np.arange(samples.shape[0]) / sample_rate_hz
+    peak = float(np.max(np.abs(samples))) or 1.0
+    ax.fill_between(wave_t, -samples / peak, samples / peak, color="0.82", lw=0, label="waveform")
+    for name, label, color in _CURVES:
+        ax.plot(t, bs[:, ARKIT_INDEX[name]], color=color, lw=1.4, label=label)
+    ax.plot(t, take.voice(), color="k", lw=1.0, ls="--", label="voice activity")
+    tongue = (take.joints()[:, _J["tongue_tip_up"]] + 1.0) / 2.0
+    ax.plot(t, tongue, color="tab:blue", lw=0.9, ls=":", label="tongue tip height")
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("weight (0..1) / waveform")
+    ax.legend(loc="upper right", fontsize=7, ncol=3)
+    title = f"{take.source.name}  ({take.duration_s:.2f} s, {take.fps} fps"
+    title += f", aligned: \u201c{take.transcript}\u201d)" if take.phones else ", acoustic model)"
+    ax.set_title(title, fontsize=9)
+    # Viseme strip: one coloured span per run of the dominant viseme.
+    cmap = plt.get_cmap("tab20")
+    names = [f.pose.viseme for f in take.frames]
+    start = 0
+    half = 0.5 / take.fps
+    for i in range(1, len(names) + 1):
+        if i == len(names) or names[i] != names[start]:
+            x0, x1 = t[start] - half, t[i - 1] + half
+            strip.axvspan(x0, x1, ymin=0.5, ymax=1.0, color=cmap(VISEMES.index(names[start]) % 20), lw=0)
+            if x1 - x0 > 0.05:
+                strip.text((x0 + x1) / 2, 0.75, names[start], ha="center", va="center", fontsize=6)
+            start = i
+    for p in take.phones:
+        if p.name != "SIL":
+            strip.axvline(p.start_s, ymax=0.5, color="0.5", lw=0.5)
+            strip.text((p.start_s + p.end_s) / 2, 0.25, p.name, ha="center", va="center", fontsize=6)
+    strip.set_ylim(0, 1)
+    strip.set_yticks([0.25, 0.75], ["phones" if take.phones else "", "viseme"], fontsize=7)
+    strip.set_xlabel("time (s)")
+    strip.set_xlim(0, take.duration_s)
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as e:
+        raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+    finally:
+        plt.close(fig)

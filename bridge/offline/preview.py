@@ -1,0 +1,136 @@
+"""``avatar-bridge preview``: the baked face as an MP4 with the audio muxed in, and/or a curve plot.
+
+Frames are drawn by ``face2d`` at up to 30 frames per second and piped as raw RGB into the ffmpeg
+binary that ships with imageio-ffmpeg (H.264 + AAC, yuv420p, plays everywhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from bridge.audio.files import read_audio
+from bridge.errors import BridgeError, ConfigError
+from bridge.frames import F32
+from bridge.offline.bake import BakeSettings, make_take
+from bridge.offline.face2d import FaceRenderer, frame_array
+from bridge.offline.take import Take
+
+log = logging.getLogger(__name__)
+
+MAX_PREVIEW_FPS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRequest:
+    """What ``avatar-bridge preview`` was asked for.
+
+    Attributes:
+        source: the audio file.
+        video: MP4 path, or None.
+        plot: PNG path, or None.
+        settings: bake settings (config, blend weight); formats are ignored.
+        text: transcript (``--text``); None uses ``<stem>.txt`` when ``text_files`` is set.
+        text_files: read ``<stem>.txt`` next to the audio.
+        size: video width and height in pixels.
+    """
+
+    source: Path
+    video: Path | None
+    plot: Path | None
+    settings: BakeSettings
+    text: str | None
+    text_files: bool
+    size: int = 360
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary of imageio-ffmpeg.
+
+    Raises:
+        ConfigError: imageio-ffmpeg is not installed.
+    """
+    try:
+        import imageio_ffmpeg
+    except ImportError as e:
+        raise ConfigError("preview video needs imageio-ffmpeg: pip install 'avatar-bridge[offline]'") from e
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def _caption(take: Take, k: int) -> str:
+    f = take.frames[k]
+    mood = f"  {f.pose.mood} {f.pose.mood_intensity:.1f}" if f.pose.mood != "neutral" else ""
+    return f"{f.t_s:6.2f} s  {f.pose.viseme:<3}{mood}"
+
+
+def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size: int) -> None:
+    """Draw every preview frame and encode it with the audio into ``path``.
+
+    Raises:
+        ConfigError: no ffmpeg, or an odd/too small size.
+        BridgeError: ffmpeg failed or the file cannot be written.
+    """
+    if size < 64 or size % 2:
+        raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
+    if not take.frames:
+        raise BridgeError(f"{take.source}: no frames to render")
+    step = max(1, -(-take.fps // MAX_PREVIEW_FPS))
+    rate = Fraction(take.fps, step)
+    renderer = FaceRenderer(size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="avatar-preview-") as tmp:
+        wav = Path(tmp) / "audio.wav"
+        sf.write(str(wav), samples, sample_rate_hz, subtype="PCM_16")
+        cmd = [
+            ffmpeg_exe(), "-y", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}", "-r", str(rate), "-i", "-",
+            "-i", str(wav),
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", str(path),
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stderr is not None
+        try:
+            for k in range(0, len(take.frames), step):
+                img = renderer.render(take.frames[k].pose, _caption(take, k))
+                proc.stdin.write(frame_array(img).tobytes())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # ffmpeg exited early; its message is read below
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0:
+            raise BridgeError(f"{path}: ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}")
+    log.info("wrote %s (%d frames at %s fps, %dx%d)", path, -(-len(take.frames) // step), rate, size, size,
+             extra={"event": "preview_written", "file": str(path)})  # fmt: skip
+
+
+def run_preview(request: PreviewRequest) -> int:
+    """CLI entry: bake the file in memory, then write the video and/or the plot."""
+    if request.video is None and request.plot is None:
+        raise ConfigError("preview: give -o OUT.mp4 and/or --plot OUT.png")
+    samples, rate_hz = read_audio(request.source)
+    text = request.text
+    txt = request.source.with_suffix(".txt")
+    if text is None and request.text_files and txt.is_file():
+        try:
+            text = txt.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BridgeError(f"{txt}: cannot read the transcript ({e})") from e
+    take, _ = make_take(request.source, samples, rate_hz, request.settings, text)
+    for w in take.warnings:
+        log.warning("%s: %s", request.source, w, extra={"event": "bake_warning", "file": str(request.source)})
+    if request.video is not None:
+        render_video(take, np.asarray(samples, dtype=np.float32), rate_hz, request.video, request.size)
+    if request.plot is not None:
+        from bridge.offline.plot import plot_take
+
+        plot_take(take, samples, rate_hz, request.plot)
+        log.info("wrote %s", request.plot, extra={"event": "plot_written", "file": str(request.plot)})
+    return 0
