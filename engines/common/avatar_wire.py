@@ -2,9 +2,10 @@
 
 Covers OSC packets (messages and bundles) carrying ``/avatar/v1/names`` and ``/avatar/v1/frame``,
 ZeroMQ ``face/<subject>`` messages (with a small msgpack decoder), Live Link Face v6 packets, and
-the JSON Lines files written by ``avatar-bridge bake``; the contract is ``schemas/README.md``. Engine adapters (Blender, Maya) vendor a copy of this one file, so it
-imports nothing outside the standard library and runs in mayapy 2022 (Python 3.7) onwards:
-annotations are never evaluated at runtime (``from __future__ import annotations``).
+the JSON Lines files written by ``avatar-bridge bake``; the contract is ``schemas/README.md``.
+Engine adapters (Blender, Maya) vendor a copy of this one file, so it imports nothing outside
+the standard library and runs in mayapy 2022 (Python 3.7) onwards: annotations are never
+evaluated at runtime (``from __future__ import annotations``).
 
 Every malformed input raises ``WireError`` (a ``ValueError``) and nothing else, so a receive loop
 needs exactly one ``except WireError`` to survive garbage.

@@ -4,6 +4,8 @@ Maya calls onMayaDroppedPythonFile() for a dropped .py file. The shelf button (s
 shelf) puts this folder on sys.path and rebuilds the menu in later sessions.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 

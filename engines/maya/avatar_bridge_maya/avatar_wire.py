@@ -365,9 +365,7 @@ class AvatarDecoder:
         names = self.names_for(subject)
         values = tuple(_number(v, "frame value") for v in args[5:])
         if len(values) != len(names):
-            raise WireError(
-                f"frame for {subject!r} carries {len(values)} values but its names list has {len(names)}"
-            )
+            raise WireError(f"frame for {subject!r} carries {len(values)} values but its names list has {len(names)}")
         return Frame(
             subject=subject,
             seq=seq,

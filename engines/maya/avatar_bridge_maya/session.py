@@ -118,12 +118,17 @@ class Session:
         return self._receiver.alive
 
     def close(self, restore: bool = True) -> tuple[int, int] | None:
-        """Stop receiving; key any take in progress; put driven plugs back to their rest values."""
+        """Stop receiving; key any take in progress; put driven plugs back to their rest values.
+
+        Closing twice does nothing; plugs whose node was deleted meanwhile are left alone.
+        """
+        if self._closed:
+            return None
         self._closed = True
         self._receiver.stop()
         keyed = self.stop_recording() if self.recording else None
         if restore:
-            self.scene.set_values(self.plan.rest())
+            self.scene.set_values([(p, v) for p, v in self.plan.rest() if self.scene.exists(p.split(".")[0])])
         return keyed
 
     def status(self) -> str:
