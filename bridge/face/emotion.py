@@ -232,12 +232,10 @@ class Arousal:
         else:
             speed = (abs(art.jaw - prev[0]) + abs(art.aperture - prev[1])) / max(dt_s, 1e-3)
             x = np.array([art.jaw, speed])
-            if self._n == 0:
-                self._short[:] = x
-                self._long[:] = x
             self._n += 1
-            self._short += (dt_s / self.SHORT_S) * (x - self._short)
-            self._long += (dt_s / self.LONG_S) * (x - self._long)
+            # Plain running means until the windows are full, so the start is not biased to 0.
+            self._short += max(dt_s / self.SHORT_S, 1.0 / self._n) * (x - self._short)
+            self._long += max(dt_s / self.LONG_S, 1.0 / self._n) * (x - self._long)
         eps = np.array([0.02, 0.2])
         z = float(np.log((self._short + eps) / (self._long + eps)) @ np.array([1.0, 0.5]))
         self.value = 1.0 / (1.0 + math.exp(-3.0 * z))

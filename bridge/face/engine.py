@@ -18,7 +18,7 @@ from bridge.face.neutral import SpeakerNeutral
 from bridge.face.profiles import Profile, load_profile
 from bridge.face.secondary import Blinks, Breath, Gaze, Head
 from bridge.face.smoothing import OnePole
-from bridge.face.solver import jaw_angle_rad, solve_mouth, viseme_weights, vrm_vowels
+from bridge.face.solver import jaw_angle_rad, solve_mouth, vrm_vowels
 from bridge.frames import (
     ARKIT_INDEX,
     F32,
@@ -163,7 +163,7 @@ class FaceEngine:
         vrm[_VRM["Fun"]] = 0.4 * happy
 
         ema = self.neutral.ema_offset(frame)
-        raw = np.concatenate([bs, joints, ema, viseme_weights(art), vrm]).astype(np.float32)
+        raw = np.concatenate([bs, joints, ema, art.visemes, vrm]).astype(np.float32)
         out = self._smooth.process(raw, dt_s)
         o = np.cumsum([0, _N_BS, _N_J, _N_EMA, _N_V, _N_VRM])
         visemes = out[o[3] : o[4]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bridge.face.solver import Articulation
+from bridge.face.solver import Articulation, gate_visemes
 from bridge.frames import CONTROL_NAMES, EMA_NAMES, F32, ArticulationFrame
 
 # Quantile that marks "rest" for each raw channel, controls then EMA.
@@ -103,7 +103,7 @@ class SpeakerNeutral:
             tongue_tip_up=centred(4),
             tongue_body_up=centred(5),
             tongue_front=centred(6),
-            visemes=frame.visemes,
+            visemes=gate_visemes(frame.visemes, va),
             voice=va,
         )
 

@@ -64,7 +64,7 @@ class Articulation:
         tongue_tip_up: tongue tip height from the speaker's median, -1..1.
         tongue_body_up: tongue body height from the median, -1..1.
         tongue_front: tongue body frontness from the median, -1..1.
-        visemes: (15,) viseme probabilities of the frame.
+        visemes: (15,) viseme weights, moved toward sil as voice activity falls (gate_visemes).
         voice: voice activity 0..1.
     """
 
@@ -144,10 +144,10 @@ def solve_mouth(art: Articulation) -> F32:
     return bs
 
 
-def viseme_weights(art: Articulation) -> F32:
-    """The 15 viseme weights: the frame's probabilities scaled by voice activity, the rest on sil."""
-    w = np.clip(art.visemes.astype(np.float32), 0.0, 1.0) * np.float32(art.voice)
-    w[_V["sil"]] += np.float32(1.0 - art.voice)
+def gate_visemes(probs: F32, voice: float) -> F32:
+    """Viseme weights 0..1: the frame's probabilities scaled by voice activity, the rest on sil."""
+    w = np.clip(probs.astype(np.float32), 0.0, 1.0) * np.float32(voice)
+    w[_V["sil"]] += np.float32(1.0 - voice)
     return np.clip(w, 0.0, 1.0).astype(np.float32)
 
 

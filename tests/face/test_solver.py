@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from bridge.face.solver import (
     APERTURE_AT_MAX,
     Articulation,
+    gate_visemes,
     mouth_opening,
     solve_mouth,
-    viseme_weights,
     vrm_vowels,
 )
 from bridge.frames import ARKIT_INDEX, ARKIT_NAMES, VISEMES, VRM_PRESETS
@@ -93,7 +93,7 @@ def test_silent_articulation_is_a_relaxed_closed_mouth() -> None:
     vis[0] = 1.0
     art = Articulation(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, vis, 0.0)
     assert np.all(solve_mouth(art) == 0.0)
-    w = viseme_weights(art)
+    w = gate_visemes(np.full(15, 1 / 15, dtype=np.float32), 0.0)
     assert w[VISEMES.index("sil")] == 1.0 and w.sum() == 1.0
 
 
