@@ -105,7 +105,7 @@ def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
 
 def add_preview_args(p: argparse.ArgumentParser) -> None:
     """Flags of ``avatar-bridge preview``."""
-    p.add_argument("input", type=Path, metavar="IN", help="audio file")
+    p.add_argument("source", type=Path, metavar="IN", help="audio file")
     p.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="video of the animated face with the audio")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="picture of the main curves over the waveform")
     p.add_argument("--size", type=int, default=360, help="video height and width in pixels (default 360)")
@@ -119,7 +119,7 @@ def preview_request(args: argparse.Namespace, cfg: Config) -> PreviewRequest:
 
     settings = BakeSettings(cfg=cfg, formats=(), export=ExportOptions(), phone_weight=_check_weight(args.phone_weight))
     return PreviewRequest(
-        source=args.input,
+        source=args.source,
         video=args.output,
         plot=args.plot,
         settings=settings,

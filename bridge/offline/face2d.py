@@ -82,7 +82,7 @@ class FaceRenderer:
         tint = MOOD_TINT.get(pose.mood, MOOD_TINT["neutral"])
         base = np.array(MOOD_TINT["neutral"], dtype=float)
         bg = tuple(int(v) for v in base + pose.mood_intensity * (np.array(tint, dtype=float) - base))
-        img = Image.new("RGB", (self.size, self.size), bg)  # type: ignore[arg-type]
+        img = Image.new("RGB", (self.size, self.size), bg)
         draw = ImageDraw.Draw(img)
         jaw = _bs(pose, "jawOpen")
         self._head(draw, pose, jaw)

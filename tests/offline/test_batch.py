@@ -1,0 +1,189 @@
+"""avatar-bridge bake end to end: single files, folders, globs, workers, skipping, bad files, transcripts."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bridge.cli import main
+from bridge.frames import ARKIT_NAMES
+from tests.conftest import DEV_DATA, EXAMPLE_WAV
+
+GRID = DEV_DATA / "grid"
+
+
+@pytest.fixture(scope="module")
+def speech() -> tuple[np.ndarray, int]:
+    """1.2 s of the bundled example clip (speech from 0.3 s on)."""
+    x, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    return x[: int(1.2 * rate)], rate
+
+
+def clip(path: Path, speech: tuple[np.ndarray, int], gain: float = 1.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), speech[0] * gain, speech[1], subtype="PCM_16")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_single_file_to_named_output(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    src = clip(tmp_path / "line.wav", speech)
+    out = tmp_path / "out" / "take.jsonl"
+    assert main(["bake", str(src), "-o", str(out), "--no-progress"]) == 0
+    frames = read_jsonl(out)
+    assert len(frames) == pytest.approx(1.2 * 60, abs=2)
+    assert [f["t"] for f in frames[:3]] == pytest.approx([0.0, 1 / 60, 2 / 60], abs=1e-6)
+    assert list(frames[0]["blendshapes"]) == list(ARKIT_NAMES)  # type: ignore[arg-type]
+    jaw = np.array([f["blendshapes"]["jawOpen"] for f in frames])  # type: ignore[index]
+    assert jaw.max() > 0.05  # the mouth moves during speech
+    assert (tmp_path / "out" / "take.bake.json").is_file()
+
+
+def test_several_formats_share_the_output_stem(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    src = clip(tmp_path / "line.wav", speech)
+    assert main(["bake", str(src), "-o", str(tmp_path / "o" / "take.jsonl"), "-f", "jsonl,bvh", "-f", "rhubarb-json",
+                 "--no-progress"]) == 0  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "take.bake.json", "take.bvh", "take.jsonl", "take.rhubarb.json"
+    ]  # fmt: skip
+
+
+def test_silence_is_a_resting_face_with_a_warning(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = clip(tmp_path / "quiet.wav", (np.zeros_like(speech[0]), speech[1]))
+    assert main(["bake", str(src), "--no-progress"]) == 0
+    frames = read_jsonl(tmp_path / "quiet.jsonl")
+    assert max(f["blendshapes"]["jawOpen"] for f in frames) < 0.02  # type: ignore[index]
+    assert all(f["voice"] == 0.0 for f in frames)
+    assert "silent" in capsys.readouterr().err
+
+
+def test_folder_mirror_tree_skip_and_rebake(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = clip(tmp_path / "in" / "a.wav", speech)
+    clip(tmp_path / "in" / "deep" / "b.flac", speech, gain=0.5)
+    (tmp_path / "in" / "notes.md").write_text("not audio")
+    out = tmp_path / "out"
+    args = ["bake", str(tmp_path / "in"), "-o", str(out), "-f", "jsonl,llf-csv", "--no-progress"]
+    assert main(args) == 0
+    produced = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert produced == ["a.bake.json", "a.csv", "a.jsonl", "deep/b.bake.json", "deep/b.csv", "deep/b.jsonl"]
+    capsys.readouterr()
+    mtime = (out / "a.jsonl").stat().st_mtime_ns
+
+    assert main(args) == 0  # nothing changed: both skipped
+    assert "2 of 2 files are up to date" in capsys.readouterr().err
+    assert (out / "a.jsonl").stat().st_mtime_ns == mtime
+
+    earlier = a.stat().st_mtime - 10
+    os.utime(out / "a.csv", (earlier, earlier))  # an output older than the audio (the audio changed)
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 of 2 files are up to date" in err and "bake: 1 baked" in err
+    assert (out / "a.jsonl").stat().st_mtime_ns > mtime
+
+    assert main([*args, "--mood", "happy"]) == 0  # other settings: both baked again
+    assert "bake: 2 baked, 0 up to date" in capsys.readouterr().err
+    (out / "deep" / "b.csv").unlink()  # a missing output is baked again
+    assert main([*args, "--mood", "happy"]) == 0
+    assert "bake: 1 baked, 1 up to date" in capsys.readouterr().err
+
+
+def test_bad_files_are_reported_and_the_rest_is_baked(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "in" / "good.wav", speech)
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    (tmp_path / "in" / "empty.wav").write_bytes(b"")
+    code = main(["bake", str(tmp_path / "in"), str(tmp_path / "missing.wav"), "-j", "2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (tmp_path / "in" / "good.jsonl").is_file()
+    assert not (tmp_path / "in" / "broken.jsonl").exists()
+    assert "bake: 1 baked, 0 up to date, 3 failed" in err
+    for path in (tmp_path / "in" / "broken.wav", tmp_path / "in" / "empty.wav", tmp_path / "missing.wav"):
+        assert f"failed: {path}: " in err
+
+
+def test_workers_give_the_same_frames_as_one_process(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    for i in range(3):
+        clip(tmp_path / "in" / f"c{i}.wav", speech, gain=1.0 - 0.2 * i)
+    assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "one"), "-j", "1", "--no-progress"]) == 0
+    assert main(["bake", str(tmp_path / "in" / "*.wav"), "-o", str(tmp_path / "two"), "-j", "2", "--no-progress"]) == 0
+    for i in range(3):
+        assert (tmp_path / "one" / f"c{i}.jsonl").read_text() == (tmp_path / "two" / f"c{i}.jsonl").read_text()
+
+
+def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    clip(tmp_path / "x" / "one.wav", speech)
+    assert main(["bake", str(tmp_path / "x" / "*.wav"), "-f", "rhubarb-tsv", "--no-progress"]) == 0
+    assert (tmp_path / "x" / "one.tsv").read_text().startswith("0.00\tX\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["{d}/a.wav", "{d}/sub/a.wav", "-o", "{d}/out"], "would write the same outputs"),
+        (["{d}/a.wav", "{d}/sub/a.wav", "--text", "hello"], "--text: applies to exactly one input"),
+        (["{d}/nothing/*.wav"], "matches no audio file"),
+        (["{d}/a.wav", "-f", "jsonl,fbx"], "unknown format 'fbx'"),
+        (["{d}/a.wav", "--phone-weight", "1.5"], "--phone-weight"),
+        (["{d}/a.wav", "--extended-shapes", "GQ"], "--extended-shapes"),
+        (["{d}/a.wav", "--intensity", "2"], "face.intensity"),
+    ],
+    ids=["collision", "text-for-many", "empty-glob", "unknown-format", "weight", "shapes", "config"],
+)
+def test_usage_errors_stop_before_baking(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    clip(tmp_path / "a.wav", speech)
+    clip(tmp_path / "sub" / "a.wav", speech)
+    assert main(["bake", *(a.format(d=tmp_path) for a in argv), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+@pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID dev clips not found at {GRID}")
+def test_transcript_file_drives_the_face(tmp_path: Path) -> None:
+    src = tmp_path / "lrwp9a.wav"
+    src.write_bytes((GRID / "lrwp9a.wav").read_bytes())
+    assert main(["bake", str(src), "-o", str(tmp_path / "acoustic"), "--no-text-files", "--no-progress"]) == 0
+    (tmp_path / "lrwp9a.txt").write_text("Lay red with P nine again.\n")
+    assert main(["bake", str(src), "-o", str(tmp_path / "aligned"), "-f", "jsonl,rhubarb-json", "--no-progress"]) == 0
+    sidecar = json.loads((tmp_path / "aligned" / "lrwp9a.bake.json").read_text())
+    assert sidecar["aligned"] is True and sidecar["warnings"] == []
+    guided = read_jsonl(tmp_path / "aligned" / "lrwp9a.jsonl")
+    acoustic = read_jsonl(tmp_path / "acoustic" / "lrwp9a.jsonl")
+    assert len(guided) == len(acoustic)
+    t = np.array([f["t"] for f in guided])
+    close = np.array([f["blendshapes"]["mouthClose"] + 1 - f["blendshapes"]["jawOpen"] for f in guided])  # type: ignore[index]
+    # pocketsphinx puts the /p/ of "p" at about 1.25-1.38 s and the /ay/ of "nine" at 1.63-1.79 s.
+    assert close[(t > 1.27) & (t < 1.36)].mean() > close[(t > 1.65) & (t < 1.77)].mean()
+    cues = json.loads((tmp_path / "aligned" / "lrwp9a.rhubarb.json").read_text())["mouthCues"]
+    a_cues = [c for c in cues if c["value"] == "A"]
+    assert any(abs(c["start"] - 1.25) < 0.03 for c in a_cues)  # the /p/ closure, from the aligned phones
+    # A changed transcript invalidates the outputs.
+    (tmp_path / "lrwp9a.txt").write_text("lay red with p nine now\n")
+    assert main(["bake", str(src), "-o", str(tmp_path / "aligned"), "-f", "jsonl,rhubarb-json", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "aligned" / "lrwp9a.bake.json").read_text())["digest"] != sidecar["digest"]
+
+
+@pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID dev clips not found at {GRID}")
+def test_unknown_transcript_words_fall_back_to_the_acoustic_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = GRID / "bbaf2n.wav"
+    assert main(["bake", str(src), "-o", str(tmp_path / "o.jsonl"), "--text", "zzxqv qqzzx", "--no-progress"]) == 0
+    assert "not in the pronunciation dictionary" in capsys.readouterr().err
+    assert json.loads((tmp_path / "o.bake.json").read_text())["aligned"] is False

@@ -1,0 +1,75 @@
+"""avatar-bridge preview: a playable MP4 with video and audio, and a curve plot."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from bridge.cli import main
+from bridge.offline.face2d import FaceRenderer
+from tests.conftest import EXAMPLE_WAV
+from tests.offline.helpers import pose
+
+
+def probe(path: Path) -> str:
+    """ffmpeg's description of a media file (it exits non-zero without an output; the text is on stderr)."""
+    run = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True)
+    return run.stderr.decode(errors="replace")
+
+
+def test_preview_mp4_has_h264_video_and_aac_audio(tmp_path: Path) -> None:
+    x, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    src = tmp_path / "clip.wav"
+    sf.write(str(src), x[: int(1.5 * rate)], rate)
+    out = tmp_path / "clip.mp4"
+    png = tmp_path / "clip.png"
+    assert main(["preview", str(src), "-o", str(out), "--plot", str(png), "--size", "160"]) == 0
+    info = probe(out)
+    assert re.search(r"Video: h264.*160x160", info), info
+    assert re.search(r"Audio: aac.*16000 Hz", info), info
+    duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", info)
+    assert duration is not None
+    assert float(duration.group(3)) == pytest.approx(1.5, abs=0.1)
+    n_frames, _ = imageio_ffmpeg.count_frames_and_secs(str(out))
+    assert n_frames == pytest.approx(45, abs=2)  # 30 fps
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.width > 600
+
+
+def test_preview_needs_an_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", str(EXAMPLE_WAV)]) == 2
+    assert "-o OUT.mp4" in capsys.readouterr().err
+
+
+def test_face_drawing_follows_the_pose() -> None:
+    """The drawn mouth opens with the jaw, the eyes close with a blink, the head turns with yaw."""
+    r = FaceRenderer(200)
+
+    def dark_pixels(img: Image.Image, box: tuple[int, int, int, int]) -> int:
+        a = np.asarray(img.crop(box), dtype=int)
+        return int(((a[..., 0] < 110) & (a[..., 1] < 60)).sum())  # mouth cavity colour
+
+    mouth_box = (60, 120, 140, 190)
+    closed = r.render(pose("sil", 0.0))
+    opened = r.render(pose("aa", 0.8, 1.0))
+    assert dark_pixels(opened, mouth_box) > dark_pixels(closed, mouth_box) + 100
+
+    def white_pixels(img: Image.Image) -> int:
+        return int((np.asarray(img, dtype=int).min(axis=2) > 240).sum())
+
+    assert white_pixels(r.render(pose(shapes={"eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}))) < white_pixels(closed) / 4
+
+    def face_centre_x(img: Image.Image) -> float:
+        a = np.asarray(img, dtype=int)
+        skin = (abs(a[..., 0] - 236) < 8) & (abs(a[..., 1] - 200) < 8)
+        return float(np.nonzero(skin)[1].mean())
+
+    turned = r.render(pose(joints={"head_yaw_rad": 0.3}))
+    assert face_centre_x(turned) > face_centre_x(closed) + 10  # the subject's left is the viewer's right
