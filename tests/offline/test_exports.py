@@ -14,8 +14,7 @@ import pytest
 
 from bridge.errors import ConfigError
 from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES, VISEMES
-from bridge.offline.exports import FORMATS, ExportOptions, check_extended_shapes, parse_formats
-from bridge.offline.exports import bvh, llf_csv, rhubarb
+from bridge.offline.exports import FORMATS, ExportOptions, bvh, check_extended_shapes, llf_csv, parse_formats, rhubarb
 from bridge.offline.take import Phone
 from tests.offline.helpers import pose, speech_like_take, take_from_poses
 
@@ -100,8 +99,16 @@ def test_llf_csv_header_is_the_apps_column_order() -> None:
 
 
 def test_llf_csv_values_land_in_the_named_columns() -> None:
-    take = take_from_poses([pose(shapes={"jawLeft": 0.3, "mouthRight": 0.6, "jawOpen": 0.5},
-                                 joints={"head_yaw_rad": 0.2, "eye_right_pitch_rad": -0.1})] * 3, fps=30)
+    take = take_from_poses(
+        [
+            pose(
+                shapes={"jawLeft": 0.3, "mouthRight": 0.6, "jawOpen": 0.5},
+                joints={"head_yaw_rad": 0.2, "eye_right_pitch_rad": -0.1},
+            )
+        ]
+        * 3,
+        fps=30,
+    )
     rows = list(csv.DictReader(io.StringIO(render("llf-csv", take))))
     assert len(rows) == 3
     row = rows[1]
@@ -116,8 +123,12 @@ def test_llf_csv_values_land_in_the_named_columns() -> None:
 
 @pytest.mark.parametrize(
     ("t_s", "fps", "expected"),
-    [(0.0, 60, "00:00:00:00.000"), (1.5, 60, "00:00:01:30.000"), (3661.25, 30, "01:01:01:07.500"),
-     (59.999, 60, "00:00:59:59.940")],
+    [
+        (0.0, 60, "00:00:00:00.000"),
+        (1.5, 60, "00:00:01:30.000"),
+        (3661.25, 30, "01:01:01:07.500"),
+        (59.999, 60, "00:00:59:59.940"),
+    ],
     ids=["start", "mid-second", "hours", "sub-frame"],
 )
 def test_llf_timecode(t_s: float, fps: int, expected: str) -> None:
@@ -169,8 +180,13 @@ def test_rhubarb_basic_shapes_only() -> None:
 
 
 def test_rhubarb_cues_from_aligned_phones() -> None:
-    phones = (Phone("SIL", 0.0, 0.3), Phone("HH", 0.3, 0.38), Phone("AY", 0.38, 0.62), Phone("L", 0.62, 0.75),
-              Phone("SIL", 0.75, 1.0))
+    phones = (
+        Phone("SIL", 0.0, 0.3),
+        Phone("HH", 0.3, 0.38),
+        Phone("AY", 0.38, 0.62),
+        Phone("L", 0.62, 0.75),
+        Phone("SIL", 0.75, 1.0),
+    )
     take = take_from_poses([pose()] * 60, duration_s=1.0, phones=phones)
     cues = rhubarb.mouth_cues(take)
     assert [(c.start_s, c.value) for c in cues] == [(0.0, "X"), (0.3, "C"), (0.38, "D"), (0.62, "H"), (0.75, "X")]
@@ -240,8 +256,21 @@ def parse_bvh(text: str) -> tuple[list[tuple[str, int]], int, float, np.ndarray]
 
 def test_bvh_hierarchy_and_motion() -> None:
     take = take_from_poses(
-        [pose(joints={"jaw_open_rad": 0.2, "head_yaw_rad": 0.1, "head_pitch_rad": 0.05, "head_roll_rad": -0.02,
-                      "eye_left_yaw_rad": 0.3, "eye_right_pitch_rad": 0.15})] * 5, fps=30)
+        [
+            pose(
+                joints={
+                    "jaw_open_rad": 0.2,
+                    "head_yaw_rad": 0.1,
+                    "head_pitch_rad": 0.05,
+                    "head_roll_rad": -0.02,
+                    "eye_left_yaw_rad": 0.3,
+                    "eye_right_pitch_rad": 0.15,
+                }
+            )
+        ]
+        * 5,
+        fps=30,
+    )
     joints, n, frame_time, motion = parse_bvh(render("bvh", take))
     assert joints == [("Head", 6), ("Jaw", 3), ("LeftEye", 3), ("RightEye", 3)]
     assert n == 5 and frame_time == pytest.approx(1 / 30, abs=1e-6)
