@@ -18,7 +18,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "engines" / "maya"))
 from avatar_bridge_maya import mapping, receiver, timing  # noqa: E402
-from avatar_bridge_maya.avatar_wire import DEFAULT_CHANNELS, Frame  # noqa: E402
+from avatar_bridge_maya.avatar_wire import DEFAULT_CHANNELS, AvatarDecoder, Frame  # noqa: E402
 
 
 class DictScene(mapping.SceneQuery):
@@ -312,3 +312,12 @@ def test_zmq_loopback_from_a_bridge_style_publisher() -> None:
     assert {f.subject for f in got.frames} == {"avatar"}  # "face/avatar\0" does not match avatar2
     assert got.frames[0].ema_mm() == [1.0] * 12
     assert got.frames[0].viseme == "oh"
+
+
+def test_smoke_scripts_own_osc_encoder_matches_the_decoder() -> None:
+    import smoke_test  # engines/maya/smoke_test.py; imports maya only when run
+
+    values = [i / 100 for i in range(76)]
+    [frame] = AvatarDecoder().feed(smoke_test._osc_frame(7, 0.5, values, subject="Zoë"))
+    assert (frame.subject, frame.seq, frame.t_s, frame.viseme) == ("Zoë", 7, 0.5, "aa")
+    assert frame.values == pytest.approx(values)
