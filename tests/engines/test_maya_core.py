@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import socket
@@ -315,7 +316,12 @@ def test_zmq_loopback_from_a_bridge_style_publisher() -> None:
 
 
 def test_smoke_scripts_own_osc_encoder_matches_the_decoder() -> None:
-    import smoke_test  # engines/maya/smoke_test.py; imports maya only when run
+    # engines/maya/smoke_test.py imports maya only when run; loaded under a unique module name.
+    path = Path(__file__).resolve().parents[2] / "engines" / "maya" / "smoke_test.py"
+    spec = importlib.util.spec_from_file_location("avatar_bridge_maya_smoke_test", path)
+    assert spec is not None and spec.loader is not None
+    smoke_test = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smoke_test)
 
     values = [i / 100 for i in range(76)]
     [frame] = AvatarDecoder().feed(smoke_test._osc_frame(7, 0.5, values, subject="Zoë"))
