@@ -98,6 +98,17 @@ def test_llf_csv_header_is_the_apps_column_order() -> None:
     assert llf_csv.BLENDSHAPE_COUNT == 61 == len(LLF_HEADER.split(",")) - 2
 
 
+def test_llf_csv_rows_are_the_udp_values_reordered() -> None:
+    from bridge.transports.encoding import LLF_CURVE_NAMES, llf_values
+
+    take = speech_like_take()
+    rows = list(csv.DictReader(io.StringIO(render("llf-csv", take))))
+    for k in (0, 45, 80):
+        udp = dict(zip(LLF_CURVE_NAMES, llf_values(take.frames[k]), strict=True))
+        for name, value in udp.items():
+            assert float(rows[k][name]) == pytest.approx(value, abs=1e-6)
+
+
 def test_llf_csv_values_land_in_the_named_columns() -> None:
     take = take_from_poses(
         [
@@ -115,8 +126,10 @@ def test_llf_csv_values_land_in_the_named_columns() -> None:
     assert float(row["JawLeft"]) == pytest.approx(0.3) and float(row["JawRight"]) == 0.0
     assert float(row["MouthRight"]) == pytest.approx(0.6) and float(row["MouthLeft"]) == 0.0
     assert float(row["JawOpen"]) == pytest.approx(0.5)
-    assert float(row["HeadYaw"]) == pytest.approx(0.2)
-    assert float(row["RightEyePitch"]) == pytest.approx(-0.1)
+    # Angles as the Live Link Face publisher sends them: -1..1 with 1 = 90 degrees.
+    assert float(row["HeadYaw"]) == pytest.approx(0.2 / (math.pi / 2), abs=1e-6)
+    assert float(row["RightEyePitch"]) == pytest.approx(-0.1 / (math.pi / 2), abs=1e-6)
+    assert float(row["LeftEyeRoll"]) == 0.0
     assert row["BlendShapeCount"] == "61"
     assert row["Timecode"] == "00:00:00:01.000"
 
