@@ -67,8 +67,9 @@ def speech_like_take(fps: int = 60) -> Take:
     ]
     poses: list[FacePose] = []
     for vis, jaw, voice, dur in segments:
+        shapes = {"mouthPucker": 0.7} if vis == "ou" else {}
         poses += [
-            pose(vis, jaw, voice, joints={"jaw_open_rad": jaw * 0.4, "head_yaw_rad": 0.1})
+            pose(vis, jaw, voice, joints={"jaw_open_rad": jaw * 0.4, "head_yaw_rad": 0.1}, shapes=shapes)
             for _ in range(round(dur * fps))
         ]
     return take_from_poses(poses, fps)

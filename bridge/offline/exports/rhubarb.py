@@ -6,8 +6,9 @@ rounded (AO, ER); F puckered (UW, OW, W); G upper teeth on the lower lip (F, V);
 behind the upper teeth, mouth between C and D (long L); X idle, relaxed closed mouth (pauses).
 G, H and X are optional ("extended") and fall back to B, C and A when left out, as in Rhubarb.
 
-Cues come from the baked face (aligned phones when a transcript was given, else the frames'
-visemes and jaw opening), are at least ``MIN_CUE_S`` long, start at 0.00 and end at the
+Cues come from the baked face (aligned phones when a transcript was given, else the frames' lip
+opening, rounding, lip-teeth contact and tongue tip, see ``frame_shapes``), are at least
+``MIN_CUE_S`` long, start at 0.00 and end at the
 duration truncated to centiseconds; times are written with two decimals.
 """
 
@@ -20,7 +21,7 @@ from typing import TextIO
 
 import numpy as np
 
-from bridge.frames import ARKIT_INDEX
+from bridge.frames import ARKIT_INDEX, F32, JOINT_NAMES, VISEMES
 from bridge.offline.take import Take
 
 SHAPES = "ABCDEFGHX"
@@ -28,11 +29,6 @@ BASIC_FALLBACK = {"G": "B", "H": "C", "X": "A"}
 MIN_CUE_S = 0.04
 TWEEN_S = 0.04
 
-# Oculus viseme -> shape; aa and E depend on the jaw (see _frame_shape).
-_VISEME_SHAPE = {
-    "sil": "X", "PP": "A", "FF": "G", "TH": "B", "DD": "B", "kk": "B", "CH": "B", "SS": "B",
-    "nn": "B", "RR": "E", "aa": "D", "E": "C", "ih": "B", "oh": "E", "ou": "F",
-}  # fmt: skip
 # ARPAbet -> shape, following Rhubarb's own phone grouping (its animation rules, simplified).
 _PHONE_SHAPE = {
     "SIL": "X", "P": "A", "B": "A", "M": "A", "F": "G", "V": "G", "L": "H",
@@ -40,7 +36,10 @@ _PHONE_SHAPE = {
     "IH": "B", "IY": "B", "AO": "E", "ER": "E", "OW": "F", "OY": "E", "UH": "E", "UW": "F", "W": "F",
     "R": "E", "HH": "C",
 }  # fmt: skip
-_JAW_WIDE = 0.45  # jawOpen above which an open vowel is D (wide) rather than C
+_MIN_OPENING_SCALE = 0.25  # lip opening (jawOpen units) that counts as wide even in a take that barely opens
+_J = {n: i for i, n in enumerate(JOINT_NAMES)}
+_SIL = VISEMES.index("sil")
+_FF = VISEMES.index("FF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +51,64 @@ class MouthCue:
     value: str
 
 
-def _frame_shape(viseme: str, jaw_open: float) -> str:
-    shape = _VISEME_SHAPE.get(viseme, "B")
-    if viseme in ("aa", "E"):
-        return "D" if jaw_open >= _JAW_WIDE else "C"
-    return shape
-
-
 def _restrict(shape: str, extended: str) -> str:
     return shape if shape not in BASIC_FALLBACK or shape in extended else BASIC_FALLBACK[shape]
 
 
+def frame_shapes(take: Take) -> list[str]:
+    """One Rhubarb shape per frame from the face's geometry.
+
+    The lip opening (the face solver's definition: jaw minus closure plus the lips' own motion) is
+    scaled by the take's own 95th percentile during speech, so a quiet or small-mouthed take still
+    uses the whole A..D range; rounding, lip-teeth contact (FF) and a raised tongue tip pick E/F,
+    G and H.
+    """
+    if not take.frames:
+        return []
+    bs = take.blendshapes()
+    vis = take.visemes()
+    voice = take.voice()
+    tongue_tip = take.joints()[:, _J["tongue_tip_up"]]
+
+    def col(name: str) -> F32:
+        return bs[:, ARKIT_INDEX[name]]
+
+    def both(stem: str) -> F32:
+        return 0.5 * (col(stem + "Left") + col(stem + "Right"))
+
+    opening = np.clip(
+        col("jawOpen") - col("mouthClose") + 0.5 * both("mouthLowerDown") + 0.5 * both("mouthUpperUp"), 0, None
+    )
+    speech = voice >= 0.5
+    scale = max(float(np.percentile(opening[speech], 95)) if speech.any() else 0.0, _MIN_OPENING_SCALE)
+    o = opening / scale
+    rounding = np.maximum(col("mouthPucker"), 0.8 * col("mouthFunnel"))
+    shapes = []
+    for i in range(len(take.frames)):
+        if speech[i] and vis[i, _FF] > 0.4:
+            shape = "G"
+        elif o[i] < 0.15:
+            shape = "X" if not speech[i] or vis[i, _SIL] > 0.5 else "A"
+        elif rounding[i] > 0.35 and o[i] < 0.6:
+            shape = "F"
+        elif rounding[i] > 0.2:
+            shape = "E"
+        elif o[i] > 0.7:
+            shape = "D"
+        elif o[i] > 0.35:
+            shape = "H" if tongue_tip[i] > 0.6 else "C"
+        else:
+            shape = "B"
+        shapes.append(shape)
+    return shapes
+
+
 def _segments_from_frames(take: Take) -> list[MouthCue]:
-    jaw = take.blendshapes()[:, ARKIT_INDEX["jawOpen"]] if take.frames else np.zeros(0)
     half = 0.5 / take.fps
-    out: list[MouthCue] = []
-    for f, j in zip(take.frames, jaw.tolist(), strict=True):
-        shape = "X" if f.pose.voice < 0.5 and f.pose.viseme == "sil" else _frame_shape(f.pose.viseme, j)
-        out.append(MouthCue(max(0.0, f.t_s - half), f.t_s + half, shape))
-    return out
+    return [
+        MouthCue(max(0.0, f.t_s - half), f.t_s + half, shape)
+        for f, shape in zip(take.frames, frame_shapes(take), strict=True)
+    ]
 
 
 def _segments_from_phones(take: Take) -> list[MouthCue]:
