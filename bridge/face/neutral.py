@@ -22,11 +22,23 @@ _CONTROL_Q = {
     "tongue_tip_height": 0.5, "tongue_body_height": 0.5, "tongue_body_front": 0.5,
 }  # fmt: skip
 _EMA_Q = {"li_y": 0.95, "ul_y": 0.05, "ll_y": 0.95}  # jaw up, lips together; others: median
+# Lip protrusion and spreading are also scaled by the speaker's own range (their 90th percentile maps
+# to SHAPE_PEAK): the model's rounding and spreading ranges vary a lot between voices, and these
+# channels do not enter the mouth opening. Jaw and aperture keep the model's scale (a gain that moves
+# while it is being learnt would distort the opening track). MIN_SPAN bounds the gain.
+_RANGED = (2, 3)
+HIGH_Q = 0.9
+SHAPE_PEAK = 0.7
+MIN_SPAN = 0.05
 QUANTILES = np.array(
-    [_CONTROL_Q[n] for n in CONTROL_NAMES] + [_EMA_Q.get(n, 0.5) for n in EMA_NAMES], dtype=np.float32
+    [_CONTROL_Q[n] for n in CONTROL_NAMES] + [_EMA_Q.get(n, 0.5) for n in EMA_NAMES] + [HIGH_Q] * len(_RANGED),
+    dtype=np.float32,
 )
-_PRIOR = np.array([0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5] + [0.0] * len(EMA_NAMES), dtype=np.float32)
+_PRIOR = np.array(
+    [0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5] + [0.0] * len(EMA_NAMES) + [SHAPE_PEAK] * len(_RANGED), dtype=np.float32
+)
 _N_CONTROLS = len(CONTROL_NAMES)
+_N_EMA = len(EMA_NAMES)
 SPEECH_VA = 0.5  # frames at or above this voice activity count as the speaker's speech
 MIN_FRAMES = 20  # speech frames before the estimate starts to move off the prior
 ADAPT_RATE = 0.002  # per frame, in units of the channel's spread: about 10 % of the spread per 5 s
@@ -61,7 +73,7 @@ class SpeakerNeutral:
     def update(self, frame: ArticulationFrame) -> None:
         if frame.voice_activity < SPEECH_VA:
             return
-        x = np.concatenate([frame.controls, frame.ema]).astype(np.float32)
+        x = np.concatenate([frame.controls, frame.ema, frame.controls[list(_RANGED)]]).astype(np.float32)
         if not self._calibrated:
             self._buffer[self._n] = x
             self._n += 1
@@ -88,9 +100,15 @@ class SpeakerNeutral:
         r = self.rest
         va = float(min(1.0, max(0.0, frame.voice_activity)))
 
+        high = r[_N_CONTROLS + _N_EMA :]
+
         def above(k: int) -> float:
             # Distance from rest, rescaled so the channel still spans 0..1 above it.
             return va * min(1.0, max(0.0, (float(c[k]) - float(r[k])) / max(1e-3, 1.0 - float(r[k]))))
+
+        def shape(k: int, h: int) -> float:
+            span = max(MIN_SPAN, float(high[h]) - float(r[k]))
+            return va * min(1.0, max(0.0, (float(c[k]) - float(r[k])) / span * SHAPE_PEAK))
 
         def centred(k: int) -> float:
             return va * min(1.0, max(-1.0, 2.0 * (float(c[k]) - float(r[k]))))
@@ -98,8 +116,8 @@ class SpeakerNeutral:
         return Articulation(
             jaw=above(0),
             aperture=above(1),
-            protrusion=above(2),
-            spread=above(3),
+            protrusion=shape(2, 0),
+            spread=shape(3, 1),
             tongue_tip_up=centred(4),
             tongue_body_up=centred(5),
             tongue_front=centred(6),
@@ -110,4 +128,5 @@ class SpeakerNeutral:
     def ema_offset(self, frame: ArticulationFrame) -> F32:
         """EMA in mm from this speaker's neutral, scaled toward 0 by voice activity."""
         va = np.float32(min(1.0, max(0.0, frame.voice_activity)))
-        return (va * (frame.ema.astype(np.float32) - self.rest[_N_CONTROLS:])).astype(np.float32)
+        rest = self.rest[_N_CONTROLS : _N_CONTROLS + _N_EMA]
+        return (va * (frame.ema.astype(np.float32) - rest)).astype(np.float32)
