@@ -110,14 +110,15 @@ def make_take(
     cfg = settings.cfg
     warnings: list[str] = []
     duration_s = samples.shape[0] / sample_rate_hz
-    if float(np.max(np.abs(samples))) < SILENT_PEAK:
+    silent = float(np.max(np.abs(samples))) < SILENT_PEAK
+    if silent:
         warnings.append("the audio is silent: the face stays at rest")
     model = _model(cfg.model)
     model.reset()
     phones: tuple[Phone, ...] = ()
     words: tuple[str, ...] = ()
     align_s = 0.0
-    if transcript is not None and transcript.strip() and not warnings:
+    if transcript is not None and transcript.strip() and not silent:
         from bridge.offline.align import align
 
         t0 = time.perf_counter()

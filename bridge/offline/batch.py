@@ -113,7 +113,7 @@ def collect_inputs(specs: tuple[str, ...]) -> list[Found]:
     found: list[Found] = []
     for spec in specs:
         path = Path(spec)
-        if glob.has_magic(spec):
+        if glob.has_magic(spec) and not path.exists():  # "take[1].wav" may be a real name
             base = _glob_base(spec)
             matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
             files = [m for m in matches if m.is_file() and m.suffix.lower() in AUDIO_SUFFIXES]
