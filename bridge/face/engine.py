@@ -7,8 +7,10 @@ solver -> mood expression -> blinks, gaze, head, breath -> eye shapes and joints
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -36,6 +38,8 @@ _J = {n: i for i, n in enumerate(JOINT_NAMES)}
 _VRM = {n: i for i, n in enumerate(VRM_PRESETS)}
 FRAME_S = 0.01
 EYE_LOOK_FULL_RAD = 0.5  # eye rotation at which an ARKit eyeLook shape reaches 1 (about 29 degrees)
+RECENT_OPEN_TAU_S = 0.2  # memory of the last lip opening, for lip press
+RECENT_OPEN_FULL = 0.2  # a recent aperture of this much gives full press on the next closure
 VOR_GAIN = 0.7  # eyes counter-rotate this much of the head's turn to hold the fixation
 _N_BS, _N_J, _N_V, _N_VRM, _N_EMA = len(ARKIT_INDEX), len(JOINT_NAMES), len(VISEMES), len(VRM_PRESETS), 12
 _EYE_CHANNELS = [
@@ -77,6 +81,7 @@ class FaceEngine:
         self.head = Head(self.cfg.head, rngs[2])
         self.breath = Breath(self.cfg.breath, rngs[3])
         self._last_t_s: float | None = None
+        self._recent_open = 0.0
 
     def set_mood(self, mood: str, intensity: float, transition_s: float | None = None) -> None:
         """Fade to one mood at ``intensity`` over ``transition_s`` (default: cfg.mood_transition_s).
@@ -121,6 +126,8 @@ class FaceEngine:
 
         self.neutral.update(frame)
         art = self.neutral.normalize(frame)
+        self._recent_open = max(art.aperture, self._recent_open * math.exp(-dt_s / RECENT_OPEN_TAU_S))
+        art = replace(art, recent_opening=min(1.0, self._recent_open / RECENT_OPEN_FULL))
         moods = self.moods.step(frame.t_s)
         arousal_scale = 1.0
         if self.cfg.auto_mood:

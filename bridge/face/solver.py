@@ -66,6 +66,8 @@ class Articulation:
         tongue_front: tongue body frontness from the median, -1..1.
         visemes: (15,) viseme weights, moved toward sil as voice activity falls (gate_visemes).
         voice: voice activity 0..1.
+        recent_opening: 0..1, how open the lips were in the last ~0.2 s; lip press is the effort of
+            a closure between openings, so it fades in a long closure (a pause inside a phrase).
     """
 
     jaw: float
@@ -77,6 +79,7 @@ class Articulation:
     tongue_front: float
     visemes: F32
     voice: float
+    recent_opening: float = 1.0
 
 
 def smoothstep(lo: float, hi: float, x: float) -> float:
@@ -130,7 +133,7 @@ def solve_mouth(art: Articulation) -> F32:
 
     # Contact shapes are muscular effort: only while speaking, so silence is a relaxed closed mouth.
     v = art.visemes
-    effort = contact * art.voice
+    effort = contact * art.voice * art.recent_opening
     _both(bs, "mouthPress", 0.6 * effort * (1.0 - 0.5 * rounding))
     bs[_I["mouthRollLower"]] = 0.25 * effort + 0.5 * float(v[_V["FF"]]) * (1.0 - open_lips)
     bs[_I["mouthRollUpper"]] = 0.2 * effort
