@@ -152,7 +152,7 @@ class FaceRenderer:
         opening = max(
             0.0, jaw - _bs(pose, "mouthClose") + 0.5 * _mean(pose, "mouthLowerDown") + 0.5 * _mean(pose, "mouthUpperUp")
         )
-        gap = 0.32 * opening
+        gap = 0.45 * opening
         corners = []
         for side, sx in (("Left", 1.0), ("Right", -1.0)):
             lift = 0.06 * _bs(pose, "mouthSmile" + side) - 0.06 * _bs(pose, "mouthFrown" + side)
