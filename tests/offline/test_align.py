@@ -19,8 +19,8 @@ GRID = DEV_DATA / "grid"
 
 @pytest.mark.parametrize(
     ("n", "words"),
-    [(0, "zero"), (7, "seven"), (42, "forty two"), (100, "one hundred"), (1999, "one thousand nine hundred ninety nine"),
-     (2_000_005, "two million five")],
+    [(0, "zero"), (7, "seven"), (42, "forty two"), (100, "one hundred"),
+     (1999, "one thousand nine hundred ninety nine"), (2_000_005, "two million five")],
 )  # fmt: skip
 def test_number_words(n: int, words: str) -> None:
     assert " ".join(number_words(n)) == words
