@@ -20,7 +20,6 @@ from bridge.audio.files import read_audio
 from bridge.errors import BridgeError, ConfigError
 from bridge.frames import F32
 from bridge.offline.bake import BakeSettings, make_take
-from bridge.offline.face2d import FaceRenderer, frame_array
 from bridge.offline.take import Take
 
 log = logging.getLogger(__name__)
@@ -81,6 +80,10 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
         raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
     if not take.frames:
         raise BridgeError(f"{take.source}: no frames to render")
+    try:
+        from bridge.offline.face2d import FaceRenderer, frame_array
+    except ImportError as e:
+        raise ConfigError("preview video needs Pillow: pip install 'avatar-bridge[offline]'") from e
     step = max(1, -(-take.fps // MAX_PREVIEW_FPS))
     rate = Fraction(take.fps, step)
     renderer = FaceRenderer(size)
