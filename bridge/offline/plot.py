@@ -44,16 +44,20 @@ def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None
     fig, (ax, strip) = plt.subplots(
         2, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [5, 1]}, constrained_layout=True
     )
-    wave_t = np.arange(samples.shape[0]) / sample_rate_hz
-    peak = float(np.max(np.abs(samples))) or 1.0
-    ax.fill_between(wave_t, -samples / peak, samples / peak, color="0.82", lw=0, label="waveform")
+    # Waveform as its peak envelope over 5 ms blocks, behind the 0..1 curves.
+    block = max(1, sample_rate_hz // 200)
+    n_blocks = samples.shape[0] // block
+    env = np.abs(samples[: n_blocks * block]).reshape(n_blocks, block).max(axis=1) if n_blocks else np.zeros(1)
+    env_t = (np.arange(env.shape[0]) + 0.5) * block / sample_rate_hz
+    peak = float(env.max()) or 1.0
+    ax.fill_between(env_t, 0.0, env / peak, color="0.85", lw=0, label="waveform (peak)")
     for name, label, color in _CURVES:
         ax.plot(t, bs[:, ARKIT_INDEX[name]], color=color, lw=1.4, label=label)
     ax.plot(t, take.voice(), color="k", lw=1.0, ls="--", label="voice activity")
     tongue = (take.joints()[:, _J["tongue_tip_up"]] + 1.0) / 2.0
     ax.plot(t, tongue, color="tab:blue", lw=0.9, ls=":", label="tongue tip height")
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("weight (0..1) / waveform")
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_ylabel("weight 0..1")
     ax.legend(loc="upper right", fontsize=7, ncol=3)
     title = f"{take.source.name}  ({take.duration_s:.2f} s, {take.fps} fps"
     title += f", aligned: \u201c{take.transcript}\u201d)" if take.phones else ", acoustic model)"
