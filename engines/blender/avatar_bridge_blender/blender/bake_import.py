@@ -28,7 +28,8 @@ class ImportResult:
         keys: keyframes inserted over all targets.
         first_frame, last_frame: the keyed range (equal to start when nothing was keyed).
         actions: names of the new actions.
-        sound_strip: name of the sound strip ("" when no audio was found).
+        sound_strip: name of the sound strip ("" when none was added).
+        sound_note: why no sound strip was added ("" when one was).
         missing: rig targets the mapping could not drive.
     """
 
@@ -39,6 +40,7 @@ class ImportResult:
     last_frame: int
     actions: tuple[str, ...]
     sound_strip: str
+    sound_note: str
     missing: tuple[str, ...]
 
 
@@ -73,7 +75,15 @@ def import_bake(scene: bpy.types.Scene, bake_path: Path, audio_path: Path | None
             keys += writer.key(settings, compiled, frame_number)
     first = min(picks, default=start_frame)
     last = max(picks, default=start_frame)
-    strip = add_sound_strip(scene, audio_path, start_frame) if audio_path is not None else ""
+    strip, note = "", ""
+    if audio_path is None:
+        note = "no audio found beside the bake"
+    elif not bpy.app.build_options.audaspace:
+        # The PyPI bpy module is built without audio; Blender itself always has it.
+        note = "this Blender build has no audio support (Audaspace)"
+        log.warning("sound strip not added: %s", note)
+    else:
+        strip = add_sound_strip(scene, audio_path, start_frame)
     if last > scene.frame_end:
         scene.frame_end = last
     log.info("imported %s: %d frames, %d keys on %d..%d", bake_path.name, len(frames), keys, first, last)
@@ -85,6 +95,7 @@ def import_bake(scene: bpy.types.Scene, bake_path: Path, audio_path: Path | None
         last_frame=last,
         actions=tuple(actions),
         sound_strip=strip,
+        sound_note=note,
         missing=writer.missing,
     )
 

@@ -197,7 +197,7 @@ class AVATARBRIDGE_OT_import_bake(_Validated, bpy.types.Operator, ImportHelper):
         except (OSError, WireError) as e:
             self.report({"ERROR"}, f"Cannot import {bake.name}: {e}")
             return {"CANCELLED"}
-        note = f" + sound {result.sound_strip}" if result.sound_strip else " (no audio found)"
+        note = f" + sound {result.sound_strip}" if result.sound_strip else f" (no sound strip: {result.sound_note})"
         self.report(
             {"INFO"},
             f"{result.keys} keys on frames {result.first_frame}..{result.last_frame}{note}",
