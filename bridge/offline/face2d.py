@@ -131,8 +131,8 @@ class FaceRenderer:
         inner_up = _bs(pose, "browInnerUp")
         outer_up = _bs(pose, "browOuterUp" + side)
         down = _bs(pose, "browDown" + side)
-        inner = np.array([sx * 0.14, -0.38 - 0.12 * inner_up + 0.08 * down])
-        outer = np.array([sx * 0.46, -0.36 - 0.12 * outer_up + 0.03 * down])
+        inner = np.array([sx * 0.14, -0.38 - 0.15 * inner_up + 0.16 * down])
+        outer = np.array([sx * 0.46, -0.36 - 0.15 * outer_up + 0.04 * down])
         mid = 0.5 * (inner + outer) + np.array([0.0, -0.04])
         self._line(draw, np.stack([inner, mid, outer]), pose, INK, max(2, self.size // 90))
 
