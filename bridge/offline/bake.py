@@ -142,7 +142,7 @@ def make_take(
         fps=cfg.output.fps,
         frames=tuple(frames),
         phones=phones,
-        transcript=" ".join(words),
+        transcript=" ".join(words) if phones else "",
         warnings=tuple(warnings),
     )
     return take, align_s
