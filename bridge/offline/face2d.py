@@ -56,7 +56,7 @@ class FaceRenderer:
         self.size = size
         self._scale = size * 0.36
 
-    def _to_image(self, pts: Points, pose: FacePose) -> list[tuple[float, float]]:
+    def _to_image(self, pts: Points, pose: FacePose, depth: float = 1.0) -> list[tuple[float, float]]:
         yaw = float(pose.joints[_J["head_yaw_rad"]])
         pitch = float(pose.joints[_J["head_pitch_rad"]])
         roll = float(pose.joints[_J["head_roll_rad"]])
@@ -64,15 +64,16 @@ class FaceRenderer:
         c, s = np.cos(-roll), np.sin(-roll)
         x = c * pts[:, 0] - s * pts[:, 1]
         y = s * pts[:, 0] + c * pts[:, 1]
-        # Features nearer the face front move most with a turn; a flat 2-D face just shifts.
-        x = x + 0.9 * np.sin(yaw)
-        y = y - 0.9 * np.sin(pitch)
+        # Features on the front of the face move more with a turn than the outline (depth < 1),
+        # which reads as a rotation on a flat drawing.
+        x = x + 0.9 * depth * np.sin(yaw)
+        y = y - 0.9 * depth * np.sin(pitch)
         cx, cy = self.size / 2, self.size * 0.5
         return list(zip((cx + x * self._scale).tolist(), (cy + y * self._scale).tolist(), strict=True))
 
     def _poly(self, draw: ImageDraw.ImageDraw, pts: Points, pose: FacePose, fill: RGB | None,
-              outline: RGB | None = None, width: int = 1) -> None:  # fmt: skip
-        draw.polygon(self._to_image(pts, pose), fill=fill, outline=outline, width=width)
+              outline: RGB | None = None, width: int = 1, depth: float = 1.0) -> None:  # fmt: skip
+        draw.polygon(self._to_image(pts, pose, depth), fill=fill, outline=outline, width=width)
 
     def _line(self, draw: ImageDraw.ImageDraw, pts: Points, pose: FacePose, fill: RGB, width: int) -> None:
         draw.line(self._to_image(pts, pose), fill=fill, width=width, joint="curve")
@@ -99,7 +100,7 @@ class FaceRenderer:
         head = _ellipse(0.0, 0.0, 0.78 + 0.06 * _bs(pose, "cheekPuff"), 1.0, 64)
         lower = head[:, 1] > 0.1
         head[lower, 1] += (head[lower, 1] - 0.1) * 0.35 * jaw  # the chin drops with the jaw
-        self._poly(draw, head, pose, SKIN, INK, 2)
+        self._poly(draw, head, pose, SKIN, INK, 2, depth=0.5)
         for sx, side in ((1.0, "Left"), (-1.0, "Right")):
             blush = _bs(pose, "cheekSquint" + side) + 0.5 * _bs(pose, "mouthSmile" + side)
             if blush > 0.05:

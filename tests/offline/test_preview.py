@@ -71,5 +71,5 @@ def test_face_drawing_follows_the_pose() -> None:
         skin = (abs(a[..., 0] - 236) < 8) & (abs(a[..., 1] - 200) < 8)
         return float(np.nonzero(skin)[1].mean())
 
-    turned = r.render(pose(joints={"head_yaw_rad": 0.3}))
+    turned = r.render(pose(joints={"head_yaw_rad": 0.5}))
     assert face_centre_x(turned) > face_centre_x(closed) + 10  # the subject's left is the viewer's right
