@@ -11,6 +11,8 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.errors import ConfigError
 from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES, VISEMES
@@ -161,7 +163,7 @@ def test_rhubarb_tsv_follows_rhubarbs_layout() -> None:
     assert rows[0] == ["0.00", "X"]
     assert times == sorted(times) and len(set(times)) == len(times)
     assert all(len(r[0].split(".")[1]) == 2 for r in rows)
-    assert rows[-1] == [f"{math.floor(take.duration_s * 100) / 100:.2f}", "X"]
+    assert rows[-1] == [f"{math.floor(take.duration_s * 100 + 1e-6) / 100:.2f}", "X"]
     assert set(shapes) <= set(rhubarb.SHAPES)
     # /m/ -> A, wide /aa/ -> D (with a C tween before it), /ou/ -> F (E tween), /f/ -> G, rest X.
     assert [s for s in shapes if s != "X"] == ["A", "C", "D", "E", "F", "G"]
@@ -173,7 +175,8 @@ def test_rhubarb_json_layout_matches_the_tsv() -> None:
     take = speech_like_take()
     doc = json.loads(render("rhubarb-json", take))
     assert set(doc) == {"metadata", "mouthCues"}
-    assert doc["metadata"] == {"soundFile": "/clips/line 1.wav", "duration": math.floor(take.duration_s * 100) / 100}
+    duration = math.floor(take.duration_s * 100 + 1e-6) / 100
+    assert doc["metadata"] == {"soundFile": "/clips/line 1.wav", "duration": duration}
     cues = doc["mouthCues"]
     assert cues[0]["start"] == 0.0 and cues[-1]["end"] == doc["metadata"]["duration"]
     for a, b in zip(cues, cues[1:], strict=False):
@@ -309,3 +312,27 @@ def test_parse_formats() -> None:
     assert check_extended_shapes("XG") == "GX"
     with pytest.raises(ConfigError):
         check_extended_shapes("GZ")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(VISEMES), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.integers(1, 12)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["GHX", "", "X", "GH"]),
+)
+def test_rhubarb_cues_always_tile_the_clip(runs: list[tuple[str, float, float, int]], extended: str) -> None:
+    poses = [pose(v, jaw, voice) for v, jaw, voice, n in runs for _ in range(n)]
+    take = take_from_poses(poses, fps=60)
+    cues = rhubarb.mouth_cues(take, extended)
+    end = math.floor(take.duration_s * 100 + 1e-6) / 100  # truncated to centiseconds
+    assert cues[0].start_s == 0.0 and cues[-1].end_s == pytest.approx(end)
+    allowed = set("ABCDEF") | set(extended)
+    for a, b in zip(cues, cues[1:], strict=False):
+        assert a.end_s == b.start_s and a.value != b.value
+    for c in cues:
+        assert c.value in allowed
+        if len(cues) > 1:
+            assert c.end_s - c.start_s >= rhubarb.MIN_CUE_S - 1e-9
