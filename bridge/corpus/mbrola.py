@@ -1,0 +1,119 @@
+"""espeak-ng + MBROLA synthesis with exact phone timing, mapped to the ARPAbet phone table.
+
+``espeak-ng --pho`` prints the MBROLA phone list (symbol, duration ms, pitch points) that the
+same command with ``-w`` renders; the two are run separately because ``--pho`` with ``-w``
+writes an empty WAV. Durations are rescaled by the (tiny, < 0.01 %) ratio of WAV length to their
+sum. MBROLA's SAMPA symbols are mapped to ARPAbet (``US_SAMPA``, ``EN1_SAMPA``).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from bridge.errors import ModelError
+from bridge.frames import F32
+
+log = logging.getLogger(__name__)
+
+# MBROLA us1/us2/us3 (American English) SAMPA -> ARPAbet; "@" is the schwa AX, "4" the flap DX.
+US_SAMPA: dict[str, tuple[str, ...]] = {
+    "p": ("P",), "p_h": ("P",), "b": ("B",), "t": ("T",), "t_h": ("T",), "d": ("D",),
+    "k": ("K",), "k_h": ("K",), "g": ("G",), "4": ("DX",), "tS": ("CH",), "dZ": ("JH",),
+    "f": ("F",), "v": ("V",), "T": ("TH",), "D": ("DH",), "s": ("S",), "z": ("Z",),
+    "S": ("SH",), "Z": ("ZH",), "h": ("HH",), "m": ("M",), "n": ("N",), "N": ("NG",),
+    "l": ("L",), "l/": ("L",), "r": ("R",), "w": ("W",), "j": ("Y",), "i": ("IY",),
+    "I": ("IH",), "E": ("EH",), "{": ("AE",), "A": ("AA",), "V": ("AH",), "O": ("AO",),
+    "U": ("UH",), "u": ("UW",), "@": ("AX",), "r=": ("ER",), "EI": ("EY",), "AI": ("AY",),
+    "OI": ("OY",), "aU": ("AW",), "@U": ("OW",), "l=": ("L",), "n=": ("N",), "m=": ("M",), "O2": ("AO",),
+    "_": ("SIL",),
+}  # fmt: skip
+# MBROLA en1 (British English) adds long vowels, dark l and centring diphthongs.
+EN1_SAMPA: dict[str, tuple[str, ...]] = {
+    **US_SAMPA,
+    "Q": ("AO",), "5": ("L",), "e": ("EH",), "A:": ("AA",), "i:": ("IY",), "u:": ("UW",),
+    "O:": ("AO",), "3:": ("ER",), "eI": ("EY",), "aI": ("AY",), "I@": ("IH", "AX"),
+    "e@": ("EH", "AX"), "U@": ("UH", "AX"),
+}  # fmt: skip
+
+VOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "mb-us1": US_SAMPA,
+    "mb-us2": US_SAMPA,
+    "mb-us3": US_SAMPA,
+    "mb-en1": EN1_SAMPA,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """Synthetic speech and its phones.
+
+    Attributes:
+        samples: float32 mono audio at ``sample_rate_hz``.
+        sample_rate_hz: 16000 for MBROLA voices.
+        phones: (ARPAbet phone, start_s, end_s), contiguous from 0.
+        voice: espeak-ng voice name.
+    """
+
+    samples: F32
+    sample_rate_hz: int
+    phones: list[tuple[str, float, float]]
+    voice: str
+
+
+def espeak_available() -> bool:
+    """True when espeak-ng and the English MBROLA voices are installed."""
+    return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola/us1").exists()
+
+
+def parse_pho(text: str, sampa: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:
+    """MBROLA .pho lines to (ARPAbet phone, duration_s); unknown symbols become the schwa."""
+    out: list[tuple[str, float]] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 2 or line.startswith(";"):
+            continue
+        dur_s = int(fields[1]) / 1000.0
+        arpa = sampa.get(fields[0])
+        if arpa is None:
+            log.warning("unknown MBROLA symbol %r, using AX", fields[0])
+            arpa = ("AX",)
+        for part in arpa:
+            out.append((part, dur_s / len(arpa)))
+    return out
+
+
+def synthesize(text: str, voice: str, speed_wpm: int, pitch: int) -> Utterance:
+    """Render ``text`` with an MBROLA voice; phone times are exact to the sample.
+
+    Raises:
+        ModelError: espeak-ng is missing or produced no audio.
+    """
+    sampa = VOICES[voice]
+    args = ["espeak-ng", "-v", voice, "-s", str(speed_wpm), "-p", str(pitch)]
+    try:
+        pho = subprocess.run([*args, "--pho", "-q", text], capture_output=True, text=True, check=True).stdout
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "out.wav"
+            subprocess.run([*args, "-w", str(wav), text], capture_output=True, check=True)
+            samples, sr = sf.read(wav, dtype="float32")
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise ModelError(f"espeak-ng failed for voice {voice}: {e}") from e
+    durations = parse_pho(pho, sampa)
+    total_s = sum(d for _, d in durations)
+    if samples.size == 0 or total_s <= 0:
+        raise ModelError(f"espeak-ng produced no audio for voice {voice}")
+    scale = samples.size / sr / total_s
+    phones: list[tuple[str, float, float]] = []
+    t = 0.0
+    for name, dur_s in durations:
+        phones.append((name, t, t + dur_s * scale))
+        t += dur_s * scale
+    return Utterance(np.asarray(samples, dtype=np.float32), int(sr), phones, voice)

@@ -1,0 +1,291 @@
+"""Accuracy on the dev recordings (GRID lip video, MNGU0 EMA) for the model and two baselines.
+
+Metrics (issue 3):
+* GRID, 25 fps: Pearson r of the predicted mouth opening with the measured inner-lip aperture.
+  Closures: true closed = aperture < 0.010; predicted closed = opening <= its 2nd percentile +
+  15 % of its 2nd-98th percentile range. Closed runs touching the clip's first or last frame are
+  the resting mouth and are ignored (for truth and prediction alike). A true event is found when
+  a predicted run overlaps it widened by +-2 frames (one-to-one, in time order); recall,
+  precision, F1 and the median onset error (ms) of matched pairs are pooled over clips. The
+  Matthews correlation of closed frames is pooled over the speech span of every clip (between
+  the resting runs).
+* MNGU0, 100 Hz: per-utterance z-normalised Pearson r per EMA channel (mean over utterances)
+  and their mean; r of the predicted opening with the lip aperture (upper-lip y minus lower-lip
+  y) and with the jaw opening (minus lower-incisor y).
+
+Methods: ``model`` (ModelOutput straight from the acoustic model: opening = lip_aperture
+control), ``face`` (the full offline path, opening from ARKit blendshapes as
+jawOpen - mouthClose + mean(mouthLowerDown)/2 + mean(mouthUpperUp)/2), ``energy`` (RMS energy
+mouth) and ``ulipsync`` (pylipsync's MFCC template matching, opening from the vowel weights).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from bridge.errors import AudioError, ConfigError
+from bridge.frames import ARKIT_INDEX, EMA_NAMES, F32
+
+log = logging.getLogger(__name__)
+
+F64 = npt.NDArray[np.float64]
+GRID_FPS = 25
+CLOSED_APERTURE = 0.010
+MATCH_FRAMES = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What a method predicts for one clip.
+
+    Attributes:
+        times_s: sample times of the rows.
+        opening: mouth opening (any scale).
+        ema: (n, 12) EMA in EMA_NAMES order, or None when the method has none.
+    """
+
+    times_s: F64
+    opening: F64
+    ema: F64 | None = None
+
+
+Predictor = Callable[[F32, int], Prediction]
+
+
+def pearson(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    """Pearson correlation; 0 when either side is constant."""
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    x = x - x.mean()
+    y = y - y.mean()
+    den = float(np.sqrt((x**2).sum() * (y**2).sum()))
+    return float((x * y).sum() / den) if den > 0 else 0.0
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """(start, stop) of True runs, stop exclusive."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def _inner_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    return [(a, b) for a, b in _runs(mask) if a > 0 and b < mask.size]
+
+
+def predicted_closed(opening: F64) -> npt.NDArray[np.bool_]:
+    """Closed frames by the issue's rule: <= 2nd percentile + 15 % of the 2nd-98th range."""
+    p2, p98 = np.percentile(opening, [2, 98])
+    return np.asarray(opening <= p2 + 0.15 * (p98 - p2))
+
+
+@dataclass
+class ClosureCounts:
+    """Pooled closure statistics over clips."""
+
+    true_events: int = 0
+    pred_events: int = 0
+    matched: int = 0
+    onset_errors_ms: list[float] = field(default_factory=list)
+    confusion: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # tp, fp, fn, tn
+
+    def add(self, aperture: F64, opening: F64, fps: int = GRID_FPS) -> None:
+        true_closed = aperture < CLOSED_APERTURE
+        pred_closed = predicted_closed(opening)
+        t_runs = _inner_runs(true_closed)
+        p_runs = _inner_runs(pred_closed)
+        self.true_events += len(t_runs)
+        self.pred_events += len(p_runs)
+        used: set[int] = set()
+        for ta, tb in t_runs:
+            for j, (pa, pb) in enumerate(p_runs):
+                if j not in used and pa < tb + MATCH_FRAMES and pb > ta - MATCH_FRAMES:
+                    used.add(j)
+                    self.matched += 1
+                    self.onset_errors_ms.append(abs(pa - ta) * 1000.0 / fps)
+                    break
+        all_t = _runs(true_closed)
+        lo = all_t[0][1] if all_t and all_t[0][0] == 0 else 0
+        hi = all_t[-1][0] if all_t and all_t[-1][1] == true_closed.size else true_closed.size
+        t, p = true_closed[lo:hi], pred_closed[lo:hi]
+        self.confusion[0] += int(np.sum(t & p))
+        self.confusion[1] += int(np.sum(~t & p))
+        self.confusion[2] += int(np.sum(t & ~p))
+        self.confusion[3] += int(np.sum(~t & ~p))
+
+    def scores(self) -> dict[str, float]:
+        recall = self.matched / self.true_events if self.true_events else 0.0
+        precision = self.matched / self.pred_events if self.pred_events else 0.0
+        f1 = 2 * recall * precision / (recall + precision) if recall + precision > 0 else 0.0
+        tp, fp, fn, tn = (float(v) for v in self.confusion)
+        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        mcc = float((tp * tn - fp * fn) / den) if den > 0 else 0.0
+        onset = float(np.median(self.onset_errors_ms)) if self.onset_errors_ms else float("nan")
+        return {"closure_recall": recall, "closure_precision": precision, "closure_f1": f1,
+                "onset_error_ms": onset, "closure_mcc": mcc}  # fmt: skip
+
+
+def _resample(pred_t: F64, values: F64, times_s: F64) -> F64:
+    if values.ndim == 1:
+        return np.interp(times_s, pred_t, values)
+    return np.stack([np.interp(times_s, pred_t, values[:, k]) for k in range(values.shape[1])], axis=1)
+
+
+def _z(x: F64) -> F64:
+    sd = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)  # type: ignore[no-any-return]
+
+
+def read_wav(path: Path) -> tuple[F32, int]:
+    try:
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+    except (OSError, RuntimeError) as e:
+        raise AudioError(f"cannot read {path}: {e}") from e
+    return np.ascontiguousarray(x.mean(axis=1)), int(sr)
+
+
+def evaluate_grid(grid_dir: Path, predict: Predictor) -> dict[str, float]:
+    """GRID metrics of one method over every ``<id>.wav`` with ``<id>_lips25fps.npy``."""
+    rs = []
+    counts = ClosureCounts()
+    for wav in sorted(grid_dir.glob("*.wav")):
+        lips = np.load(wav.with_name(wav.stem + "_lips25fps.npy"), allow_pickle=False)[:, 0].astype(np.float64)
+        x, sr = read_wav(wav)
+        pred = predict(x, sr)
+        times = (np.arange(lips.size) + 0.5) / GRID_FPS
+        opening = _resample(pred.times_s, pred.opening, times)
+        rs.append(pearson(opening, lips))
+        counts.add(lips, opening)
+    return {"r": float(np.mean(rs)), **counts.scores(), "clips": float(len(rs))}
+
+
+def evaluate_mngu0(mngu0_dir: Path, predict: Predictor) -> dict[str, float]:
+    """MNGU0 metrics of one method over every ``<id>.wav`` with ``<id>.npy`` (200 Hz EMA)."""
+    per_channel: list[list[float]] = []
+    lip_r, jaw_r = [], []
+    for wav in sorted(mngu0_dir.glob("*.wav")):
+        ema200 = np.load(wav.with_suffix(".npy"), allow_pickle=False).astype(np.float64)
+        n = ema200.shape[0] // 2
+        ema = 0.5 * (ema200[0 : 2 * n : 2] + ema200[1 : 2 * n : 2])
+        times = (np.arange(n) + 0.5) / 100.0
+        x, sr = read_wav(wav)
+        pred = predict(x, sr)
+        opening = _resample(pred.times_s, pred.opening, times)
+        ul_y, ll_y, li_y = (ema[:, EMA_NAMES.index(c)] for c in ("ul_y", "ll_y", "li_y"))
+        lip_r.append(pearson(opening, ul_y - ll_y))
+        jaw_r.append(pearson(opening, -li_y))
+        if pred.ema is not None:
+            pe = _z(_resample(pred.times_s, pred.ema, times))
+            te = _z(ema)
+            per_channel.append([pearson(pe[:, k], te[:, k]) for k in range(12)])
+    out = {"lip_aperture_r": float(np.mean(lip_r)), "jaw_r": float(np.mean(jaw_r)), "utterances": float(len(lip_r))}
+    if per_channel:
+        chan = np.mean(np.array(per_channel), axis=0)
+        out.update({f"r_{name}": float(v) for name, v in zip(EMA_NAMES, chan, strict=True)})
+        out["mean_r"] = float(chan.mean())
+    return out
+
+
+# ---- methods ---------------------------------------------------------------------------------
+
+
+def _to_16k(x: F32, sr: int) -> F32:
+    if sr == 16000:
+        return x
+    from bridge.audio.resample import StreamingResampler
+
+    return StreamingResampler(sr, 16000).process(x)
+
+
+def model_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
+    """The acoustic model's own output: opening = lip_aperture control, plus its EMA."""
+    from bridge.model import DEFAULT_WEIGHTS, load_weights
+
+    model = load_weights(weights or DEFAULT_WEIGHTS, lookahead_ms)
+
+    def predict(x: F32, sr: int) -> Prediction:
+        model.reset()
+        parts = [model.process(_to_16k(x, sr)), model.flush()]
+        controls = np.concatenate([p.controls for p in parts]).astype(np.float64)
+        ema = np.concatenate([p.ema for p in parts]).astype(np.float64)
+        times = (np.arange(controls.shape[0]) + 0.5) / 100.0
+        return Prediction(times, controls[:, 1], ema)
+
+    return predict
+
+
+def face_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
+    """The full offline path (model, face solver, frame clock); opening from ARKit blendshapes."""
+    from bridge.config import Config, ModelConfig
+    from bridge.pipeline import render_offline
+
+    cfg = Config(model=ModelConfig(weights=str(weights) if weights else "default", lookahead_ms=lookahead_ms))
+    idx = {n: ARKIT_INDEX[n] for n in ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight",
+                                       "mouthUpperUpLeft", "mouthUpperUpRight")}  # fmt: skip
+
+    def predict(x: F32, sr: int) -> Prediction:
+        frames = render_offline(x, sr, cfg)
+        bs = np.array([f.pose.blendshapes for f in frames], dtype=np.float64)
+        opening = (
+            bs[:, idx["jawOpen"]] - bs[:, idx["mouthClose"]]
+            + (bs[:, idx["mouthLowerDownLeft"]] + bs[:, idx["mouthLowerDownRight"]]) / 4
+            + (bs[:, idx["mouthUpperUpLeft"]] + bs[:, idx["mouthUpperUpRight"]]) / 4
+        )  # fmt: skip
+        ema = np.array([f.pose.ema for f in frames], dtype=np.float64)
+        return Prediction(np.array([f.t_s for f in frames]), opening, ema)
+
+    return predict
+
+
+def energy_predictor() -> Predictor:
+    """Cheap VTuber lip sync: mouth opening = RMS of 25 ms windows every 10 ms."""
+
+    def predict(x: F32, sr: int) -> Prediction:
+        y = _to_16k(x, sr).astype(np.float64)
+        n = y.size // 160
+        pad = np.concatenate([np.zeros(120), y])
+        rms = np.sqrt(np.array([np.mean(pad[i * 160 : i * 160 + 400] ** 2) for i in range(n)]))
+        return Prediction((np.arange(n) + 0.5) / 100.0, rms)
+
+    return predict
+
+
+# Jaw opening uLipSync's sample rigs give each of its vowel classes.
+_ULIPSYNC_OPEN = {"aa": 1.0, "oh": 0.8, "ee": 0.6, "ih": 0.5, "ou": 0.4, "silence": 0.0}
+
+
+def ulipsync_predictor() -> Predictor:
+    """uLipSync's MFCC vowel matching (pylipsync); opening = weights x per-vowel jaw opening."""
+    try:
+        from pylipsync import PhonemeAnalyzer
+    except ImportError as e:
+        raise ConfigError("the uLipSync baseline needs pylipsync (requirements-dev.txt)") from e
+    analyzer = PhonemeAnalyzer()
+
+    def predict(x: F32, sr: int) -> Prediction:
+        segs = analyzer.extract_phoneme_segments(_to_16k(x, sr), 16000, fps=100, return_seconds=True)
+        opening = np.array([sum(_ULIPSYNC_OPEN.get(p.name, 0.5) * p.target for p in s.phonemes) for s in segs])
+        times = np.array([0.5 * (s.start + s.end) for s in segs])
+        return Prediction(times, opening)
+
+    return predict
+
+
+def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dict[str, dict[str, float]]]:
+    """{method: {"grid": scores, "mngu0": scores}} on the dev data folder."""
+    if not (data_dir / "grid").is_dir() or not (data_dir / "mngu0").is_dir():
+        raise ConfigError(f"evaluate: {data_dir} has no grid/ and mngu0/ folders")
+    out = {}
+    for name, predict in methods.items():
+        log.info("evaluating %s", name)
+        out[name] = {
+            "grid": evaluate_grid(data_dir / "grid", predict),
+            "mngu0": evaluate_mngu0(data_dir / "mngu0", predict),
+        }
+    return out

@@ -1,0 +1,1 @@
+"""Acoustic features for the articulation model (pure numpy, causal, streaming == offline)."""

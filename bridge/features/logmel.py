@@ -1,0 +1,133 @@
+"""Streaming log-mel features with causal running normalisation (pure numpy).
+
+Frame t (100 Hz) is computed from the 25 ms window that ENDS at the end of hop t, i.e. samples
+[(t + 1) * 160 - 400, (t + 1) * 160) at 16 kHz (zeros before the stream start), so a frame is
+ready as soon as its hop has arrived: the features add no look-ahead. Each band is normalised
+by an exponential running mean and variance (time constant ``NORM_TAU_S``) started from the
+training corpus' global statistics, so a new microphone or voice is adapted to within a few
+seconds without ever looking ahead. Streaming and offline use the same arithmetic on the same
+samples (``scipy.signal.lfilter`` with carried state), so they agree to float rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import lfilter
+
+from bridge.errors import AudioError
+from bridge.frames import F32
+
+SAMPLE_RATE_HZ = 16000
+HOP = 160
+WIN = 400
+N_FFT = 512
+N_MELS = 40
+FMIN_HZ = 60.0
+FMAX_HZ = 7600.0
+NORM_TAU_S = 2.0
+_ALPHA = 1.0 - float(np.exp(-HOP / SAMPLE_RATE_HZ / NORM_TAU_S))
+_VAR_FLOOR = 0.25
+_POWER_FLOOR = 1e-8
+F64 = npt.NDArray[np.float64]
+
+
+def _hz_to_mel(f: F64) -> F64:
+    out: F64 = 2595.0 * np.log10(1.0 + f / 700.0)
+    return out
+
+
+def _mel_to_hz(m: F64) -> F64:
+    out: F64 = 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return out
+
+
+def mel_filterbank(warp: float = 1.0) -> F64:
+    """(N_MELS, N_FFT // 2 + 1) triangular mel filters; ``warp`` != 1 scales their centre frequencies.
+
+    Scaling the filter frequencies by ``warp`` imitates a vocal tract ``1 / warp`` times as long
+    (vocal-tract-length perturbation); training uses it for augmentation, the runtime uses 1.
+    """
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(FMIN_HZ)), _hz_to_mel(np.array(FMAX_HZ)), N_MELS + 2))
+    edges = np.clip(edges * warp, 0.0, SAMPLE_RATE_HZ / 2 - 1.0)
+    bins = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE_HZ)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (bins[None, :] - lo) / np.maximum(mid - lo, 1e-6)
+    down = (hi - bins[None, :]) / np.maximum(hi - mid, 1e-6)
+    fb = np.maximum(0.0, np.minimum(up, down))
+    return fb / np.maximum(fb.sum(axis=1, keepdims=True), 1e-9)  # type: ignore[no-any-return]
+
+
+_WINDOW = np.hanning(WIN + 2)[1:-1]
+
+
+def log_mel_frames(padded: F64, n_frames: int, fbank: F64) -> F64:
+    """Raw log-mel of ``n_frames`` consecutive frames; ``padded`` starts WIN - HOP samples early."""
+    idx = np.arange(WIN)[None, :] + HOP * np.arange(n_frames)[:, None]
+    frames = padded[idx] * _WINDOW
+    power = np.abs(np.fft.rfft(frames, N_FFT, axis=1)) ** 2
+    out: F64 = np.log(power @ fbank.T + _POWER_FLOOR)
+    return out
+
+
+class StreamingLogMel:
+    """Causal log-mel with running normalisation; ``process`` takes any block size.
+
+    Args:
+        prior_mean: per-band mean the normaliser starts from (training corpus statistics).
+        prior_var: per-band variance it starts from.
+        warp: vocal-tract-length warp of the filterbank (1.0 outside training).
+    """
+
+    def __init__(self, prior_mean: F64, prior_var: F64, warp: float = 1.0) -> None:
+        self._prior_mean = np.asarray(prior_mean, dtype=np.float64)
+        self._prior_sq = self._prior_mean**2 + np.asarray(prior_var, dtype=np.float64)
+        self._fbank = mel_filterbank(warp)
+        self.reset()
+
+    def reset(self) -> None:
+        self._tail = np.zeros(WIN - HOP)
+        self._pending = np.zeros(0)
+        # lfilter state of y[t] = (1 - a) y[t-1] + a x[t] is zi = (1 - a) * y[t-1].
+        self._zi_mean = (1.0 - _ALPHA) * self._prior_mean[None, :].copy()
+        self._zi_sq = (1.0 - _ALPHA) * self._prior_sq[None, :].copy()
+
+    def process(self, samples: npt.NDArray[np.floating]) -> F32:
+        """Normalised features (n, N_MELS) for every hop completed by ``samples`` (16 kHz mono)."""
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim != 1:
+            raise AudioError(f"expected mono samples, got shape {x.shape}")
+        buf = np.concatenate([self._pending, x])
+        n = buf.size // HOP
+        self._pending = buf[n * HOP :]
+        if n == 0:
+            return np.zeros((0, N_MELS), dtype=np.float32)
+        padded = np.concatenate([self._tail, buf[: n * HOP]])
+        self._tail = padded[-(WIN - HOP) :]
+        raw = log_mel_frames(padded, n, self._fbank)
+        return self.normalise(raw)
+
+    def normalise(self, raw: F64) -> F32:
+        """Advance the running normaliser over raw log-mel rows and return them normalised."""
+        b, a = [_ALPHA], [1.0, -(1.0 - _ALPHA)]
+        mean, self._zi_mean = lfilter(b, a, raw, axis=0, zi=self._zi_mean)
+        sq, self._zi_sq = lfilter(b, a, raw**2, axis=0, zi=self._zi_sq)
+        var = np.maximum(sq - mean**2, _VAR_FLOOR)
+        out: F32 = ((raw - mean) / np.sqrt(var)).astype(np.float32)
+        return out
+
+
+def raw_log_mel(samples: npt.NDArray[np.floating], warp: float = 1.0) -> F64:
+    """Un-normalised log-mel of a whole signal (for corpus statistics)."""
+    x = np.asarray(samples, dtype=np.float64)
+    n = x.size // HOP
+    padded = np.concatenate([np.zeros(WIN - HOP), x[: n * HOP]])
+    return log_mel_frames(padded, n, mel_filterbank(warp))
+
+
+def offline_features(samples: npt.NDArray[np.floating], prior_mean: F64, prior_var: F64, warp: float = 1.0) -> F32:
+    """The features StreamingLogMel yields for the whole signal in one call."""
+    return StreamingLogMel(prior_mean, prior_var, warp).process(samples)
+
+
+__all__ = ["F32", "HOP", "N_MELS", "SAMPLE_RATE_HZ", "StreamingLogMel", "offline_features", "raw_log_mel"]

@@ -1,0 +1,42 @@
+"""The speech-to-articulation model: numpy streaming runtime and the shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.config import ModelConfig
+from bridge.errors import ConfigError, ModelError
+from bridge.model.runtime import NumpyArticulationModel, Weights
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "model.npz"
+
+__all__ = ["DEFAULT_WEIGHTS", "NumpyArticulationModel", "load_default_model", "load_model", "load_weights"]
+
+
+def load_weights(path: Path, lookahead_ms: int = 30) -> NumpyArticulationModel:
+    """Load a weights file written by ``avatar-bridge train``.
+
+    Args:
+        path: .npz weights file.
+        lookahead_ms: 0, 10, 20 or 30 (whole 10 ms hops).
+
+    Raises:
+        ConfigError: a look-ahead the weights have no head for.
+        ModelError: a missing, unreadable or incompatible weights file.
+    """
+    if lookahead_ms < 0 or lookahead_ms % 10:
+        raise ConfigError(f"model.lookahead_ms must be a non-negative multiple of 10, got {lookahead_ms}")
+    if not path.is_file():
+        raise ModelError(f"model weights not found: {path}")
+    return NumpyArticulationModel(Weights(path), lookahead_ms // 10)
+
+
+def load_default_model(lookahead_ms: int = 30) -> NumpyArticulationModel:
+    """The model shipped in the package (bridge/data/model.npz)."""
+    return load_weights(DEFAULT_WEIGHTS, lookahead_ms)
+
+
+def load_model(cfg: ModelConfig) -> NumpyArticulationModel:
+    """The model a config names: ``weights = "default"`` or a path to a trained weights file."""
+    path = DEFAULT_WEIGHTS if cfg.weights == "default" else Path(cfg.weights).expanduser()
+    return load_weights(path, cfg.lookahead_ms)

@@ -1,0 +1,163 @@
+"""Numpy streaming inference of the trained articulation network (no torch).
+
+Per 10 ms hop: log-mel frame -> causal conv -> causal conv -> GRU step -> head L, where head L
+reads the GRU state of L frames later, so a frame's output leaves ``L`` hops after its audio.
+Convolutions keep their last two inputs, the GRU its state and the last L states; the same code
+runs whatever the block size, so streaming output equals offline output.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bridge.errors import AudioError, ConfigError, ModelError
+from bridge.features.logmel import HOP, N_MELS, SAMPLE_RATE_HZ, StreamingLogMel
+from bridge.frames import F32, ModelOutput
+
+log = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+_N_EMA, _N_CTRL, _N_VIS = 12, 7, 15
+
+
+def _sigmoid(x: F32) -> F32:
+    out: F32 = (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
+    return out
+
+
+class Weights:
+    """Arrays of a weights file, checked for layout; loaded with ``allow_pickle=False``."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                self.arrays: dict[str, npt.NDArray[np.float32]] = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read model weights {path}: {e}") from e
+        version = int(self.arrays.get("format_version", np.array(-1)))
+        if version != _FORMAT_VERSION:
+            raise ModelError(f"{path}: weights format {version}, this bridge reads {_FORMAT_VERSION}")
+        self.lookaheads = tuple(int(v) for v in self.arrays["lookaheads"])
+        self.path = path
+
+    def __getitem__(self, key: str) -> npt.NDArray[np.float32]:
+        return self.arrays[key]
+
+
+class NumpyArticulationModel:
+    """The ArticulationModel the bridge runs: 16 kHz in, 100 Hz articulation out.
+
+    Args:
+        weights: loaded weights file.
+        lookahead_frames: hops of look-ahead (one of the trained heads, 0..3); ``lookahead_s``
+            is ``lookahead_frames * 0.01`` because the feature window ends at its hop's end.
+    """
+
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+
+    def __init__(self, weights: Weights, lookahead_frames: int) -> None:
+        if lookahead_frames not in weights.lookaheads:
+            raise ConfigError(
+                f"model.lookahead_ms: {lookahead_frames * 10} ms has no trained head (heads: {weights.lookaheads})"
+            )
+        self._w = weights
+        self._la = lookahead_frames
+        self.lookahead_s = lookahead_frames * HOP / SAMPLE_RATE_HZ
+        self.name = f"articulation-gru-la{lookahead_frames * 10}ms"
+        w = weights
+        self._c1 = w["conv1_w"].transpose(2, 1, 0).reshape(-1, w["conv1_w"].shape[0])  # (3*in, out)
+        self._c2 = w["conv2_w"].transpose(2, 1, 0).reshape(-1, w["conv2_w"].shape[0])
+        self._w_ih = w["gru_w_ih"].T.copy()
+        self._w_hh = w["gru_w_hh"].T.copy()
+        self._hidden = w["gru_w_hh"].shape[1]
+        self._h1 = w[f"head{lookahead_frames}_w1"].T.copy()
+        self._hb1 = w[f"head{lookahead_frames}_b1"]
+        self._h2 = w[f"head{lookahead_frames}_w2"].T.copy()
+        self._hb2 = w[f"head{lookahead_frames}_b2"]
+        self._ema_scale = float(w["ema_scale_mm"])
+        self._features = StreamingLogMel(w["prior_mean"].astype(np.float64), w["prior_var"].astype(np.float64))
+        self.reset()
+
+    def reset(self) -> None:
+        self._features.reset()
+        self._x1 = np.zeros((2, N_MELS), dtype=np.float32)
+        self._x2 = np.zeros((2, self._c1.shape[1]), dtype=np.float32)
+        self._h = np.zeros(self._hidden, dtype=np.float32)
+        self._past_h = np.zeros((0, self._hidden), dtype=np.float32)  # states of frames not yet emitted
+        self._n_frames_in = 0  # feature frames consumed
+        self._n_frames_out = 0  # output rows emitted
+        self._n_samples = 0
+
+    def process(self, samples: F32, /) -> ModelOutput:
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim != 1:
+            raise AudioError(f"model input must be mono, got shape {x.shape}")
+        self._n_samples += x.size
+        return self._run(self._features.process(x))
+
+    def flush(self) -> ModelOutput:
+        """Pad with silence to release every frame that holds real audio, then reset the stream."""
+        n_real = -(-self._n_samples // HOP)
+        pad_hops = max(0, n_real + self._la - self._n_frames_in)
+        pending = self._n_samples - self._n_frames_in * HOP  # samples waiting in the feature buffer
+        zeros = np.zeros(max(0, pad_hops * HOP - pending), dtype=np.float32)
+        out = self._run(self._features.process(zeros))
+        keep = max(0, n_real - out.frame_index)
+        out = ModelOutput(out.frame_index, out.ema[:keep], out.controls[:keep], out.visemes[:keep], out.voicing[:keep])
+        self.reset()
+        return out
+
+    def _run(self, feats: F32) -> ModelOutput:
+        n = feats.shape[0]
+        states = np.empty((n, self._hidden), dtype=np.float32)
+        if n:
+            x1 = np.concatenate([self._x1, feats])
+            self._x1 = x1[-2:]
+            a1 = np.maximum(self._stack3(x1) @ self._c1 + self._w["conv1_b"], 0.0)
+            x2 = np.concatenate([self._x2, a1])
+            self._x2 = x2[-2:]
+            a2 = np.maximum(self._stack3(x2) @ self._c2 + self._w["conv2_b"], 0.0)
+            gi = a2 @ self._w_ih + self._w["gru_b_ih"]
+            b_hh = self._w["gru_b_hh"]
+            hs = self._hidden
+            h = self._h
+            for t in range(n):
+                gh = h @ self._w_hh + b_hh
+                r = _sigmoid(gi[t, :hs] + gh[:hs])
+                z = _sigmoid(gi[t, hs : 2 * hs] + gh[hs : 2 * hs])
+                cand = np.tanh(gi[t, 2 * hs :] + r * gh[2 * hs :])
+                h = (1.0 - z) * cand + z * h
+                states[t] = h
+            self._h = h
+            self._n_frames_in += n
+        hist = np.concatenate([self._past_h, states])
+        n_out = max(0, hist.shape[0] - self._la)
+        first = self._n_frames_out
+        head_in = np.concatenate([hist[self._la : self._la + n_out], hist[:n_out]], axis=1)
+        self._past_h = hist[n_out:]
+        self._n_frames_out += n_out
+        return self._decode(head_in, first)
+
+    @staticmethod
+    def _stack3(x: F32) -> F32:
+        return np.concatenate([x[:-2], x[1:-1], x[2:]], axis=1)
+
+    def _decode(self, head_in: F32, first: int) -> ModelOutput:
+        y = np.maximum(head_in @ self._h1 + self._hb1, 0.0) @ self._h2 + self._hb2
+        ema = y[:, :_N_EMA] * self._ema_scale
+        controls = _sigmoid(y[:, _N_EMA : _N_EMA + _N_CTRL])
+        logits = y[:, _N_EMA + _N_CTRL : _N_EMA + _N_CTRL + _N_VIS]
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        visemes = e / e.sum(axis=1, keepdims=True)
+        voicing = _sigmoid(y[:, -1])
+        return ModelOutput(
+            frame_index=first,
+            ema=ema.astype(np.float32),
+            controls=controls,
+            visemes=visemes.astype(np.float32),
+            voicing=voicing,
+        )

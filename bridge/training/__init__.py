@@ -1,0 +1,1 @@
+"""Torch training of the articulation model; imported only by ``avatar-bridge train``."""

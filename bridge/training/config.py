@@ -1,0 +1,55 @@
+"""Training configurations: the one that produced the shipped weights, and a quick one for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything that determines the trained weights (with the code and the installed voices).
+
+    Attributes:
+        voices: espeak-ng MBROLA voices read the corpus.
+        paragraphs_per_voice: synthesized paragraphs per voice (each at its own rate and pitch).
+        sentences_per_paragraph: generated sentences per paragraph.
+        augment_copies: independently degraded copies of every paragraph.
+        steps: optimizer steps.
+        batch_size: crops per step.
+        crop_frames: crop length in 10 ms frames.
+        warmup_frames: first frames of a crop left out of the loss (the GRU starts from zeros).
+        conv_channels: width of the two causal conv layers.
+        hidden: GRU state size.
+        head_hidden: hidden width of each output head.
+        learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
+        seed: seeds text generation, augmentation, initialisation and batching.
+    """
+
+    voices: tuple[str, ...] = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
+    paragraphs_per_voice: int = 10
+    sentences_per_paragraph: int = 30
+    augment_copies: int = 2
+    steps: int = 1500
+    batch_size: int = 32
+    crop_frames: int = 300
+    warmup_frames: int = 20
+    conv_channels: int = 128
+    hidden: int = 192
+    head_hidden: int = 128
+    learning_rate: float = 2e-3
+    seed: int = 1
+
+
+FULL = TrainConfig()
+QUICK = TrainConfig(
+    voices=("mb-us1",),
+    paragraphs_per_voice=2,
+    sentences_per_paragraph=6,
+    augment_copies=1,
+    steps=40,
+    batch_size=8,
+    crop_frames=150,
+    conv_channels=32,
+    hidden=32,
+    head_hidden=32,
+)

@@ -1,0 +1,83 @@
+"""Training arrays: synthesized corpus -> augmented audio -> normalised features and frame targets."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bridge.corpus.mbrola import Utterance, synthesize
+from bridge.corpus.texts import load_words, make_sentences
+from bridge.features.logmel import HOP, StreamingLogMel, raw_log_mel
+from bridge.phonetics import phones_to_model_output
+from bridge.training.augment import augment
+from bridge.training.config import TrainConfig
+from bridge.training.net import EMA_SCALE_MM
+
+log = logging.getLogger(__name__)
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    """Per-utterance feature and target matrices (100 Hz rows) and the normaliser prior.
+
+    Attributes:
+        features: list of (T_i, N_MELS) normalised log-mel.
+        targets: list of (T_i, 35): EMA / EMA_SCALE_MM, controls, visemes, voicing.
+        prior_mean: per-band mean of the raw (augmented) log-mel.
+        prior_var: per-band variance of the raw log-mel.
+    """
+
+    features: list[F32]
+    targets: list[F32]
+    prior_mean: npt.NDArray[np.float64]
+    prior_var: npt.NDArray[np.float64]
+
+
+def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
+    """Paragraphs of generated sentences read by every configured voice at random rate and pitch."""
+    words = load_words()
+    out = []
+    for vi, voice in enumerate(cfg.voices):
+        for p in range(cfg.paragraphs_per_voice):
+            seed = cfg.seed * 100_003 + vi * 1009 + p
+            rng = random.Random(seed)
+            text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
+            out.append(synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
+    log.info("corpus: %d paragraphs, %.1f min", len(out), sum(u.samples.size for u in out) / 16000 / 60)
+    return out
+
+
+def frame_targets(utt: Utterance) -> F32:
+    """(T, 35) targets for an utterance's 100 Hz frames."""
+    n = utt.samples.size // HOP
+    o = phones_to_model_output(utt.phones, n_frames=n)
+    cols = [o.ema / EMA_SCALE_MM, o.controls, o.visemes, o.voicing[:, None]]
+    out: F32 = np.concatenate(cols, axis=1).astype(np.float32)
+    return out
+
+
+def build(cfg: TrainConfig) -> TrainingData:
+    """Synthesize, augment ``cfg.augment_copies`` times with random VTLN warps, and featurize."""
+    utts = synthesize_corpus(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    babble = np.concatenate([u.samples for u in utts[: max(1, len(utts) // 4)]])
+    raws: list[npt.NDArray[np.float64]] = []
+    targets: list[F32] = []
+    for utt in utts:
+        tgt = frame_targets(utt)
+        for _ in range(cfg.augment_copies):
+            warp = float(rng.uniform(0.84, 1.2))
+            audio = augment(utt.samples, rng, babble)
+            raws.append(raw_log_mel(audio, warp))
+            targets.append(tgt)
+    stacked = np.concatenate(raws)
+    prior_mean = stacked.mean(axis=0)
+    prior_var = stacked.var(axis=0)
+    feats = [StreamingLogMel(prior_mean, prior_var).normalise(r) for r in raws]
+    log.info("features: %d sequences, %d frames", len(feats), stacked.shape[0])
+    return TrainingData(feats, targets, prior_mean, prior_var)

@@ -1,0 +1,97 @@
+"""The training loop: deterministic, CPU-friendly, writes the numpy weights file."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from bridge.training.config import TrainConfig
+from bridge.training.dataset import TrainingData, build
+from bridge.training.net import LOOKAHEADS, ArticulationNet, export_weights
+
+log = logging.getLogger(__name__)
+
+_HEAD_WEIGHTS = (0.5, 0.6, 0.8, 1.0)
+# Per-control loss weights: jaw and lip aperture drive the visible mouth the most.
+_CONTROL_WEIGHTS = torch.tensor([2.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+
+
+def _loss(pred: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    ema = nn.functional.mse_loss(pred[..., :12], tgt[..., :12])
+    ctrl = ((torch.sigmoid(pred[..., 12:19]) - tgt[..., 12:19]) ** 2 * _CONTROL_WEIGHTS).mean()
+    vis = -(tgt[..., 19:34] * torch.log_softmax(pred[..., 19:34], dim=-1)).sum(-1).mean()
+    voi = nn.functional.binary_cross_entropy_with_logits(pred[..., 34], tgt[..., 34])
+    return ema + 4.0 * ctrl + 0.3 * vis + 0.2 * voi
+
+
+def _batch(data: TrainingData, cfg: TrainConfig, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = np.array([f.shape[0] for f in data.features])
+    usable = np.maximum(lengths - cfg.crop_frames, 0) + 1
+    picks = rng.choice(len(lengths), size=cfg.batch_size, p=usable / usable.sum())
+    xs, ys = [], []
+    for i in picks:
+        start = int(rng.integers(0, max(1, lengths[i] - cfg.crop_frames + 1)))
+        x = data.features[i][start : start + cfg.crop_frames]
+        y = data.targets[i][start : start + cfg.crop_frames]
+        if x.shape[0] < cfg.crop_frames:
+            pad = cfg.crop_frames - x.shape[0]
+            x = np.pad(x, ((0, pad), (0, 0)))
+            y = np.pad(y, ((0, pad), (0, 0)), mode="edge")
+        xs.append(x)
+        ys.append(y)
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float]:
+    """Build the corpus, train, and write the weights to ``out_path`` (.npz, no pickle).
+
+    Returns:
+        Summary numbers: final training loss, wall seconds for data and for training.
+    """
+    t0 = time.monotonic()
+    torch.set_num_threads(threads)
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True)
+    data = build(cfg)
+    t_data = time.monotonic() - t0
+    rng = np.random.default_rng(cfg.seed + 1)
+    net = ArticulationNet(cfg.conv_channels, cfg.hidden, cfg.head_hidden)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
+    warm = max(1, cfg.steps // 20)
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, cfg.steps - warm))) * 0.95 + 0.05
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    running = float("nan")
+    w0 = cfg.warmup_frames
+    for step in range(cfg.steps):
+        x, y = _batch(data, cfg, rng)
+        outs = net(x)
+        t = y.shape[1]
+        loss = torch.zeros(())
+        for hw, la, o in zip(_HEAD_WEIGHTS, LOOKAHEADS, outs, strict=True):
+            loss = loss + hw * _loss(o[:, w0:], y[:, w0 : t - la])
+        opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        value = float(loss.detach())
+        running = value if math.isnan(running) else 0.98 * running + 0.02 * value
+        if step % 100 == 0 or step == cfg.steps - 1:
+            log.info("step %d/%d loss %.4f (%.0f s)", step, cfg.steps, running, time.monotonic() - t0)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = export_weights(net, data.prior_mean, data.prior_var)
+    np.savez_compressed(out_path, allow_pickle=False, **arrays)
+    t_total = time.monotonic() - t0
+    log.info("wrote %s (%.2f MB) in %.0f s", out_path, out_path.stat().st_size / 1e6, t_total)
+    return {"loss": running, "data_s": t_data, "total_s": t_total}
