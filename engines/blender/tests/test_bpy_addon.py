@@ -433,6 +433,25 @@ def test_recording_keys_every_scene_frame_at_audio_time(rigged: tuple[Any, Any, 
         assert_rig_shows(face, rig, frames[index])
 
 
+def test_recording_aligned_to_record_start(rigged: tuple[Any, Any, Any]) -> None:
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    scene.avatar_bridge.record_align = "RECORD"
+    scene.frame_set(40)
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    link = live.current()
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    # 24 frames at 24 fps starting at stream time 7.3 s: one key per scene frame from frame 40.
+    send(
+        scene.avatar_bridge.port,
+        [osc_frame_message(i, 7.3 + i / 24, synthetic_values(i / 24, 76)).dgram for i in range(24)],
+    )
+    assert len(pump_until(link, scene, 24)) == 24
+    assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    keyed = sorted({round(k.co.x) for fc in fcurves_of(face.data.shape_keys) for k in fc.keyframe_points})
+    assert keyed == list(range(40, 64))
+
+
 # ----------------------------------------------------------------------------------------------
 # bake import
 
