@@ -14,9 +14,11 @@ from typing import Any
 from bridge import __version__
 from bridge.config import OUTPUT_FPS, Config, load_config
 from bridge.errors import BridgeError, ConfigError
+from bridge.evaluation import add_evaluate_args
 from bridge.frames import MOODS
 from bridge.logs import setup_logging
 from bridge.offline.cli_args import add_bake_args, add_preview_args
+from bridge.training.command import add_train_args
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,18 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return run_preview(preview_request(args, config_from_args(args)))
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from bridge.training.command import run_train
+
+    return run_train(args)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from bridge.evaluation import run_evaluate
+
+    return run_evaluate(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge", description="Speech to facial animation in real time, over ZeroMQ, OSC, VMC "
@@ -193,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("devices", help="list audio input devices")
     p.set_defaults(func=_cmd_devices)
+
+    p = sub.add_parser("train", help="train the articulation model from scratch (synthetic corpus, deterministic)")
+    add_train_args(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy of the model and two baselines on the dev recordings")
+    add_evaluate_args(p)
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

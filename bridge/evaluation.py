@@ -21,6 +21,7 @@ mouth) and ``ulipsync`` (pylipsync's MFCC template matching, opening from the vo
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,7 +216,7 @@ def model_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
         controls = np.concatenate([p.controls for p in parts]).astype(np.float64)
         ema = np.concatenate([p.ema for p in parts]).astype(np.float64)
         times = (np.arange(controls.shape[0]) + 0.5) / 100.0
-        return Prediction(times, controls[:, 1], ema)
+        return Prediction(np.asarray(times, dtype=np.float64), controls[:, 1], ema)
 
     return predict
 
@@ -251,7 +252,7 @@ def energy_predictor() -> Predictor:
         n = y.size // 160
         pad = np.concatenate([np.zeros(120), y])
         rms = np.sqrt(np.array([np.mean(pad[i * 160 : i * 160 + 400] ** 2) for i in range(n)]))
-        return Prediction((np.arange(n) + 0.5) / 100.0, rms)
+        return Prediction(np.asarray((np.arange(n) + 0.5) / 100.0, dtype=np.float64), rms)
 
     return predict
 
@@ -289,3 +290,59 @@ def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dic
             "mngu0": evaluate_mngu0(data_dir / "mngu0", predict),
         }
     return out
+
+
+# ---- command ---------------------------------------------------------------------------------
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev"
+METHODS = ("model", "face", "energy", "ulipsync")
+_GRID_COLS = ("r", "closure_recall", "closure_precision", "closure_f1", "onset_error_ms", "closure_mcc")
+_MNGU0_COLS = ("mean_r", "lip_aperture_r", "jaw_r")
+
+
+def format_markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Two markdown tables (GRID, MNGU0) and the per-channel MNGU0 r of every method with EMA."""
+    lines = [
+        "| method | GRID r | closure recall | precision | F1 | onset error ms | MCC |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, res in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{res['grid'][c]:.2f}" for c in _GRID_COLS) + " |")
+    lines += ["", "| method | MNGU0 mean 12-ch r | lip aperture r | jaw r |", "|---|---|---|---|"]
+    for name, res in results.items():
+        cells = [f"{res['mngu0'][c]:.2f}" if c in res["mngu0"] else "n/a" for c in _MNGU0_COLS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    with_ema = [n for n, r in results.items() if "mean_r" in r["mngu0"]]
+    if with_ema:
+        lines += ["", "| channel | " + " | ".join(with_ema) + " |", "|---" * (len(with_ema) + 1) + "|"]
+        for ch in EMA_NAMES:
+            lines.append(f"| {ch} | " + " | ".join(f"{results[n]['mngu0'][f'r_{ch}']:.2f}" for n in with_ema) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def add_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with grid/ and mngu0/ (dev data)")
+    p.add_argument("--weights", type=Path, default=None, help="weights file (default: the packaged model)")
+    p.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30))
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the tables to this file")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate the requested methods, log the tables, optionally write them; exit code."""
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown:
+        raise ConfigError(f"--methods: unknown {unknown}; choose from {METHODS}")
+    factories: dict[str, Callable[[], Predictor]] = {
+        "model": lambda: model_predictor(args.weights, args.lookahead_ms),
+        "face": lambda: face_predictor(args.weights, args.lookahead_ms),
+        "energy": energy_predictor,
+        "ulipsync": ulipsync_predictor,
+    }
+    results = evaluate_all(args.data, {n: factories[n]() for n in names})
+    table = format_markdown(results)
+    log.info("accuracy on %s:\n%s", args.data, table)
+    if args.markdown is not None:
+        args.markdown.write_text(table, encoding="utf-8")
+    return 0

@@ -1,0 +1,41 @@
+"""``avatar-bridge train``: arguments and entry point (torch is imported only when it runs)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from bridge.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    from bridge.model import DEFAULT_WEIGHTS
+
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_WEIGHTS,
+        help=f"weights file to write (default: the packaged {DEFAULT_WEIGHTS.name})",
+    )
+    p.add_argument("--quick", action="store_true", help="tiny corpus and network, for tests (about a minute)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")  # fmt: skip
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Synthesize the corpus, train with fixed seeds, write the weights; exit code."""
+    from bridge.corpus.mbrola import espeak_available
+
+    if not espeak_available():
+        raise ModelError("train needs espeak-ng and the MBROLA voices (scripts/setup.sh --dev)")
+    try:
+        from bridge.training.config import FULL, QUICK
+        from bridge.training.train import train
+    except ImportError as e:
+        raise ModelError(f"train needs the training extras (torch): {e}") from e
+    summary = train(QUICK if args.quick else FULL, args.out, threads=args.threads)
+    log.info("trained %s: loss %.4f, corpus %.0f s, total %.0f s", args.out, summary["loss"], summary["data_s"],
+             summary["total_s"])  # fmt: skip
+    return 0
