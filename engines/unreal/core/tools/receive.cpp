@@ -46,7 +46,7 @@ std::string json_string(std::string_view text) {
 
 std::string json_number(double value) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", value);
+    std::snprintf(buf, sizeof buf, "%.17g", value);  // round-trips the double, so float32 values compare exactly
     return buf;
 }
 
