@@ -1,0 +1,46 @@
+"""The corpus generator: espeak-ng/MBROLA audio with phone timing that matches it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bridge.corpus.mbrola import US_SAMPA, espeak_available, parse_pho, synthesize
+from bridge.corpus.texts import load_words, make_sentences
+from bridge.phonetics.table import normalize_phone
+
+needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng with MBROLA us1 is not installed")
+
+
+def test_parse_pho_maps_sampa_to_arpabet() -> None:
+    pho = "; comment\n_ 50\nm 70 0 120\n{ 110 50 130\np_h 80\n_ 40\n"
+    assert parse_pho(pho, US_SAMPA) == [("SIL", 0.05), ("M", 0.07), ("AE", 0.11), ("P", 0.08), ("SIL", 0.04)]
+
+
+def test_every_sampa_symbol_is_in_the_phone_table() -> None:
+    for parts in US_SAMPA.values():
+        for p in parts:
+            normalize_phone(p)
+
+
+def test_sentences_are_deterministic() -> None:
+    words = ["alpha", "beta", "gamma", "delta"]
+    assert make_sentences(3, 7, words) == make_sentences(3, 7, words)
+    assert make_sentences(3, 7, words) != make_sentences(3, 8, words)
+
+
+@needs_espeak
+def test_synthesized_phones_tile_the_audio_and_closures_are_quiet() -> None:
+    utt = synthesize("Bob may map a pump. " + make_sentences(1, 0, load_words())[0], "mb-us1", 160, 50)
+    assert utt.sample_rate_hz == 16000
+    starts = np.array([p[1] for p in utt.phones])
+    ends = np.array([p[2] for p in utt.phones])
+    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
+    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
+
+    # voiceless stop closures are much quieter than vowels: the timing matches the audio
+    def rms(name: str) -> float:
+        segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
+        return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
+
+    assert rms("P") < 0.5 * rms("AA")

@@ -1,0 +1,112 @@
+"""The shipped model: streaming equals offline, shapes and ranges, weights file, no torch at run time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bridge.config import ModelConfig
+from bridge.errors import ConfigError, ModelError
+from bridge.frames import CONTROL_NAMES, EMA_NAMES, VISEMES, ModelOutput
+from bridge.model import DEFAULT_WEIGHTS, load_default_model, load_model, load_weights
+
+from tests.conftest import EXAMPLE_WAV
+
+
+def _speech() -> np.ndarray:
+    x, sr = sf.read(EXAMPLE_WAV, dtype="float32")
+    assert sr == 16000
+    return x[: 16000 * 2 + 77]
+
+
+def _concat(parts: list[ModelOutput]) -> np.ndarray:
+    return np.concatenate([np.concatenate([p.ema, p.controls, p.visemes, p.voicing[:, None]], axis=1) for p in parts])
+
+
+@pytest.mark.parametrize("lookahead_ms", [0, 30], ids=["no look-ahead", "30 ms look-ahead"])
+def test_streaming_equals_offline_for_any_block_sizes(lookahead_ms: int) -> None:
+    x = _speech()
+    model = load_default_model(lookahead_ms)
+    offline = _concat([model.process(x), model.flush()])
+    rng = np.random.default_rng(3)
+    parts: list[ModelOutput] = []
+    i = 0
+    while i < x.size:
+        k = int(rng.choice([1, 7, 160, 333, 1024]))
+        out = model.process(x[i : i + k])
+        assert out.frame_index == sum(p.n_frames for p in parts)
+        parts.append(out)
+        i += k
+    parts.append(model.flush())
+    streamed = _concat(parts)
+    assert streamed.shape == offline.shape == (-(-x.size // 160), 12 + 7 + 15 + 1)
+    assert np.max(np.abs(streamed - offline)) <= 1e-4
+
+
+def test_output_shapes_and_ranges() -> None:
+    model = load_default_model()
+    out = model.process(_speech())
+    assert out.ema.shape == (out.n_frames, len(EMA_NAMES))
+    assert out.controls.shape == (out.n_frames, len(CONTROL_NAMES))
+    assert out.visemes.shape == (out.n_frames, len(VISEMES))
+    assert out.voicing.shape == (out.n_frames,)
+    assert all(a.dtype == np.float32 for a in (out.ema, out.controls, out.visemes, out.voicing))
+    assert np.all((out.controls >= 0) & (out.controls <= 1))
+    assert np.allclose(out.visemes.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(np.isfinite(out.ema)) and np.abs(out.ema).max() < 50.0
+
+
+def test_look_ahead_delays_output_by_whole_hops() -> None:
+    m0, m3 = load_default_model(0), load_default_model(30)
+    assert (m0.lookahead_s, m3.lookahead_s) == (0.0, 0.03)
+    x = _speech()[:1600]
+    assert m0.process(x).n_frames == 10
+    assert m3.process(x).n_frames == 7
+
+
+def test_speech_opens_the_mouth_more_than_silence() -> None:
+    model = load_default_model()
+    silence = np.zeros(16000, dtype=np.float32)
+    quiet = model.process(np.concatenate([silence, _speech()])).controls
+    assert quiet[150:, 0].mean() > quiet[20:90, 0].mean()
+
+
+def test_weights_file_is_small_and_pickle_free() -> None:
+    assert DEFAULT_WEIGHTS.stat().st_size <= 5 * 1024 * 1024
+    with np.load(DEFAULT_WEIGHTS, allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+
+
+def test_config_and_errors(tmp_path: Path) -> None:
+    assert load_model(ModelConfig(weights="default", lookahead_ms=20)).lookahead_s == pytest.approx(0.02)
+    with pytest.raises(ConfigError):
+        load_default_model(15)
+    with pytest.raises(ModelError):
+        load_weights(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, format_version=np.array(99))
+    with pytest.raises(ModelError):
+        load_weights(bad)
+
+
+def test_runs_without_torch() -> None:
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import numpy as np\n"
+        "from bridge.model import load_default_model\n"
+        "m = load_default_model()\n"
+        "o = m.process(np.zeros(3200, dtype=np.float32))\n"
+        "assert o.n_frames == 17, o.n_frames\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
