@@ -14,7 +14,6 @@ from bridge.config import ModelConfig
 from bridge.errors import ConfigError, ModelError
 from bridge.frames import CONTROL_NAMES, EMA_NAMES, VISEMES, ModelOutput
 from bridge.model import DEFAULT_WEIGHTS, load_default_model, load_model, load_weights
-
 from tests.conftest import EXAMPLE_WAV
 
 
