@@ -8,6 +8,7 @@ The Unreal glue itself needs an Unreal Editor to build and is not compiled here.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -42,3 +43,37 @@ def test_unreal_core_builds_and_ctest_passes() -> None:
     # A skipped test (exit 77) would hide the loopback; it must have run.
     assert "Not Run" not in ctest.stdout and "Skipped" not in ctest.stdout, ctest.stdout
     assert "100% tests passed" in ctest.stdout, ctest.stdout
+
+
+PLUGIN = ROOT / "engines" / "unreal" / "AvatarBridge"
+MODULE = PLUGIN / "Source" / "AvatarBridge"
+
+
+def test_plugin_compiles_every_core_source_file() -> None:
+    """The Unreal module builds the core through one unity file; a core file missing there would
+    pass ctest here and fail to link in Unreal."""
+    unity = (MODULE / "Private" / "AvatarBridgeCore.cpp").read_text()
+    included = {line.split('"')[1] for line in unity.splitlines() if line.startswith('#include "src/')}
+    assert included == {f"src/{p.name}" for p in (CORE / "src").glob("*.cpp")}
+
+
+def test_plugin_descriptor_names_its_module_and_live_link() -> None:
+    descriptor = json.loads((PLUGIN / "AvatarBridge.uplugin").read_text())
+    assert [m["Name"] for m in descriptor["Modules"]] == ["AvatarBridge"]
+    assert {"Name": "LiveLink", "Enabled": True} in descriptor["Plugins"]
+    assert (MODULE / "AvatarBridge.Build.cs").is_file()
+
+
+def test_install_script_lays_out_plugin_and_core(tmp_path: Path) -> None:
+    (tmp_path / "Demo.uproject").write_text("{}")
+    result = subprocess.run(
+        ["bash", str(ROOT / "engines" / "unreal" / "install_plugin.sh"), str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    dest = tmp_path / "Plugins" / "AvatarBridge"
+    assert (dest / "AvatarBridge.uplugin").is_file()
+    # Build.cs looks for <Plugin>/Core/include/avatar_bridge/assembler.hpp first.
+    assert (dest / "Core" / "include" / "avatar_bridge" / "assembler.hpp").is_file()
+    assert {p.name for p in (dest / "Core" / "src").glob("*.cpp")} == {p.name for p in (CORE / "src").glob("*.cpp")}
+    assert not (dest / "Core" / "build").exists()
