@@ -1,0 +1,80 @@
+"""ZeroMQ publisher against subscribers in a separate process (pyzmq + msgpack only)."""
+
+from __future__ import annotations
+
+import json
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import jsonschema
+import zmq
+
+from bridge.transports.golden import sample_frames
+from bridge.transports.zeromq import ZmqPublisher
+
+SUBSCRIBER = Path(__file__).with_name("zmq_subscriber.py")
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def _publisher() -> tuple[ZmqPublisher, str]:
+    pub = ZmqPublisher(["tcp://127.0.0.1:*"])
+    return pub, pub._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+
+def _spawn(endpoint: str, topic: str, mode: str, arg: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(SUBSCRIBER), endpoint, topic, mode, arg],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_subscriber_in_another_process_gets_every_frame_in_order() -> None:
+    pub, endpoint = _publisher()
+    n = 200
+    proc = _spawn(endpoint, "face/avatar", "all", str(n))
+    frame = sample_frames()[1]
+    frame = replace(frame, subject="avatar")
+    assert proc.stdout is not None
+    # slow joiner: repeat seq 0 until the subscriber has it
+    deadline = time.monotonic() + 10
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    while time.monotonic() < deadline:
+        pub.send(replace(frame, seq=0))
+        if sel.select(timeout=0.02):
+            assert proc.stdout.readline().strip() == "subscribed"
+            break
+    for seq in range(1, n):
+        pub.send(replace(frame, seq=seq))
+        time.sleep(0.001)
+    out, _ = proc.communicate(timeout=20)
+    pub.close()
+    assert json.loads(out) == list(range(n))
+
+
+def test_conflate_subscriber_gets_only_the_newest_frame_and_it_matches_the_schema() -> None:
+    pub, endpoint = _publisher()
+    proc = _spawn(endpoint, "face/avatar", "conflate", "0")
+    frame = replace(sample_frames()[1], subject="avatar")
+    time.sleep(0.5)  # let the subscription reach the publisher
+    other = replace(frame, subject="avatar2")
+    for seq in range(100):
+        pub.send(replace(frame, seq=seq))
+        pub.send(replace(other, seq=1000 + seq))  # prefix-similar topic must not leak through
+    time.sleep(0.3)
+    out, _ = proc.communicate("go\n", timeout=20)
+    pub.close()
+    got = json.loads(out)
+    assert got["_topic"] == "face/avatar"
+    assert got["seq"] == 99
+    del got["_topic"]
+    schema = json.loads((SCHEMAS / "zmq-face.v1.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(got, schema)
