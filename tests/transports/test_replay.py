@@ -1,0 +1,124 @@
+"""Recording and replay: frames round-trip exactly and are re-sent with their original timing."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pythonosc.osc_message import OscMessage
+
+from bridge.cli import main
+from bridge.errors import ProtocolError, TransportError
+from bridge.frames import AnimationFrame
+from bridge.transports.golden import sample_frames
+from bridge.transports.recorder import RecorderSink, read_recording
+from bridge.transports.replay import replay
+
+
+class ListSink:
+    name = "list"
+
+    def __init__(self) -> None:
+        self.frames: list[AnimationFrame] = []
+
+    def send(self, frame: AnimationFrame, /) -> None:
+        self.frames.append(frame)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 50.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+
+def _record(path: Path, gaps_s: list[float]) -> list[AnimationFrame]:
+    frames = []
+    t = 1000.0
+    base = sample_frames()
+    rec = RecorderSink(path)
+    for i, gap in enumerate(gaps_s):
+        t += gap
+        f = replace(base[i % 3], seq=i, t_publish_s=t, t_capture_s=t - 0.04)
+        frames.append(f)
+        rec.send(f)
+    rec.close()
+    return frames
+
+
+def _same(a: AnimationFrame, b: AnimationFrame) -> bool:
+    pa, pb = a.pose, b.pose
+    arrays = all(
+        np.array_equal(getattr(pa, k), getattr(pb, k)) for k in ("blendshapes", "joints", "ema", "visemes", "vrm")
+    )
+    return arrays and (a.seq, a.t_s, a.fps, a.subject, pa.viseme, pa.mood) == (
+        b.seq, b.t_s, b.fps, b.subject, pb.viseme, pb.mood,
+    )  # fmt: skip
+
+
+def test_recording_round_trips_every_field(tmp_path: Path) -> None:
+    frames = _record(tmp_path / "r.jsonl", [0.0, 0.02, 0.01])
+    back = list(read_recording(tmp_path / "r.jsonl"))
+    assert [t for t, _ in back] == pytest.approx([0.0, 0.02, 0.03])
+    for a, (_, b) in zip(frames, back, strict=True):
+        assert _same(a, b)
+        assert b.t_publish_s == a.t_publish_s
+
+
+def test_replay_keeps_the_original_timing(tmp_path: Path) -> None:
+    frames = _record(tmp_path / "r.jsonl", [0.0, 0.0167, 0.0167, 0.1, 0.0166])
+    fake, sink = FakeTime(), ListSink()
+    assert replay(tmp_path / "r.jsonl", [sink], clock=fake.clock, sleep=fake.sleep) == 5
+    sent = [f.t_publish_s - 50.0 for f in sink.frames]
+    assert sent == pytest.approx([0.0, 0.0167, 0.0334, 0.1334, 0.15], abs=1e-6)
+    for a, b in zip(frames, sink.frames, strict=True):
+        assert _same(a, b)
+        assert b.t_publish_s - b.t_capture_s == pytest.approx(0.04)
+    fast, sink2 = FakeTime(), ListSink()
+    replay(tmp_path / "r.jsonl", [sink2], speed=2.0, clock=fast.clock, sleep=fast.sleep)
+    assert sink2.frames[-1].t_publish_s - 50.0 == pytest.approx(0.075, abs=1e-6)
+
+
+def test_bad_recordings_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(TransportError, match="cannot read"):
+        list(read_recording(tmp_path / "missing.jsonl"))
+    (tmp_path / "plain.txt").write_text("hello\n")
+    with pytest.raises(ProtocolError, match="not an avatar-bridge recording"):
+        list(read_recording(tmp_path / "plain.txt"))
+    _record(tmp_path / "r.jsonl", [0.0, 0.01])
+    lines = (tmp_path / "r.jsonl").read_bytes().splitlines()
+    (tmp_path / "cut.jsonl").write_bytes(b"\n".join([lines[0], lines[1], lines[2][:50]]) + b"\n")
+    with pytest.raises(ProtocolError, match="cut.jsonl:3"):
+        list(read_recording(tmp_path / "cut.jsonl"))
+
+
+def test_cli_replay_republishes_to_osc(tmp_path: Path) -> None:
+    _record(tmp_path / "r.jsonl", [0.0, 0.01, 0.01])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5.0)
+    port = sock.getsockname()[1]
+    code = main(["replay", str(tmp_path / "r.jsonl"), "--no-zmq", "--osc", f"127.0.0.1:{port}", "--no-osc-bundle",
+                 "--record", str(tmp_path / "again.jsonl")])  # fmt: skip
+    assert code == 0
+    seqs = []
+    while len(seqs) < 3:
+        msg = OscMessage(sock.recv(4096))
+        if msg.address == "/avatar/v1/frame":
+            seqs.append(msg.params[1])
+    sock.close()
+    assert seqs == [0, 1, 2]
+    assert len(list(read_recording(tmp_path / "again.jsonl"))) == 3
+    assert main(["replay", str(tmp_path / "missing.jsonl"), "--no-zmq"]) == 1
