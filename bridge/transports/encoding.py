@@ -7,9 +7,11 @@ the golden files in schemas/golden/ (``python -m bridge.transports.golden --chec
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +58,8 @@ def zmq_topic(stream: str, subject: str) -> bytes:
 
 def _f32_list(values: np.ndarray[Any, Any]) -> list[float]:
     # Python floats holding float32 values pack exactly as msgpack float32.
-    return list(np.asarray(values, dtype=np.float32).tolist())
+    out: list[float] = np.asarray(values, dtype=np.float32).tolist()
+    return out
 
 
 def _f32(value: float) -> float:
@@ -67,16 +70,38 @@ def _pack_f32(obj: object) -> bytes:
     return bytes(msgpack.packb(obj, use_bin_type=True, use_single_float=True))
 
 
-def _pack_f64(obj: object) -> bytes:
-    return bytes(msgpack.packb(obj, use_bin_type=True, use_single_float=False))
+class _Packers(threading.local):
+    """Per-thread msgpack packers (a Packer is not thread-safe; creating one per value is slow)."""
+
+    def __init__(self) -> None:
+        self.f32 = msgpack.Packer(use_bin_type=True, use_single_float=True)
+        self.f64 = msgpack.Packer(use_bin_type=True, use_single_float=False)
+
+
+_PACKERS = _Packers()
+
+
+def _array_header_bytes(n: int) -> int:
+    return 1 if n < 16 else 3 if n < 65536 else 5
 
 
 def _pack_map(items: Sequence[tuple[str, object, bool]]) -> bytes:
-    """A msgpack map in the given key order; the bool marks values packed as float64."""
-    parts = [msgpack.Packer().pack_map_header(len(items))]
+    """A msgpack map in the given key order; the bool marks values packed as float64.
+
+    Runs of keys and values with the same float width are packed as one msgpack array whose header
+    is then cut off (an array's body is its elements back to back): few calls, same bytes.
+    """
+    p = _PACKERS
+    parts = [p.f32.pack_map_header(len(items))]
+    run: list[object] = []
+    run_f64 = False
     for key, value, f64 in items:
-        parts.append(_pack_f32(key))
-        parts.append(_pack_f64(value) if f64 else _pack_f32(value))
+        if f64 != run_f64 and run:
+            parts.append((p.f64 if run_f64 else p.f32).pack(run)[_array_header_bytes(len(run)) :])
+            run = []
+        run_f64 = f64
+        run += (key, value)
+    parts.append((p.f64 if run_f64 else p.f32).pack(run)[_array_header_bytes(len(run)) :])
     return b"".join(parts)
 
 
@@ -211,6 +236,7 @@ def osc_bundle_size(element_sizes: Sequence[int]) -> int:
     return 16 + sum(4 + n for n in element_sizes)
 
 
+@functools.lru_cache(maxsize=16)
 def encode_osc_names(subject: str) -> bytes:
     """``/avatar/v1/names ,s+s*76``: subject, then the names of the frame's 76 values."""
     return osc_message(OSC_NAMES_ADDRESS, (subject, *OSC_CHANNEL_NAMES))
@@ -221,9 +247,12 @@ _OSC_SEQ_T = struct.Struct(">if")
 _OSC_VOICE = struct.Struct(">f")
 
 
-def osc_frame_values(pose: FacePose) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """The 76 values of ``/avatar/v1/frame`` in OSC_CHANNEL_NAMES order."""
-    return np.concatenate((pose.blendshapes, pose.joints, pose.ema)).astype(np.float32)
+_OSC_VALUES = struct.Struct(f">{len(OSC_CHANNEL_NAMES)}f")
+
+
+def osc_frame_values(pose: FacePose) -> list[float]:
+    """The 76 values of ``/avatar/v1/frame`` in OSC_CHANNEL_NAMES order (float32-exact floats)."""
+    return _f32_list(pose.blendshapes) + _f32_list(pose.joints) + _f32_list(pose.ema)
 
 
 def encode_osc_frame(frame: AnimationFrame) -> bytes:
@@ -236,7 +265,7 @@ def encode_osc_frame(frame: AnimationFrame) -> bytes:
             _OSC_SEQ_T.pack(_wrap_i32(frame.seq), frame.t_s),
             _osc_string(pose.viseme),
             _OSC_VOICE.pack(pose.voice),
-            osc_frame_values(pose).astype(">f4").tobytes(),
+            _OSC_VALUES.pack(*osc_frame_values(pose)),
         )
     )
 
@@ -322,14 +351,27 @@ def vmc_blend_values(pose: FacePose, names: str) -> list[tuple[str, float]]:
     return out
 
 
+_VMC_BONE_HEAD = {b: _osc_string("/VMC/Ext/Bone/Pos") + _osc_string(",sfffffff") + _osc_string(b) for b in VMC_BONES}
+_VMC_VAL_HEAD = _osc_string("/VMC/Ext/Blend/Val") + _osc_string(",sf")
+_VMC_VAL_NAME = {n: _osc_string(n) for n in VRM_PRESETS + PERFECT_SYNC_NAMES}
+_VMC_OK = _osc_string("/VMC/Ext/OK") + _osc_string(",i") + struct.pack(">i", 1)
+_VMC_T_HEAD = _osc_string("/VMC/Ext/T") + _osc_string(",f")
+_VMC_APPLY = _osc_string("/VMC/Ext/Blend/Apply") + _osc_string(",")
+_F7 = struct.Struct(">7f")
+_F1 = struct.Struct(">f")
+
+
 def vmc_messages(frame: AnimationFrame, names: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
-    """One frame's VMC messages: (bones + OK + T, Blend/Vals, [Blend/Apply])."""
+    """One frame's VMC messages: (bones + OK + T, Blend/Vals, [Blend/Apply]).
+
+    Built from precomputed OSC prefixes; byte-identical to ``osc_message`` with the same arguments.
+    """
     rotations = vmc_bone_rotations(frame.pose.joints)
-    head = [osc_message("/VMC/Ext/Bone/Pos", (bone, *VMC_BONE_OFFSETS_M[bone], *rotations[bone])) for bone in VMC_BONES]
-    head.append(osc_message("/VMC/Ext/OK", (1,)))
-    head.append(osc_message("/VMC/Ext/T", (float(frame.t_s),)))
-    vals = [osc_message("/VMC/Ext/Blend/Val", (n, v)) for n, v in vmc_blend_values(frame.pose, names)]
-    return head, vals, [osc_message("/VMC/Ext/Blend/Apply", ())]
+    head = [_VMC_BONE_HEAD[b] + _F7.pack(*VMC_BONE_OFFSETS_M[b], *rotations[b]) for b in VMC_BONES]
+    head.append(_VMC_OK)
+    head.append(_VMC_T_HEAD + _F1.pack(frame.t_s))
+    vals = [_VMC_VAL_HEAD + _VMC_VAL_NAME[n] + _F1.pack(v) for n, v in vmc_blend_values(frame.pose, names)]
+    return head, vals, [_VMC_APPLY]
 
 
 def encode_vmc_frame(
@@ -346,11 +388,13 @@ def encode_vmc_frame(
         return head + vals + apply
     datagrams = [osc_bundle(head)]
     group: list[bytes] = []
+    size = osc_bundle_size([])
     for msg in vals + apply:
-        if group and osc_bundle_size([len(m) for m in group] + [len(msg)]) > max_datagram_bytes:
+        if group and size + 4 + len(msg) > max_datagram_bytes:
             datagrams.append(osc_bundle(group))
-            group = []
+            group, size = [], osc_bundle_size([])
         group.append(msg)
+        size += 4 + len(msg)
     datagrams.append(osc_bundle(group))
     return datagrams
 

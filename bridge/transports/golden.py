@@ -186,7 +186,7 @@ def _osc_decoded(address: str, args: Sequence[object]) -> dict[str, Any]:
 
 
 def _osc_frame_decoded(f: AnimationFrame) -> dict[str, Any]:
-    values = enc.osc_frame_values(f.pose).tolist()
+    values = enc.osc_frame_values(f.pose)
     return _osc_decoded(
         enc.OSC_FRAME_ADDRESS,
         [f.subject, f.seq % (1 << 31), float(f.t_s), f.pose.viseme, float(f.pose.voice)] + [float(v) for v in values],
