@@ -17,7 +17,8 @@ from bridge.transports.udp import RateLimitedLog, SendStats
 log = logging.getLogger(__name__)
 
 # Per-subscriber queue: a slow subscriber loses frames beyond this, the others are unaffected.
-SNDHWM = 16
+# 64 messages ride out a ~0.3 s stall of libzmq's I/O thread at 100 fps (face + ema per frame).
+SNDHWM = 64
 STATUS_INTERVAL_S = 1.0
 
 
