@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.errors import TransportError
 
@@ -62,6 +63,16 @@ def parse_hostport(target: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _resolve(host: str, port: int, target: str, label: str) -> list[tuple[Any, ...]]:
+    # IPv4 first: "localhost" often resolves to ::1 first, while VSeeFace, Unreal & co. listen on IPv4.
+    for family in (socket.AF_INET, socket.AF_UNSPEC):
+        try:
+            return list(socket.getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM))
+        except socket.gaierror as e:
+            error = e
+    raise TransportError(f"{label} target {target}: cannot resolve host {host!r} ({error.strerror})") from error
+
+
 class UdpTarget:
     """One connected, non-blocking UDP socket to a receiver.
 
@@ -72,10 +83,7 @@ class UdpTarget:
 
     def __init__(self, target: str, label: str, clock: Callable[[], float] = time.monotonic) -> None:
         host, port = parse_hostport(target)
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as e:
-            raise TransportError(f"{label} target {target}: cannot resolve host {host!r} ({e.strerror})") from e
+        infos = _resolve(host, port, target, label)
         family, _, _, _, address = infos[0]
         self.target = target
         self._label = label

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import msgpack
 import numpy as np
 import pytest
 import zmq
@@ -24,9 +25,10 @@ from bridge.errors import TransportError
 from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES, VRM_PRESETS, AnimationFrame
 from bridge.transports.golden import sample_frames
 from bridge.transports.livelinkface import LiveLinkFacePublisher
+from bridge.transports.messages import BridgeStatus
 from bridge.transports.osc import OscPublisher
 from bridge.transports.recorder import RecorderSink
-from bridge.transports.sinks import build_sinks
+from bridge.transports.sinks import build_control, build_sinks
 from bridge.transports.vmc import VmcPublisher
 from bridge.transports.zeromq import ZmqPublisher
 
@@ -284,3 +286,63 @@ def test_recorder_writes_one_line_per_frame(tmp_path: Any) -> None:
         rec.send(f)
     rec.close()
     assert len((tmp_path / "r.jsonl").read_bytes().splitlines()) == 5
+
+
+def test_unresolvable_host_is_a_clear_transport_error() -> None:
+    with pytest.raises(TransportError, match="cannot resolve host"):
+        OscPublisher(["no-such-host.invalid:9000"])
+
+
+def test_zmq_status_is_published_once_per_interval() -> None:
+    clock = FakeClock()
+    status = BridgeStatus("avatar", 60, 7, 0.0, 30.0, 0.5, "default", "happy", 0.5, False)
+    pub = ZmqPublisher(["tcp://127.0.0.1:*"], status_source=lambda: status, clock=clock)
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"status/avatar\0")
+    sub.setsockopt(zmq.RCVTIMEO, 2000)
+    sub.connect(pub._sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    time.sleep(0.3)
+    for f in _frames(10):  # 10 frames over 0.9 s, then 2 more after 1 s
+        pub.send(f)
+        clock.now += 0.1
+    clock.now += 0.2
+    pub.send(_frames(1)[0])
+    pub.send(_frames(1)[0])
+    got = []
+    while sub.poll(300):
+        got.append(msgpack.unpackb(sub.recv().partition(b"\0")[2]))
+    sub.close(linger=0)
+    pub.close()
+    assert len(got) == 2
+    assert got[0]["frames"] == 7 and got[0]["mood"] == "happy" and got[0]["v"] == 1
+
+
+def test_build_control_starts_both_servers(tmp_path: Any) -> None:
+    class Target:
+        def __init__(self) -> None:
+            self.muted = False
+
+        def set_mood(self, mood: str, intensity: float, transition_s: float | None) -> None: ...
+
+        def set_muted(self, muted: bool) -> None:
+            self.muted = muted
+
+        def calibrate(self) -> None: ...
+
+        def set_subject(self, subject: str) -> None: ...
+
+        def status(self) -> BridgeStatus:
+            return BridgeStatus("avatar", 60, 0, 0.0, 0.0, 0.0, "m", "neutral", 0.0, self.muted)
+
+    target = Target()
+    servers = build_control(PublishConfig(control_osc=_closed_udp_port(), control_zmq="tcp://127.0.0.1:*"), target)
+    assert [type(s).__name__ for s in servers] == ["OscControlServer", "ZmqControlServer"]
+    req = zmq.Context.instance().socket(zmq.REQ)
+    req.setsockopt(zmq.RCVTIMEO, 5000)
+    req.connect(servers[1].endpoint)  # type: ignore[union-attr]
+    req.send(msgpack.packb({"v": 1, "cmd": "mute", "muted": True}))
+    assert msgpack.unpackb(req.recv()) == {"v": 1, "ok": True}
+    req.close(linger=0)
+    assert target.muted
+    for s in servers:
+        s.close()
