@@ -5,15 +5,15 @@ Frame t (100 Hz) is computed from the 25 ms window that ENDS at the end of hop t
 ready as soon as its hop has arrived: the features add no look-ahead. Each band is normalised
 by an exponential running mean and variance (time constant ``NORM_TAU_S``) started from the
 training corpus' global statistics, so a new microphone or voice is adapted to within a few
-seconds without ever looking ahead. Streaming and offline use the same arithmetic on the same
-samples (``scipy.signal.lfilter`` with carried state), so they agree to float rounding.
+seconds without ever looking ahead. Frames more than ``_GATE_NATS`` below the running level
+(pauses) update the statistics 20 times more slowly, so a long silence keeps looking quiet.
+Streaming and offline run the same per-frame recursion, so they agree exactly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 from bridge.errors import AudioError
 from bridge.frames import F32
@@ -28,6 +28,8 @@ FMAX_HZ = 7600.0
 NORM_TAU_S = 2.0
 _ALPHA = 1.0 - float(np.exp(-HOP / SAMPLE_RATE_HZ / NORM_TAU_S))
 _VAR_FLOOR = 0.25
+_GATE_NATS = 2.5  # about 11 dB below the running mean level
+_QUIET_RATE = 0.05
 _POWER_FLOOR = 1e-8
 F64 = npt.NDArray[np.float64]
 
@@ -88,9 +90,8 @@ class StreamingLogMel:
     def reset(self) -> None:
         self._tail = np.zeros(WIN - HOP)
         self._pending = np.zeros(0)
-        # lfilter state of y[t] = (1 - a) y[t-1] + a x[t] is zi = (1 - a) * y[t-1].
-        self._zi_mean = (1.0 - _ALPHA) * self._prior_mean[None, :].copy()
-        self._zi_sq = (1.0 - _ALPHA) * self._prior_sq[None, :].copy()
+        self._mean = self._prior_mean.copy()
+        self._sq = self._prior_sq.copy()
 
     def process(self, samples: npt.NDArray[np.floating]) -> F32:
         """Normalised features (n, N_MELS) for every hop completed by ``samples`` (16 kHz mono)."""
@@ -109,11 +110,16 @@ class StreamingLogMel:
 
     def normalise(self, raw: F64) -> F32:
         """Advance the running normaliser over raw log-mel rows and return them normalised."""
-        b, a = [_ALPHA], [1.0, -(1.0 - _ALPHA)]
-        mean, self._zi_mean = lfilter(b, a, raw, axis=0, zi=self._zi_mean)
-        sq, self._zi_sq = lfilter(b, a, raw**2, axis=0, zi=self._zi_sq)
-        var = np.maximum(sq - mean**2, _VAR_FLOOR)
-        out: F32 = ((raw - mean) / np.sqrt(var)).astype(np.float32)
+        out = np.empty(raw.shape, dtype=np.float32)
+        mean, sq = self._mean, self._sq
+        for t, row in enumerate(raw):
+            # Frames far below the running level are pauses: adapt to them only slowly, so that
+            # a long silence stays "quiet" instead of becoming the new normal.
+            rate = _ALPHA if row.mean() > mean.mean() - _GATE_NATS else _ALPHA * _QUIET_RATE
+            mean = mean + rate * (row - mean)
+            sq = sq + rate * (row * row - sq)
+            out[t] = (row - mean) / np.sqrt(np.maximum(sq - mean * mean, _VAR_FLOOR))
+        self._mean, self._sq = mean, sq
         return out
 
 

@@ -52,6 +52,32 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     return out
 
 
+def insert_pauses(utt: Utterance, rng: np.random.Generator) -> Utterance:
+    """Lengthen some pauses to 0.4-2 s and add 0.3-2.5 s of silence before and after.
+
+    MBROLA paragraphs only have short sentence pauses; real takes start and end with seconds of
+    silence and the running feature normaliser must learn to see them as silence.
+    """
+    x = utt.samples
+    sr = utt.sample_rate_hz
+    pieces: list[F32] = [np.zeros(int(rng.uniform(0.3, 2.5) * sr), dtype=np.float32)]
+    phones: list[tuple[str, float, float]] = []
+    shift_s = pieces[0].size / sr
+    cursor = 0
+    for name, start_s, end_s in utt.phones:
+        if name == "SIL" and end_s - start_s > 0.15 and rng.random() < 0.3:
+            mid = int(0.5 * (start_s + end_s) * sr)
+            gap = np.zeros(int(rng.uniform(0.4, 2.0) * sr), dtype=np.float32)
+            pieces += [x[cursor:mid], gap]
+            cursor = mid
+            phones.append((name, start_s + shift_s, end_s + shift_s + gap.size / sr))
+            shift_s += gap.size / sr
+        else:
+            phones.append((name, start_s + shift_s, end_s + shift_s))
+    pieces += [x[cursor:], np.zeros(int(rng.uniform(0.3, 2.5) * sr), dtype=np.float32)]
+    return Utterance(np.concatenate(pieces), sr, phones, utt.voice)
+
+
 def frame_targets(utt: Utterance) -> F32:
     """(T, 35) targets for an utterance's 100 Hz frames."""
     n = utt.samples.size // HOP
@@ -68,7 +94,8 @@ def build(cfg: TrainConfig) -> TrainingData:
     babble = np.concatenate([u.samples for u in utts[: max(1, len(utts) // 4)]])
     raws: list[npt.NDArray[np.float64]] = []
     targets: list[F32] = []
-    for utt in utts:
+    for clean in utts:
+        utt = insert_pauses(clean, rng)
         tgt = frame_targets(utt)
         for _ in range(cfg.augment_copies):
             warp = float(rng.uniform(0.84, 1.2))

@@ -44,3 +44,21 @@ def test_synthesized_phones_tile_the_audio_and_closures_are_quiet() -> None:
         return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
 
     assert rms("P") < 0.5 * rms("AA")
+
+
+@needs_espeak
+def test_inserted_pauses_keep_phones_on_their_audio() -> None:
+    from bridge.training.dataset import frame_targets, insert_pauses
+
+    utt = synthesize("Bob may map a pump. Then he went home. A cat sat.", "mb-us1", 160, 50)
+    longer = insert_pauses(utt, np.random.default_rng(0))
+    assert longer.samples.size > utt.samples.size + 0.6 * 16000
+    for (n0, s0, e0), (n1, s1, e1) in zip(utt.phones, longer.phones, strict=True):
+        assert n0 == n1
+        if n0 != "SIL":
+            a = utt.samples[int(s0 * 16000) : int(e0 * 16000)]
+            b = longer.samples[int(s1 * 16000) : int(s1 * 16000) + a.size]
+            np.testing.assert_array_equal(a[: b.size], b)
+    targets = frame_targets(longer)
+    assert targets.shape == (longer.samples.size // 160, 35)
+    assert targets[:20, 19].min() > 0.9  # leading silence: viseme "sil"
