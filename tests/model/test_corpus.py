@@ -53,7 +53,7 @@ def test_inserted_pauses_keep_phones_on_their_audio() -> None:
     utt = synthesize("Bob may map a pump. Then he went home. A cat sat.", "mb-us1", 160, 50)
     longer = insert_pauses(utt, np.random.default_rng(0))
     assert longer.samples.size > utt.samples.size + 0.6 * 16000
-    for (n0, s0, e0), (n1, s1, e1) in zip(utt.phones, longer.phones, strict=True):
+    for (n0, s0, e0), (n1, s1, _e1) in zip(utt.phones, longer.phones, strict=True):
         assert n0 == n1
         if n0 != "SIL":
             a = utt.samples[int(s0 * 16000) : int(e0 * 16000)]
