@@ -8,13 +8,42 @@ import time
 
 from bridge.audio.sources import open_source
 from bridge.config import Config
-from bridge.face import build_face_solver
+from bridge.face import FaceEngine, build_face_solver
 from bridge.model import load_model
 from bridge.pipeline import Bridge
 from bridge.statusline import StatusLine
-from bridge.transports import build_sinks
+from bridge.transports import BridgeStatus, build_control, build_sinks
 
 log = logging.getLogger(__name__)
+
+
+class _Control:
+    """The running bridge as the control channel sees it (a ControlTarget)."""
+
+    def __init__(self, bridge: Bridge, solver: FaceEngine, model_name: str) -> None:
+        self._bridge = bridge
+        self._solver = solver
+        self._model_name = model_name
+
+    def set_mood(self, mood: str, intensity: float, transition_s: float | None) -> None:
+        self._solver.set_mood(mood, intensity, transition_s)
+
+    def set_muted(self, muted: bool) -> None:
+        self._bridge.set_muted(muted)
+
+    def calibrate(self) -> None:
+        self._solver.calibrate()
+
+    def set_subject(self, subject: str) -> None:
+        self._bridge.set_subject(subject)
+
+    def status(self) -> BridgeStatus:
+        s = self._bridge.status()
+        return BridgeStatus(
+            subject=s.subject, fps=self._bridge.cfg.output.fps, frames=s.frames, dropped_audio_s=s.dropped_audio_s,
+            latency_ms=s.latency_ms_p50, vad=s.voice, model=self._model_name, mood=s.mood,
+            mood_intensity=s.mood_intensity, muted=s.muted,
+        )
 
 
 def run_live(cfg: Config, duration_s: float | None = None) -> int:
@@ -23,8 +52,22 @@ def run_live(cfg: Config, duration_s: float | None = None) -> int:
     model = load_model(cfg.model)
     solver = build_face_solver(cfg.face)
     source = open_source(cfg.audio)
-    sinks = build_sinks(cfg.publish, cfg.output.subject)
+    control: _Control | None = None
+
+    def control_status() -> BridgeStatus:
+        # Sinks ask for status only while frames flow, i.e. after the control adapter exists.
+        assert control is not None
+        return control.status()
+
+    sinks = build_sinks(cfg.publish, cfg.output.subject, status_source=control_status)
     bridge = Bridge(cfg, source, model, solver, sinks)
+    control = _Control(bridge, solver, model.name)
+    try:
+        servers = build_control(cfg.publish, control)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
 
     def first_frame(_frame: object) -> None:
         log.info(
@@ -55,6 +98,8 @@ def run_live(cfg: Config, duration_s: float | None = None) -> int:
             timer.cancel()
         if status:
             status.stop()
+        for server in servers:
+            server.close()
         for sink in sinks:
             sink.close()
     s = bridge.status()

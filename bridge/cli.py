@@ -161,6 +161,34 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return run_evaluate(args)
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    """Ask a running bridge (its ZeroMQ control endpoint) to re-estimate the speaker's neutral."""
+    import zmq
+
+    from bridge.errors import TransportError
+    from bridge.transports.encoding import decode_control_zmq_reply, encode_control_zmq_request
+    from bridge.transports.messages import Calibrate
+
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(args.control_zmq)
+        sock.send(encode_control_zmq_request(Calibrate()))
+        if not sock.poll(int(args.timeout_s * 1000)):
+            raise TransportError(f"no reply from a bridge at {args.control_zmq} within {args.timeout_s:g} s "
+                                 "(is it running with --control-zmq?)")
+        reply = decode_control_zmq_reply(sock.recv())
+    except zmq.ZMQError as e:
+        raise TransportError(f"control endpoint {args.control_zmq}: {e}") from e
+    finally:
+        sock.close()
+    if not reply.ok:
+        raise TransportError(f"the bridge refused to calibrate: {reply.error}")
+    log.info("calibrating: the bridge re-estimates the neutral from the next seconds of speech")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avatar-bridge", description="Speech to facial animation in real time, over ZeroMQ, OSC, VMC "
@@ -204,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_preview_args(p)
     add_config_args(p)
     p.set_defaults(func=_cmd_preview)
+
+    p = sub.add_parser("calibrate", help="make a running bridge re-estimate the speaker's rest pose now")
+    p.add_argument("--control-zmq", default="tcp://127.0.0.1:5556", help="the bridge's --control-zmq endpoint")
+    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to wait for the reply")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("devices", help="list audio input devices")
     p.set_defaults(func=_cmd_devices)

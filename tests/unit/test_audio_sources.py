@@ -32,7 +32,11 @@ def test_flac_is_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "cannot decode"), (b"RIFF\x24\x00\x00\x00WAVEfmt garbage", "cannot decode"), (b"\x00" * 1000, "cannot decode")],
+    [
+        (b"", "cannot decode"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt garbage", "cannot decode"),
+        (b"\x00" * 1000, "cannot decode"),
+    ],
     ids=["zero bytes", "corrupt header", "not audio"],
 )
 def test_bad_files_raise_audio_error(tmp_path: Path, content: bytes, message: str) -> None:
