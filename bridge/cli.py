@@ -169,7 +169,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from bridge.transports.encoding import decode_control_zmq_reply, encode_control_zmq_request
     from bridge.transports.messages import Calibrate
 
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     try:
