@@ -37,9 +37,12 @@ class Articulator:
         self.muted = False
         self._vad_values: deque[float] = deque()
         self._vad_base = 0  # frame index of _vad_values[0]
+        self._n_samples = 0  # model-rate samples received so far
+        self._lookahead_samples = round(model.lookahead_s * model.sample_rate_hz)
 
     def process(self, block: AudioBlock) -> list[ArticulationFrame]:
         x = self.resampler.process(block.samples)
+        self._n_samples += x.shape[0]
         self._vad_values.extend(self.vad.process(x).tolist())
         return self._frames(self.model.process(x), block.t_capture_s)
 
@@ -49,13 +52,17 @@ class Articulator:
 
     def _frames(self, out: ModelOutput, t_capture_s: float) -> list[ArticulationFrame]:
         frames = []
+        rate_hz = self.model.sample_rate_hz
         for i in range(out.n_frames):
             idx = out.frame_index + i
             vad = self._pop_vad(idx)
+            # When the last sample this frame needs (its hop plus the look-ahead) was captured: a block
+            # that arrives late after a stall holds frames whose audio is already old.
+            needed = (idx + 1) * round(HOP_S * rate_hz) + self._lookahead_samples
             frames.append(
                 ArticulationFrame(
                     t_s=(idx + 0.5) * HOP_S,
-                    t_capture_s=t_capture_s,
+                    t_capture_s=t_capture_s - max(0, self._n_samples - needed) / rate_hz,
                     ema=out.ema[i],
                     controls=out.controls[i],
                     visemes=out.visemes[i],
