@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check bridge tests bench engines
 .venv/bin/mypy
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q "$@"
