@@ -121,16 +121,22 @@ class NumpyArticulationModel:
             x2 = np.concatenate([self._x2, a1])
             self._x2 = x2[-2:]
             a2 = np.maximum(self._stack3(x2) @ self._c2 + self._w["conv2_b"], 0.0)
-            gi = a2 @ self._w_ih + self._w["gru_b_ih"]
-            b_hh = self._w["gru_b_hh"]
             hs = self._hidden
+            b_hh = self._w["gru_b_hh"]
+            gi = a2 @ self._w_ih + self._w["gru_b_ih"]
+            # The reset/update gates' recurrent bias folds into the input projection; only the candidate's
+            # bias must stay inside r * (...). Fewer numpy calls per step matter: this loop is sequential.
+            gi[:, : 2 * hs] += b_hh[: 2 * hs]
+            gi_rz = -gi[:, : 2 * hs]
+            gi_n = gi[:, 2 * hs :]
+            b_n = b_hh[2 * hs :]
+            w_rz = self._w_hh[:, : 2 * hs]
+            w_n = self._w_hh[:, 2 * hs :]
             h = self._h
             for t in range(n):
-                gh = h @ self._w_hh + b_hh
-                r = _sigmoid(gi[t, :hs] + gh[:hs])
-                z = _sigmoid(gi[t, hs : 2 * hs] + gh[hs : 2 * hs])
-                cand = np.tanh(gi[t, 2 * hs :] + r * gh[2 * hs :])
-                h = (1.0 - z) * cand + z * h
+                rz = 1.0 / (1.0 + np.exp(gi_rz[t] - h @ w_rz))
+                cand = np.tanh(gi_n[t] + rz[:hs] * (h @ w_n + b_n))
+                h = cand + rz[hs:] * (h - cand)
                 states[t] = h
             self._h = h
             self._n_frames_in += n
