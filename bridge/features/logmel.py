@@ -110,17 +110,34 @@ class StreamingLogMel:
 
     def normalise(self, raw: F64) -> F32:
         """Advance the running normaliser over raw log-mel rows and return them normalised."""
+        # Frames far below the running level are pauses: adapt to them only slowly, so that a long
+        # silence stays "quiet" instead of becoming the new normal. The running level (the mean over
+        # bands of the running mean) follows the same update, so the gate is a scalar recurrence.
+        row_level = raw.mean(axis=1)
+        rates = np.empty(raw.shape[0])
+        level = float(self._mean.mean())
+        for t, row_mean in enumerate(row_level.tolist()):
+            rate = _ALPHA if row_mean > level - _GATE_NATS else _ALPHA * _QUIET_RATE
+            level += rate * (row_mean - level)
+            rates[t] = rate
         out = np.empty(raw.shape, dtype=np.float32)
-        mean, sq = self._mean, self._sq
-        for t, row in enumerate(raw):
-            # Frames far below the running level are pauses: adapt to them only slowly, so that
-            # a long silence stays "quiet" instead of becoming the new normal.
-            rate = _ALPHA if row.mean() > mean.mean() - _GATE_NATS else _ALPHA * _QUIET_RATE
-            mean = mean + rate * (row - mean)
-            sq = sq + rate * (row * row - sq)
-            out[t] = (row - mean) / np.sqrt(np.maximum(sq - mean * mean, _VAR_FLOOR))
-        self._mean, self._sq = mean, sq
+        for start in range(0, raw.shape[0], _CHUNK):
+            rows = raw[start : start + _CHUNK]
+            r = rates[start : start + _CHUNK, None]
+            mean = _ewma(self._mean, rows, r)
+            sq = _ewma(self._sq, rows * rows, r)
+            out[start : start + _CHUNK] = (rows - mean) / np.sqrt(np.maximum(sq - mean * mean, _VAR_FLOOR))
+            self._mean, self._sq = mean[-1], sq[-1]
         return out
+
+
+_CHUNK = 256  # (1 - alpha)^256 stays far from underflow, so the closed form below is exact to ~1e-12
+
+
+def _ewma(start: F64, rows: F64, rates: F64) -> F64:
+    """m_t = m_{t-1} + rate_t (x_t - m_{t-1}) for every t, in closed form: m_t = P_t (m_0 + sum rate_s x_s / P_s)."""
+    keep = np.cumprod(1.0 - rates, axis=0)
+    return keep * (start + np.cumsum(rates * rows / keep, axis=0))  # type: ignore[no-any-return]
 
 
 def raw_log_mel(samples: npt.NDArray[np.floating], warp: float = 1.0) -> F64:
