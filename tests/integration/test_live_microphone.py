@@ -84,7 +84,7 @@ def test_mouth_moves_with_speech_and_rests_in_silence(tmp_path: Path) -> None:
     before = rx < lead_s - 0.3
     after = rx > lead_s + len(speech) / rate + 1.0
     assert voice[in_speech].mean() > 0.5
-    assert opening[in_speech].max() > 0.25 and opening[in_speech].std() > 0.05, "the mouth did not move"
+    assert opening[in_speech].max() > 0.15 and opening[in_speech].std() > 0.03, "the mouth did not move"
     assert np.abs(opening[before]).max() < 0.08 and voice[before].max() < 0.2
     assert np.abs(opening[after]).max() < 0.08 and voice[after].max() < 0.2, "the face did not return to rest"
     seqs = [f["seq"] for f in live]
