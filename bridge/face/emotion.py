@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from bridge.errors import ConfigError
-from bridge.face.solver import Articulation, smoothstep
+from bridge.face.solver import Articulation, clip01, smoothstep
 from bridge.frames import ARKIT_INDEX, F32, MOODS
 
 EXPRESSIVE = MOODS[1:]  # every mood but neutral, which is the absence of expression
@@ -96,8 +96,48 @@ def _offset_matrix(kind: str) -> F32:
 
 _FREE, _CORNER, _OPENING, _PRESS = (_offset_matrix(k) for k in ("free", "corner", "opening", "press"))
 _JAW_GAIN = np.array([MOOD_SHAPES[m].jaw_gain for m in EXPRESSIVE], dtype=np.float32)
+_JAW_GAIN_ADD = _JAW_GAIN - np.float32(1.0)
 _SPREAD_ADD = np.array([MOOD_SHAPES[m].spread_add for m in EXPRESSIVE], dtype=np.float32)
-_ROUND = [ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]]
+_ROUND = (ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"])
+
+
+@dataclass(frozen=True, slots=True)
+class MoodTerms:
+    """What the fusion needs from one mood weight vector; mood weights rarely change between frames,
+    so the engine computes these once per distinct vector instead of four matrix products per frame.
+
+    Attributes:
+        w: (6,) mood weights over EXPRESSIVE.
+        gain: factor on jaw opening and lip aperture.
+        spread_add: added to lip spreading.
+        free, corner, opening, press: (52,) offsets of each fusion class.
+        active: False when every weight is 0 (the offsets are all 0 and the fusion is the identity).
+        dominant: the strongest mood and its weight (see ``dominant``).
+    """
+
+    w: F32
+    gain: float
+    spread_add: float
+    free: F32
+    corner: F32
+    opening: F32
+    press: F32
+    active: bool
+    dominant: tuple[str, float]
+
+
+def mood_terms(w: F32) -> MoodTerms:
+    return MoodTerms(
+        w=w,
+        gain=1.0 + float(w @ _JAW_GAIN_ADD),
+        spread_add=float(w @ _SPREAD_ADD),
+        free=w @ _FREE,
+        corner=w @ _CORNER,
+        opening=w @ _OPENING,
+        press=w @ _PRESS,
+        active=bool(np.any(w != 0.0)),
+        dominant=dominant(w),
+    )
 
 
 def mood_vector(weights: Mapping[str, float]) -> F32:
@@ -121,30 +161,40 @@ def mood_vector(weights: Mapping[str, float]) -> F32:
     return v
 
 
-def style_articulation(art: Articulation, w: F32) -> Articulation:
-    """Mood-specific jaw/lip amplitude and lip spreading; closures (aperture 0) stay at 0."""
-    gain = 1.0 + float(w @ (_JAW_GAIN - 1.0))
-    return replace(
-        art,
-        jaw=min(1.0, art.jaw * gain),
-        aperture=min(1.0, art.aperture * gain),
-        spread=min(1.0, art.spread + float(w @ _SPREAD_ADD)),
+def style_articulation(art: Articulation, m: MoodTerms, recent_opening: float) -> Articulation:
+    """Mood-specific jaw/lip amplitude and lip spreading; closures (aperture 0) stay at 0.
+
+    ``recent_opening`` (engine state) is set in the same step, so each frame builds one Articulation.
+    """
+    return Articulation(
+        jaw=min(1.0, art.jaw * m.gain),
+        aperture=min(1.0, art.aperture * m.gain),
+        protrusion=art.protrusion,
+        spread=min(1.0, art.spread + m.spread_add),
+        tongue_tip_up=art.tongue_tip_up,
+        tongue_body_up=art.tongue_body_up,
+        tongue_front=art.tongue_front,
+        visemes=art.visemes,
+        voice=art.voice,
+        recent_opening=recent_opening,
     )
 
 
-def add_expression(bs: F32, art: Articulation, w: F32) -> F32:
-    """Mouth/jaw weights from the solver + the moods' expression, fused by the rules above."""
-    rounded = min(1.0, float(bs[_ROUND].sum()))
+def add_expression(bs: F32, art: Articulation, m: MoodTerms) -> F32:
+    """Mouth/jaw weights from the solver (0..1) + the moods' expression, fused by the rules above.
+
+    Updates ``bs`` in place and returns it.
+    """
+    if not m.active:
+        return bs
+    rounded = min(1.0, float(bs[_ROUND[0]] + bs[_ROUND[1]]))
     opened = smoothstep(0.1, 0.4, art.aperture)
     near_contact = 1.0 - smoothstep(0.0, 0.3, art.aperture)
-    out: F32 = (
-        bs
-        + w @ _FREE
-        + (1.0 - 0.6 * rounded) * (w @ _CORNER)
-        + opened * (w @ _OPENING)
-        + near_contact * (w @ _PRESS)
-    )
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    bs += m.free
+    bs += (1.0 - 0.6 * rounded) * m.corner
+    bs += opened * m.opening
+    bs += near_contact * m.press
+    return clip01(bs)
 
 
 class MoodMixer:

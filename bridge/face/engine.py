@@ -10,12 +10,11 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 
 import numpy as np
 
 from bridge.config import FaceConfig
-from bridge.face.emotion import Arousal, MoodMixer, add_expression, dominant, style_articulation
+from bridge.face.emotion import Arousal, MoodMixer, MoodTerms, add_expression, mood_terms, style_articulation
 from bridge.face.neutral import SpeakerNeutral
 from bridge.face.profiles import Profile, load_profile
 from bridge.face.secondary import Blinks, Breath, Gaze, Head
@@ -42,9 +41,26 @@ RECENT_OPEN_TAU_S = 0.2  # memory of the last lip opening, for lip press
 RECENT_OPEN_FULL = 0.2  # a recent aperture of this much gives full press on the next closure
 VOR_GAIN = 0.7  # eyes counter-rotate this much of the head's turn to hold the fixation
 _N_BS, _N_J, _N_V, _N_VRM, _N_EMA = len(ARKIT_INDEX), len(JOINT_NAMES), len(VISEMES), len(VRM_PRESETS), 12
-_EYE_CHANNELS = [
-    _I[n] for n in ARKIT_INDEX if n.startswith("eyeLook") or n.startswith("eyeBlink")
-]
+# Slices of the packed output vector (blendshapes, joints, EMA, visemes, VRM) that the smoother runs on.
+_O = np.cumsum([0, _N_BS, _N_J, _N_EMA, _N_V, _N_VRM]).tolist()
+_SIDES = tuple(
+    (_I["eyeLookOut" + s], _I["eyeLookIn" + s], _I["eyeLookUp" + s], _I["eyeLookDown" + s],
+     _I["eyeBlink" + s], _I["eyeSquint" + s], _I["eyeWide" + s])
+    for s in ("Left", "Right")
+)  # fmt: skip
+_BLINK_L, _BLINK_R = _I["eyeBlinkLeft"], _I["eyeBlinkRight"]
+_J_JAW, _J_TONGUE = _J["jaw_open_rad"], _J["tongue_tip_up"]
+_J_HEAD = (_J["head_yaw_rad"], _J["head_pitch_rad"], _J["head_roll_rad"])
+_J_EYE_YAW = (_J["eye_left_yaw_rad"], _J["eye_right_yaw_rad"])
+_J_EYE_PITCH = (_J["eye_left_pitch_rad"], _J["eye_right_pitch_rad"])
+_J_BREATH = _J["breath"]
+_VRM_BLINK, _VRM_JOY, _VRM_ANGRY, _VRM_SORROW, _VRM_FUN = (
+    _VRM[n] for n in ("Blink", "Joy", "Angry", "Sorrow", "Fun")
+)
+
+
+def _clamp01(x: float) -> float:
+    return min(1.0, max(0.0, x))
 
 
 def _ranges() -> tuple[F32, F32]:
@@ -71,6 +87,8 @@ class FaceEngine:
         self.arousal = Arousal()
         lo, hi = _ranges()
         self._smooth = OnePole(min(cfg.smoothing_ms, 10.0), lo, hi)
+        self._terms: MoodTerms | None = None
+        self._terms_key = b""
         self._init_secondary()
 
     def _init_secondary(self) -> None:
@@ -127,15 +145,15 @@ class FaceEngine:
         self.neutral.update(frame)
         art = self.neutral.normalize(frame)
         self._recent_open = max(art.aperture, self._recent_open * math.exp(-dt_s / RECENT_OPEN_TAU_S))
-        art = replace(art, recent_opening=min(1.0, self._recent_open / RECENT_OPEN_FULL))
         moods = self.moods.step(frame.t_s)
         arousal_scale = 1.0
         if self.cfg.auto_mood:
             self.arousal.update(art, dt_s)
             arousal_scale = self.arousal.intensity_scale
-        w = moods * np.float32(arousal_scale)
-        art = style_articulation(art, w)
-        bs = add_expression(solve_mouth(art), art, w)
+        w = moods if arousal_scale == 1.0 else moods * np.float32(arousal_scale)
+        terms = self._mood_terms(w)
+        art = style_articulation(art, terms, min(1.0, self._recent_open / RECENT_OPEN_FULL))
+        bs = add_expression(solve_mouth(art), art, terms)
 
         blink = self.blinks.step(art.voice, dt_s)
         gaze_yaw, gaze_pitch = self.gaze.step(art.voice, dt_s)
@@ -149,60 +167,67 @@ class FaceEngine:
         eye_pitch = gaze_pitch - vor * head_pitch
         self._eye_shapes(bs, eye_yaw, eye_pitch, blink)
 
-        joints = np.zeros(_N_J, dtype=np.float32)
-        joints[_J["jaw_open_rad"]] = jaw_angle_rad(bs)
-        joints[_J["head_yaw_rad"]] = head_yaw
-        joints[_J["head_pitch_rad"]] = head_pitch
-        joints[_J["head_roll_rad"]] = head_roll
-        joints[_J["eye_left_yaw_rad"]] = joints[_J["eye_right_yaw_rad"]] = eye_yaw
-        joints[_J["eye_left_pitch_rad"]] = joints[_J["eye_right_pitch_rad"]] = eye_pitch
-        joints[_J["tongue_tip_up"]] = art.tongue_tip_up
-        joints[_J["tongue_body_up"]] = art.tongue_body_up
-        joints[_J["tongue_front"]] = art.tongue_front
-        joints[_J["breath"]] = breath
+        # Everything is written straight into one packed vector, which the smoother filters at once.
+        raw = np.zeros(_O[5], dtype=np.float32)
+        raw[_O[0] : _O[1]] = bs
+        joints = raw[_O[1] : _O[2]]
+        joints[_J_JAW] = jaw_angle_rad(bs)
+        joints[_J_HEAD[0]] = head_yaw
+        joints[_J_HEAD[1]] = head_pitch
+        joints[_J_HEAD[2]] = head_roll
+        joints[_J_EYE_YAW[0]] = joints[_J_EYE_YAW[1]] = eye_yaw
+        joints[_J_EYE_PITCH[0]] = joints[_J_EYE_PITCH[1]] = eye_pitch
+        joints[_J_TONGUE : _J_TONGUE + 3] = (art.tongue_tip_up, art.tongue_body_up, art.tongue_front)
+        joints[_J_BREATH] = breath
+        raw[_O[2] : _O[3]] = self.neutral.ema_offset(frame)
+        raw[_O[3] : _O[4]] = art.visemes
 
-        vrm = vrm_vowels(art, bs)
-        vrm[_VRM["Blink"]] = 0.5 * (bs[_I["eyeBlinkLeft"]] + bs[_I["eyeBlinkRight"]])
-        happy, angry, sad, disgusted, afraid, _surprised = (float(x) for x in w)
-        vrm[_VRM["Joy"]] = happy
-        vrm[_VRM["Angry"]] = max(angry, 0.6 * disgusted)
-        vrm[_VRM["Sorrow"]] = max(sad, 0.6 * afraid)
-        vrm[_VRM["Fun"]] = 0.4 * happy
+        vrm = raw[_O[4] : _O[5]]
+        vrm[:] = vrm_vowels(art, bs)
+        vrm[_VRM_BLINK] = 0.5 * (bs[_BLINK_L] + bs[_BLINK_R])
+        happy, angry, sad, disgusted, afraid, _surprised = terms.w.tolist()
+        vrm[_VRM_JOY] = happy
+        vrm[_VRM_ANGRY] = max(angry, 0.6 * disgusted)
+        vrm[_VRM_SORROW] = max(sad, 0.6 * afraid)
+        vrm[_VRM_FUN] = 0.4 * happy
 
-        ema = self.neutral.ema_offset(frame)
-        raw = np.concatenate([bs, joints, ema, art.visemes, vrm]).astype(np.float32)
         out = self._smooth.process(raw, dt_s)
-        o = np.cumsum([0, _N_BS, _N_J, _N_EMA, _N_V, _N_VRM])
-        visemes = out[o[3] : o[4]]
-        mood, intensity = dominant(w)
+        visemes = out[_O[3] : _O[4]]
         return FacePose(
-            blendshapes=out[o[0] : o[1]],
-            joints=out[o[1] : o[2]],
-            ema=out[o[2] : o[3]],
+            blendshapes=out[_O[0] : _O[1]],
+            joints=out[_O[1] : _O[2]],
+            ema=out[_O[2] : _O[3]],
             visemes=visemes,
-            vrm=out[o[4] : o[5]],
+            vrm=out[_O[4] : _O[5]],
             viseme=VISEMES[int(np.argmax(visemes))],
             voice=art.voice,
-            mood=mood,
-            mood_intensity=intensity,
+            mood=terms.dominant[0],
+            mood_intensity=terms.dominant[1],
         )
+
+    def _mood_terms(self, w: F32) -> MoodTerms:
+        """The fusion terms of ``w``, recomputed only when the weights change (rare: fades, auto mood)."""
+        key = w.tobytes()
+        if self._terms is None or key != self._terms_key:
+            self._terms, self._terms_key = mood_terms(w), key
+        return self._terms
 
     @staticmethod
     def _eye_shapes(bs: F32, yaw_rad: float, pitch_rad: float, blink: float) -> None:
         """ARKit eye shapes from the eye angles (same for both eyes) and the blink."""
-        look_left = max(0.0, yaw_rad) / EYE_LOOK_FULL_RAD  # toward the subject's left
-        look_right = max(0.0, -yaw_rad) / EYE_LOOK_FULL_RAD
-        up = max(0.0, pitch_rad) / EYE_LOOK_FULL_RAD
-        down = max(0.0, -pitch_rad) / EYE_LOOK_FULL_RAD
-        bs[_I["eyeLookOutLeft"]] = bs[_I["eyeLookInRight"]] = look_left
-        bs[_I["eyeLookInLeft"]] = bs[_I["eyeLookOutRight"]] = look_right
-        for side in ("Left", "Right"):
-            bs[_I["eyeLookUp" + side]] = up
-            bs[_I["eyeLookDown" + side]] = down
+        look_left = _clamp01(max(0.0, yaw_rad) / EYE_LOOK_FULL_RAD)  # toward the subject's left
+        look_right = _clamp01(max(0.0, -yaw_rad) / EYE_LOOK_FULL_RAD)
+        up = _clamp01(max(0.0, pitch_rad) / EYE_LOOK_FULL_RAD)
+        down = _clamp01(max(0.0, -pitch_rad) / EYE_LOOK_FULL_RAD)
+        (out_l, in_l, up_l, down_l, blink_l, squint_l, wide_l), (out_r, in_r, *_) = _SIDES
+        bs[out_l] = bs[in_r] = look_left
+        bs[in_l] = bs[out_r] = look_right
+        for _, _, up_i, down_i, blink_i, squint_i, wide_i in _SIDES:
+            bs[up_i] = up
+            bs[down_i] = down
             # A blink adds to the mood's squint; wide eyes give way while the lids close.
-            bs[_I["eyeBlink" + side]] = min(1.0, blink + 0.3 * float(bs[_I["eyeSquint" + side]]))
-            bs[_I["eyeWide" + side]] *= 1.0 - blink
-        bs[_EYE_CHANNELS] = np.clip(bs[_EYE_CHANNELS], 0.0, 1.0)
+            bs[blink_i] = _clamp01(blink + 0.3 * float(bs[squint_i]))
+            bs[wide_i] = _clamp01(float(bs[wide_i] * (1.0 - blink)))
 
 
 def build_face_solver(cfg: FaceConfig) -> FaceEngine:

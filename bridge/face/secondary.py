@@ -78,8 +78,8 @@ class Gaze:
     def __init__(self, strength: float, rng: np.random.Generator) -> None:
         self.strength = strength
         self._rng = rng
-        self._from = np.zeros(2)
-        self._to = np.zeros(2)
+        self._from = (0.0, 0.0)
+        self._to = (0.0, 0.0)
         self._t_s = 0.0
         self._duration_s = 0.03
         self._next_s = self._fixation_s(False)
@@ -93,22 +93,23 @@ class Gaze:
         if self._t_s >= self._next_s:
             now = self._current()
             if self._rng.random() < self.AWAY_PROBABILITY:
-                target = np.array(
-                    [self._rng.normal(0.0, self.AWAY_YAW_RAD), self._rng.normal(-0.02, self.AWAY_PITCH_RAD)]
-                )
+                yaw = float(self._rng.normal(0.0, self.AWAY_YAW_RAD))
+                target = [yaw, float(self._rng.normal(-0.02, self.AWAY_PITCH_RAD))]
             else:
-                target = self._rng.normal(0.0, self.JITTER_RAD, size=2)
-            self._from, self._to = now, np.clip(target, -0.45, 0.35)
-            amplitude_deg = math.degrees(float(np.hypot(*(self._to - self._from))))
+                target = self._rng.normal(0.0, self.JITTER_RAD, size=2).tolist()
+            yaw_to, pitch_to = (min(0.35, max(-0.45, v)) for v in target)
+            self._from, self._to = now, (yaw_to, pitch_to)
+            amplitude_deg = math.degrees(math.hypot(yaw_to - now[0], pitch_to - now[1]))
             self._duration_s = 0.02 + 0.0022 * amplitude_deg
             self._t_s = 0.0
             self._next_s = self._fixation_s(voice >= SPEAKING_VA)
         yaw, pitch = self._current()
-        return self.strength * float(yaw), self.strength * float(pitch)
+        return self.strength * yaw, self.strength * pitch
 
-    def _current(self) -> np.ndarray:
+    def _current(self) -> tuple[float, float]:
         k = _min_jerk(self._t_s / self._duration_s)
-        return np.asarray(self._from + k * (self._to - self._from))
+        (yaw0, pitch0), (yaw1, pitch1) = self._from, self._to
+        return yaw0 + k * (yaw1 - yaw0), pitch0 + k * (pitch1 - pitch0)
 
 
 class Head:
@@ -123,7 +124,7 @@ class Head:
     TILT_ROLL_RAD = 0.05
     TILT_YAW_RAD = 0.06
     TILT_TAU_S = 0.6
-    SWAY_RAD = np.array([0.02, 0.012, 0.01])
+    SWAY_RAD = (0.02, 0.012, 0.01)
     MIN_NOD_GAP_S = 0.25
     SPRING_HZ = 2.2
     SPRING_DAMPING = 0.75
@@ -131,16 +132,17 @@ class Head:
     def __init__(self, strength: float, rng: np.random.Generator) -> None:
         self.strength = strength
         self._rng = rng
-        self._freq_hz = rng.uniform(0.05, 0.3, size=(3, 3))
-        self._phase = rng.uniform(0.0, 2 * math.pi, size=(3, 3))
+        # Python floats: nine sines per frame are cheaper with math than as a numpy expression.
+        self._omega = (2 * math.pi * rng.uniform(0.05, 0.3, size=(3, 3))).tolist()
+        self._phase = rng.uniform(0.0, 2 * math.pi, size=(3, 3)).tolist()
         self._t_s = 0.0
         self._jaw = [0.0, 0.0]
         self._peak_mean = 0.15
         self._since_nod_s = math.inf
         self._nod = 0.0
         self._nod_v = 0.0
-        self._tilt = np.zeros(2)
-        self._tilt_target = np.zeros(2)
+        self._tilt = (0.0, 0.0)
+        self._tilt_target = (0.0, 0.0)
         self._was_speaking = False
 
     def step(self, jaw: float, voice: float, emphasis: float, dt_s: float) -> tuple[float, float, float]:
@@ -149,9 +151,10 @@ class Head:
         self._since_nod_s += dt_s
         speaking = voice >= SPEAKING_VA
         if speaking and not self._was_speaking:
-            self._tilt_target = self._rng.normal(0.0, 1.0, size=2) * [self.TILT_ROLL_RAD, self.TILT_YAW_RAD]
+            roll, yaw = self._rng.normal(0.0, 1.0, size=2).tolist()
+            self._tilt_target = (roll * self.TILT_ROLL_RAD, yaw * self.TILT_YAW_RAD)
         elif not speaking and self._was_speaking:
-            self._tilt_target = self._tilt_target * 0.3
+            self._tilt_target = (self._tilt_target[0] * 0.3, self._tilt_target[1] * 0.3)
         self._was_speaking = speaking
         prev2, prev1 = self._jaw
         self._jaw = [prev1, jaw]
@@ -167,11 +170,18 @@ class Head:
         self._nod_v += -kick * self.NOD_RAD * w * 1.6
         self._nod_v += dt_s * (-w * w * self._nod - 2 * self.SPRING_DAMPING * w * self._nod_v)
         self._nod += dt_s * self._nod_v
-        self._tilt += min(1.0, dt_s / self.TILT_TAU_S) * (self._tilt_target - self._tilt)
-        sway = self.SWAY_RAD * np.sin(2 * math.pi * self._freq_hz * self._t_s + self._phase).sum(axis=1) / 3
-        yaw = float(sway[0] + self._tilt[1])
-        pitch = float(sway[1] + self._nod)
-        roll = float(sway[2] + self._tilt[0])
+        k = min(1.0, dt_s / self.TILT_TAU_S)
+        tilt_roll, tilt_yaw = self._tilt
+        target_roll, target_yaw = self._tilt_target
+        self._tilt = (tilt_roll + k * (target_roll - tilt_roll), tilt_yaw + k * (target_yaw - tilt_yaw))
+        t_s = self._t_s
+        sway = [
+            amp * (math.sin(w[0] * t_s + p[0]) + math.sin(w[1] * t_s + p[1]) + math.sin(w[2] * t_s + p[2])) / 3
+            for amp, w, p in zip(self.SWAY_RAD, self._omega, self._phase, strict=True)
+        ]
+        yaw = sway[0] + self._tilt[1]
+        pitch = sway[1] + self._nod
+        roll = sway[2] + self._tilt[0]
         return self.strength * yaw, self.strength * pitch, self.strength * roll
 
 

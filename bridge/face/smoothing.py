@@ -24,13 +24,19 @@ class OnePole:
         self._y: F32 | None = None
 
     def process(self, x: F32, dt_s: float) -> F32:
-        x = np.clip(x, self.lo, self.hi)
+        # ufuncs with out= instead of np.clip and temporaries: this runs on ~100 channels per 10 ms frame.
+        x = np.maximum(x, self.lo, dtype=np.float32)
+        np.minimum(x, self.hi, out=x)
         if self._y is None or self.tau_ms <= 0.0:
-            self._y = x.astype(np.float32)
+            self._y = x
         else:
             a = 1.0 - math.exp(-dt_s * 1000.0 / self.tau_ms)
-            self._y = (self._y + np.float32(a) * (x - self._y)).astype(np.float32)
-        return np.clip(self._y, self.lo, self.hi)
+            x -= self._y
+            x *= np.float32(a)
+            self._y += x
+        y: F32 = np.maximum(self._y, self.lo)
+        np.minimum(y, self.hi, out=y)
+        return y
 
     def reset(self) -> None:
         self._y = None

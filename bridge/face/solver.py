@@ -82,6 +82,22 @@ class Articulation:
     recent_opening: float = 1.0
 
 
+def _pair(stem: str) -> tuple[int, int]:
+    return _I[stem + "Left"], _I[stem + "Right"]
+
+
+# Channel indices resolved once: the solver runs per 10 ms frame and dict look-ups add up.
+_JAW_OPEN, _CLOSE, _FUNNEL, _PUCKER = _I["jawOpen"], _I["mouthClose"], _I["mouthFunnel"], _I["mouthPucker"]
+_JAW_FORWARD, _CHEEK_PUFF, _TONGUE_OUT = _I["jawForward"], _I["cheekPuff"], _I["tongueOut"]
+_ROLL_LOWER, _ROLL_UPPER = _I["mouthRollLower"], _I["mouthRollUpper"]
+_SHRUG_LOWER, _SHRUG_UPPER = _I["mouthShrugLower"], _I["mouthShrugUpper"]
+_LOWER_DOWN, _UPPER_UP, _PRESS = _pair("mouthLowerDown"), _pair("mouthUpperUp"), _pair("mouthPress")
+_STRETCH, _DIMPLE, _SMILE = _pair("mouthStretch"), _pair("mouthDimple"), _pair("mouthSmile")
+_V_FF, _V_PP, _V_TH, _V_NN, _V_SIL = _V["FF"], _V["PP"], _V["TH"], _V["nn"], _V["sil"]
+_VRM_VOWELS = np.array([_VRM[name] for name in "AIUEO"], dtype=np.intp)
+_N_BS = len(ARKIT_INDEX)
+
+
 def smoothstep(lo: float, hi: float, x: float) -> float:
     t = min(1.0, max(0.0, (x - lo) / (hi - lo)))
     return t * t * (3.0 - 2.0 * t)
@@ -94,64 +110,70 @@ def lip_contact(aperture: float) -> float:
 
 def mouth_opening(bs: F32) -> float:
     """Lip opening as the rig shows it (the quantity the GRID accuracy metric reads)."""
-    lower = 0.5 * (bs[_I["mouthLowerDownLeft"]] + bs[_I["mouthLowerDownRight"]])
-    upper = 0.5 * (bs[_I["mouthUpperUpLeft"]] + bs[_I["mouthUpperUpRight"]])
-    return float(bs[_I["jawOpen"]] - bs[_I["mouthClose"]] + lower / 2 + upper / 2)
+    lower = 0.5 * (bs[_LOWER_DOWN[0]] + bs[_LOWER_DOWN[1]])
+    upper = 0.5 * (bs[_UPPER_UP[0]] + bs[_UPPER_UP[1]])
+    return float(bs[_JAW_OPEN] - bs[_CLOSE] + lower / 2 + upper / 2)
 
 
-def _both(bs: F32, stem: str, value: float) -> None:
-    bs[_I[stem + "Left"]] += value
-    bs[_I[stem + "Right"]] += value
+def clip01(x: F32) -> F32:
+    """Clamp to 0..1 in place (np.clip's wrapper costs more than the work on these small arrays)."""
+    np.maximum(x, 0.0, out=x)
+    return np.minimum(x, 1.0, out=x)
+
+
+def _both(bs: F32, pair: tuple[int, int], value: float) -> None:
+    bs[pair[0]] = bs[pair[1]] = value
 
 
 def solve_mouth(art: Articulation) -> F32:
     """ARKit-52 weights of jaw, lips, cheeks and tongue (eyes and brows left at 0)."""
-    bs = np.zeros(len(ARKIT_INDEX), dtype=np.float32)
+    bs = np.zeros(_N_BS, dtype=np.float32)
     a = min(1.0, max(0.0, art.aperture))
     contact = lip_contact(a)
     # Pressed lips imply a small jaw: cap the jaw by how far the lips are apart.
     jaw_cap = JAW_AT_CONTACT + (1.0 - JAW_AT_CONTACT) * smoothstep(0.0, JAW_FREE_APERTURE, a)
     jaw_open = JAW_OPEN_AT_MAX * min(max(0.0, art.jaw), jaw_cap)
     target = APERTURE_AT_MAX * a
-    bs[_I["jawOpen"]] = jaw_open
+    bs[_JAW_OPEN] = jaw_open
     if target <= jaw_open:
-        bs[_I["mouthClose"]] = jaw_open - target
+        bs[_CLOSE] = jaw_open - target
     else:
         extra = target - jaw_open
-        _both(bs, "mouthLowerDown", min(1.0, LOWER_LIP_SHARE * extra))
-        _both(bs, "mouthUpperUp", min(1.0, UPPER_LIP_SHARE * extra))
+        _both(bs, _LOWER_DOWN, min(1.0, LOWER_LIP_SHARE * extra))
+        _both(bs, _UPPER_UP, min(1.0, UPPER_LIP_SHARE * extra))
 
     rounding = max(0.0, art.protrusion - 0.5 * art.spread)
     spreading = max(0.0, art.spread - 0.5 * art.protrusion)
     open_lips = smoothstep(0.15, 0.6, a)
-    bs[_I["mouthFunnel"]] = 0.7 * rounding * open_lips
-    bs[_I["mouthPucker"]] = 0.8 * rounding * (1.0 - open_lips)
-    bs[_I["jawForward"]] = 0.1 * rounding * open_lips
-    _both(bs, "mouthStretch", 0.45 * spreading)
-    _both(bs, "mouthDimple", 0.25 * spreading)
-    _both(bs, "mouthSmile", 0.12 * spreading)
+    bs[_FUNNEL] = 0.7 * rounding * open_lips
+    bs[_PUCKER] = 0.8 * rounding * (1.0 - open_lips)
+    bs[_JAW_FORWARD] = 0.1 * rounding * open_lips
+    _both(bs, _STRETCH, 0.45 * spreading)
+    _both(bs, _DIMPLE, 0.25 * spreading)
+    _both(bs, _SMILE, 0.12 * spreading)
 
     # Contact shapes are muscular effort: only while speaking, so silence is a relaxed closed mouth.
     v = art.visemes
+    ff = float(v[_V_FF])
     effort = contact * art.voice * art.recent_opening
-    _both(bs, "mouthPress", 0.6 * effort * (1.0 - 0.5 * rounding))
-    bs[_I["mouthRollLower"]] = 0.25 * effort + 0.5 * float(v[_V["FF"]]) * (1.0 - open_lips)
-    bs[_I["mouthRollUpper"]] = 0.2 * effort
-    bs[_I["mouthShrugLower"]] = 0.3 * effort
-    bs[_I["mouthShrugUpper"]] = 0.1 * effort + 0.2 * float(v[_V["FF"]])
-    bs[_I["cheekPuff"]] = 0.12 * effort * float(v[_V["PP"]])
+    _both(bs, _PRESS, 0.6 * effort * (1.0 - 0.5 * rounding))
+    bs[_ROLL_LOWER] = 0.25 * effort + 0.5 * ff * (1.0 - open_lips)
+    bs[_ROLL_UPPER] = 0.2 * effort
+    bs[_SHRUG_LOWER] = 0.3 * effort
+    bs[_SHRUG_UPPER] = 0.1 * effort + 0.2 * ff
+    bs[_CHEEK_PUFF] = 0.12 * effort * float(v[_V_PP])
     # The tongue shows between the teeth for dental fricatives (and a little for /l/, /n/).
     tongue_room = smoothstep(0.05, 0.3, a)
-    bs[_I["tongueOut"]] = tongue_room * (0.5 * float(v[_V["TH"]]) + 0.1 * float(v[_V["nn"]]))
-    np.clip(bs, 0.0, 1.0, out=bs)
-    return bs
+    bs[_TONGUE_OUT] = tongue_room * (0.5 * float(v[_V_TH]) + 0.1 * float(v[_V_NN]))
+    return clip01(bs)
 
 
 def gate_visemes(probs: F32, voice: float) -> F32:
     """Viseme weights 0..1: the frame's probabilities scaled by voice activity, the rest on sil."""
-    w = np.clip(probs.astype(np.float32), 0.0, 1.0) * np.float32(voice)
-    w[_V["sil"]] += np.float32(1.0 - voice)
-    return np.clip(w, 0.0, 1.0).astype(np.float32)
+    w = clip01(probs.astype(np.float32))
+    w *= np.float32(voice)
+    w[_V_SIL] += np.float32(1.0 - voice)
+    return clip01(w)
 
 
 def vrm_vowels(art: Articulation, bs: F32) -> F32:
@@ -164,11 +186,10 @@ def vrm_vowels(art: Articulation, bs: F32) -> F32:
     total = float(dist.sum())
     if total <= 1e-6:
         return out
-    rounding = float(bs[_I["mouthPucker"]] + bs[_I["mouthFunnel"]])
+    rounding = float(bs[_PUCKER] + bs[_FUNNEL])
     amount = min(1.0, mouth_opening(bs) / APERTURE_AT_MAX + 0.5 * rounding)
-    for k, name in enumerate("AIUEO"):
-        out[_VRM[name]] = amount * float(dist[k]) / total
-    return np.clip(out, 0.0, 1.0)
+    out[_VRM_VOWELS] = amount * dist.astype(np.float64) / total
+    return clip01(out)
 
 
 def jaw_angle_rad(bs: F32) -> float:
