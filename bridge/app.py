@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from bridge.audio.sources import open_source
-from bridge.config import Config
+from bridge.config import Config, ModelConfig
 from bridge.face import FaceEngine, build_face_solver
-from bridge.model import load_model
 from bridge.pipeline import Bridge
+from bridge.stages import ArticulationModel
 from bridge.statusline import StatusLine
 from bridge.transports import BridgeStatus, build_control, build_sinks
 
@@ -46,8 +47,14 @@ class _Control:
         )
 
 
-def run_live(cfg: Config, duration_s: float | None = None) -> int:
-    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code."""
+def run_live(
+    cfg: Config, load_model: Callable[[ModelConfig], ArticulationModel], duration_s: float | None = None
+) -> int:
+    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code.
+
+    ``load_model`` is the CLI's choice of model loader (shipped weights or an SSL upstream, which
+    needs torch and so cannot be imported here).
+    """
     t_start_s = time.monotonic()
     model = load_model(cfg.model)
     solver = build_face_solver(cfg.face)

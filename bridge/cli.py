@@ -37,6 +37,12 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--no-{part}", action="store_true", help=f"switch {part} motion off")
     p.add_argument("--lookahead-ms", type=int, choices=(0, 10, 20, 30), help="model look-ahead (default 30)")
     p.add_argument("--weights", help="model weights file made by `avatar-bridge train` (default: shipped)")
+    p.add_argument("--upstream", help="SSL encoder instead of the shipped model: a local WavLM/HuBERT model "
+                   "directory or an s3prl name in the local Hugging Face cache (needs the [ssl] extra)")
+    p.add_argument("--head", help="linear EMA head for --upstream: a wav2avatar .pkl or an .npz")
+    p.add_argument("--upstream-layer", type=int, help="hidden state the head reads (default: from the head)")
+    p.add_argument("--upstream-chunk-ms", type=int, help="audio per encoder run (default 200)")
+    p.add_argument("--upstream-context-ms", type=int, help="audio before each chunk the encoder sees (default 200)")
     p.add_argument("--vad-aggressiveness", type=int, choices=(0, 1, 2, 3), help="webrtcvad mode (default 2)")
     p.add_argument("--no-vad", action="store_true", help="never gate the face to rest")
 
@@ -78,6 +84,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         if a.get(f"no_{part}"):
             o.setdefault("face", {})[part] = 0.0
     _set(o, "model", "lookahead_ms", a.get("lookahead_ms"))
+    for key in ("upstream", "head", "upstream_layer", "upstream_chunk_ms", "upstream_context_ms"):
+        _set(o, "model", key, a.get(key))
     _set(o, "model", "weights", a.get("weights"))
     _set(o, "vad", "aggressiveness", a.get("vad_aggressiveness"))
     if a.get("no_vad"):
@@ -123,8 +131,9 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from bridge.app import run_live
+    from bridge.upstream import build_model
 
-    return run_live(config_from_args(args), duration_s=args.duration)
+    return run_live(config_from_args(args), build_model, duration_s=args.duration)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

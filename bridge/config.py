@@ -67,10 +67,21 @@ class ModelConfig:
     Attributes:
         weights: "default" (shipped model) or a path to a weights file made by `avatar-bridge train`.
         lookahead_ms: the model's algorithmic look-ahead (0..30 ms, multiple of 10).
+        upstream: optional SSL encoder instead of the shipped model: a local Hugging Face WavLM/HuBERT/
+            wav2vec 2.0 directory or an s3prl upstream name found in the local Hugging Face cache.
+        head: linear EMA head for the upstream (wav2avatar .pkl or .npz).
+        upstream_layer: hidden state the head reads; -1 takes it from the head.
+        upstream_chunk_ms: audio per encoder run (latency = chunk + look-ahead).
+        upstream_context_ms: audio before each chunk that the encoder also sees.
     """
 
     weights: str = "default"
     lookahead_ms: int = 30
+    upstream: str = ""
+    head: str = ""
+    upstream_layer: int = -1
+    upstream_chunk_ms: int = 200
+    upstream_context_ms: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +220,9 @@ def validate(cfg: Config) -> Config:
     _check_range("vad.hangover_ms", cfg.vad.hangover_ms, 0, 5000)
     _check_range("vad.release_ms", cfg.vad.release_ms, 1, 5000)
     _check_choice("model.lookahead_ms", cfg.model.lookahead_ms, (0, 10, 20, 30))
+    _check_range("model.upstream_layer", cfg.model.upstream_layer, -1, 256)
+    _check_range("model.upstream_chunk_ms", cfg.model.upstream_chunk_ms, 20, 2000)
+    _check_range("model.upstream_context_ms", cfg.model.upstream_context_ms, 0, 10000)
     _check_choice("face.mood", cfg.face.mood, MOODS)
     for name in ("intensity", "blink", "gaze", "head", "breath"):
         _check_range(f"face.{name}", getattr(cfg.face, name), 0.0, 1.0)

@@ -145,7 +145,8 @@ class Bridge:
     """The live loop: one processing thread pulls audio, computes frames and hands them to the sinks.
 
     Sinks never block, so a stalled receiver cannot stall capture; when the loop itself falls behind,
-    frames whose audio is older than two output periods are skipped rather than sent in a late burst.
+    frames whose audio is older than two output periods plus the model's latency are skipped rather than sent
+    in a late burst (a chunked model, such as an SSL upstream, computes a whole chunk's frames at once).
     Control methods may be called from other threads.
     """
 
@@ -164,7 +165,7 @@ class Bridge:
         self.articulator = Articulator(model, VoiceActivity(cfg.vad), source.sample_rate_hz)
         self.clock = FrameClock(cfg.output.fps)
         self.subject = cfg.output.subject
-        self._late_s = 2.0 / cfg.output.fps
+        self._late_s = 2.0 / cfg.output.fps + model.lookahead_s
         self._seq = 0
         self._skipped = 0
         self._lock = threading.Lock()

@@ -37,6 +37,12 @@ def load_default_model(lookahead_ms: int = 30) -> NumpyArticulationModel:
 
 
 def load_model(cfg: ModelConfig) -> NumpyArticulationModel:
-    """The model a config names: ``weights = "default"`` or a path to a trained weights file."""
+    """The model a config names: ``weights = "default"`` or a path to a trained weights file.
+
+    Raises:
+        ConfigError: the config names an SSL upstream, which ``bridge.upstream.build_model`` loads.
+    """
+    if cfg.upstream:
+        raise ConfigError("model.upstream: this command runs the shipped model only; use run or bake")
     path = DEFAULT_WEIGHTS if cfg.weights == "default" else Path(cfg.weights).expanduser()
     return load_weights(path, cfg.lookahead_ms)

@@ -81,9 +81,9 @@ class BakeReport:
 @functools.lru_cache(maxsize=2)
 def _model(cfg: ModelConfig) -> ArticulationModel:
     """One model per worker process and model config; reset before each file."""
-    from bridge.model import load_model
+    from bridge.upstream import build_model
 
-    return load_model(cfg)
+    return build_model(cfg)
 
 
 def acoustic_articulation(samples: F32, sample_rate_hz: int, model: ArticulationModel) -> ModelOutput:

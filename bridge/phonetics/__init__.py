@@ -6,6 +6,6 @@ dominance-function coarticulation model (``dynamics``). Numpy only.
 """
 
 from bridge.phonetics.dynamics import phones_to_model_output
-from bridge.phonetics.table import PHONES, PhoneTarget, controls_to_ema, normalize_phone
+from bridge.phonetics.table import PHONES, PhoneTarget, controls_to_ema, ema_to_controls, normalize_phone
 
-__all__ = ["PHONES", "PhoneTarget", "controls_to_ema", "normalize_phone", "phones_to_model_output"]
+__all__ = ["PHONES", "PhoneTarget", "controls_to_ema", "ema_to_controls", "normalize_phone", "phones_to_model_output"]

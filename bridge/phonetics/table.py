@@ -172,3 +172,16 @@ def controls_to_ema(controls: F32) -> F32:
     """EMA (n, 12) mm relative to the rest posture, from clipped controls (n, 7)."""
     out: F32 = (controls @ _EMA_FROM_CONTROLS.T + _EMA_BIAS).astype(np.float32)
     return out
+
+
+_CONTROLS_FROM_EMA = np.linalg.pinv(_EMA_FROM_CONTROLS).astype(np.float32)
+
+
+def ema_to_controls(ema: F32) -> F32:
+    """Controls (n, 7), clipped to 0..1, that best explain EMA (n, 12) mm in least squares.
+
+    The inverse of ``controls_to_ema`` for articulation that arrives as EMA only (e.g. a
+    wav2avatar linear head); exact for EMA that ``controls_to_ema`` produced from 0..1 controls.
+    """
+    out: F32 = ((ema - _EMA_BIAS) @ _CONTROLS_FROM_EMA.T).clip(0.0, 1.0).astype(np.float32)
+    return out

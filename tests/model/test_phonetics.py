@@ -9,7 +9,7 @@ from bridge.errors import ConfigError
 from bridge.frames import CONTROL_NAMES, VISEMES
 from bridge.phonetics import phones_to_model_output
 from bridge.phonetics.dynamics import expand_segments
-from bridge.phonetics.table import PHONES, normalize_phone
+from bridge.phonetics.table import PHONES, controls_to_ema, ema_to_controls, normalize_phone
 
 LIP = CONTROL_NAMES.index("lip_aperture")
 JAW = CONTROL_NAMES.index("jaw_open")
@@ -67,3 +67,11 @@ def test_table_covers_arpabet() -> None:
     for p in arpabet.split():
         normalize_phone(p)
     assert all(t.viseme in VISEMES for t in PHONES.values())
+
+
+def test_ema_to_controls_inverts_the_table_map() -> None:
+    targets = np.array([p.controls for p in PHONES.values()], dtype=np.float32).clip(0.0, 1.0)
+    np.testing.assert_allclose(ema_to_controls(controls_to_ema(targets)), targets, atol=1e-5)
+    # EMA beyond any posture the table can make still gives controls inside 0..1.
+    wild = ema_to_controls(np.full((1, 12), 100.0, dtype=np.float32))
+    assert wild.min() >= 0.0 and wild.max() <= 1.0
