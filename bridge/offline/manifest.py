@@ -50,14 +50,18 @@ class Sidecar:
     warnings: tuple[str, ...]
 
 
-def _weights_identity(weights: str) -> str:
-    if weights == "default":
-        return "default"
+def _file_identity(path: str) -> str:
+    """Path plus size and mtime, so retrained weights or a refitted head invalidate earlier bakes."""
+    if path in ("default", ""):
+        return path
+    target = Path(path).expanduser()
     try:
-        st = os.stat(weights)
+        # A model directory (an SSL upstream): every file in it (config, weights).
+        files = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
+        stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     except OSError:
-        return weights
-    return f"{weights}:{st.st_size}:{st.st_mtime_ns}"
+        return path
+    return f"{path}:{stats}"
 
 
 def settings_digest(cfg: Config, extra: dict[str, Any], transcript: str | None) -> str:
@@ -71,7 +75,9 @@ def settings_digest(cfg: Config, extra: dict[str, Any], transcript: str | None) 
     payload = {
         "version": __version__,
         "config": {s: dataclasses.asdict(getattr(cfg, s)) for s in _RELEVANT_SECTIONS},
-        "weights": _weights_identity(cfg.model.weights),
+        "weights": _file_identity(cfg.model.weights),
+        "head": _file_identity(cfg.model.head),
+        "upstream": _file_identity(cfg.model.upstream),
         "extra": extra,
         "transcript": transcript,
     }

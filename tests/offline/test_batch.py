@@ -11,7 +11,9 @@ import pytest
 import soundfile as sf
 
 from bridge.cli import main
+from bridge.config import load_config
 from bridge.frames import ARKIT_NAMES
+from bridge.offline.manifest import settings_digest
 from tests.conftest import DEV_DATA, EXAMPLE_WAV
 
 GRID = DEV_DATA / "grid"
@@ -187,3 +189,20 @@ def test_unknown_transcript_words_fall_back_to_the_acoustic_model(
     assert main(["bake", str(src), "-o", str(tmp_path / "o.jsonl"), "--text", "zzxqv qqzzx", "--no-progress"]) == 0
     assert "not in the pronunciation dictionary" in capsys.readouterr().err
     assert json.loads((tmp_path / "o.bake.json").read_text())["aligned"] is False
+
+
+def test_settings_digest_follows_model_files(tmp_path: Path) -> None:
+    """Retrained weights, a refitted head or new upstream weights make earlier bakes stale."""
+    head = tmp_path / "head.npz"
+    upstream = tmp_path / "wavlm"
+    upstream.mkdir()
+    head.write_bytes(b"1")
+    (upstream / "model.safetensors").write_bytes(b"1")
+    cfg = load_config(None, {"model": {"upstream": str(upstream), "head": str(head)}})
+    first = settings_digest(cfg, {}, None)
+    assert settings_digest(cfg, {}, None) == first
+    head.write_bytes(b"22")
+    second = settings_digest(cfg, {}, None)
+    assert second != first
+    (upstream / "model.safetensors").write_bytes(b"333")
+    assert settings_digest(cfg, {}, None) != second
