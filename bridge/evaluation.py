@@ -15,7 +15,8 @@ Metrics (issue 3):
 
 Methods: ``model`` (ModelOutput straight from the acoustic model: opening = lip_aperture
 control), ``face`` (the full offline path, opening from ARKit blendshapes as
-jawOpen - mouthClose + mean(mouthLowerDown)/2 + mean(mouthUpperUp)/2), ``energy`` (RMS energy
+jawOpen - mouthClose + mean(mouthLowerDown)/2 + mean(mouthUpperUp)/2), ``recognized`` (the same
+face path steered by pocketsphinx phone recognition, what ``bake --recognize`` writes), ``energy`` (RMS energy
 mouth) and ``ulipsync`` (pylipsync's MFCC template matching, opening from the vowel weights).
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from bridge.errors import AudioError, ConfigError
-from bridge.frames import ARKIT_INDEX, EMA_NAMES, F32
+from bridge.frames import ARKIT_INDEX, EMA_NAMES, F32, AnimationFrame
 
 log = logging.getLogger(__name__)
 
@@ -231,15 +232,38 @@ def face_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
                                        "mouthUpperUpLeft", "mouthUpperUpRight")}  # fmt: skip
 
     def predict(x: F32, sr: int) -> Prediction:
-        frames = render_offline(x, sr, cfg)
-        bs = np.array([f.pose.blendshapes for f in frames], dtype=np.float64)
-        opening = (
-            bs[:, idx["jawOpen"]] - bs[:, idx["mouthClose"]]
-            + (bs[:, idx["mouthLowerDownLeft"]] + bs[:, idx["mouthLowerDownRight"]]) / 4
-            + (bs[:, idx["mouthUpperUpLeft"]] + bs[:, idx["mouthUpperUpRight"]]) / 4
-        )  # fmt: skip
-        ema = np.array([f.pose.ema for f in frames], dtype=np.float64)
-        return Prediction(np.array([f.t_s for f in frames]), opening, ema)
+        return _face_prediction(render_offline(x, sr, cfg), idx)
+
+    return predict
+
+
+def _face_prediction(frames: Sequence[AnimationFrame], idx: dict[str, int]) -> Prediction:
+    """Opening = jawOpen - mouthClose + mean(mouthLowerDown L/R)/2 + mean(mouthUpperUp L/R)/2, and the EMA."""
+    bs = np.array([f.pose.blendshapes for f in frames], dtype=np.float64)
+    opening = (
+        bs[:, idx["jawOpen"]] - bs[:, idx["mouthClose"]]
+        + (bs[:, idx["mouthLowerDownLeft"]] + bs[:, idx["mouthLowerDownRight"]]) / 4
+        + (bs[:, idx["mouthUpperUpLeft"]] + bs[:, idx["mouthUpperUpRight"]]) / 4
+    )  # fmt: skip
+    ema = np.array([f.pose.ema for f in frames], dtype=np.float64)
+    return Prediction(np.array([f.t_s for f in frames]), opening, ema)
+
+
+def recognized_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
+    """What ``bake --recognize`` writes: the face path steered by pocketsphinx phone recognition."""
+    from bridge.config import Config, ModelConfig
+    from bridge.offline.bake import BakeSettings, make_take
+    from bridge.offline.cli_args import DEFAULT_PHONE_WEIGHT
+    from bridge.offline.exports import ExportOptions
+
+    cfg = Config(model=ModelConfig(weights=str(weights) if weights else "default", lookahead_ms=lookahead_ms))
+    settings = BakeSettings(cfg, (), ExportOptions(), DEFAULT_PHONE_WEIGHT, recognize=True)
+    idx = {n: ARKIT_INDEX[n] for n in ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight",
+                                       "mouthUpperUpLeft", "mouthUpperUpRight")}  # fmt: skip
+
+    def predict(x: F32, sr: int) -> Prediction:
+        take, _ = make_take(Path("dev"), x, sr, settings, None)
+        return _face_prediction(take.frames, idx)
 
     return predict
 
@@ -295,7 +319,7 @@ def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dic
 # ---- command ---------------------------------------------------------------------------------
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev"
-METHODS = ("model", "face", "energy", "ulipsync")
+METHODS = ("model", "face", "recognized", "energy", "ulipsync")
 _GRID_COLS = ("r", "closure_recall", "closure_precision", "closure_f1", "onset_error_ms", "closure_mcc")
 _MNGU0_COLS = ("mean_r", "lip_aperture_r", "jaw_r")
 
@@ -337,6 +361,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     factories: dict[str, Callable[[], Predictor]] = {
         "model": lambda: model_predictor(args.weights, args.lookahead_ms),
         "face": lambda: face_predictor(args.weights, args.lookahead_ms),
+        "recognized": lambda: recognized_predictor(args.weights, args.lookahead_ms),
         "energy": energy_predictor,
         "ulipsync": ulipsync_predictor,
     }

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 ALIGN_RATE_HZ = 16000  # the shipped en-us model's sample rate
 _FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
-_NOISE = {"SIL", "+SPN+", "+NSN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UH+", "+UM+"}
+NOISE_PHONES = {"SIL", "+SPN+", "+NSN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UH+", "+UM+"}
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -90,7 +90,7 @@ def _decoder() -> pocketsphinx.Decoder:
     return pocketsphinx.Decoder(samprate=ALIGN_RATE_HZ, bestpath=False, loglevel="FATAL")
 
 
-def _to_pcm16(samples: F32, sample_rate_hz: int) -> bytes:
+def to_pcm16(samples: F32, sample_rate_hz: int) -> bytes:
     x = samples.astype(np.float64)
     if sample_rate_hz != ALIGN_RATE_HZ:
         g = np.gcd(sample_rate_hz, ALIGN_RATE_HZ)
@@ -116,7 +116,7 @@ def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
     if not known:
         warnings.append("transcript has no word the aligner knows; using the acoustic model alone")
         return Alignment((), (), tuple(warnings))
-    pcm = _to_pcm16(samples, sample_rate_hz)
+    pcm = to_pcm16(samples, sample_rate_hz)
     try:
         decoder.set_align_text(" ".join(known))
         decoder.start_utt()
@@ -136,7 +136,7 @@ def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
         name = entry.name.upper()
         start_s = entry.start * _FRAME_S
         end_s = (entry.start + entry.duration) * _FRAME_S
-        phones.append(Phone("SIL" if name in _NOISE else name, start_s, end_s))
+        phones.append(Phone("SIL" if name in NOISE_PHONES else name, start_s, end_s))
     if not any(p.name != "SIL" for p in phones):
         warnings.append("transcript alignment found no speech; using the acoustic model alone")
         return Alignment((), tuple(known), tuple(warnings))

@@ -36,14 +36,16 @@ class BakeSettings:
         cfg: pipeline config.
         formats: export format names (``FORMATS`` keys).
         export: options of the exports.
-        phone_weight: share of the transcript-driven articulation in the blend with the acoustic
-            model (0 = acoustic only, 1 = phones only).
+        phone_weight: share of the phone-driven articulation (transcript-aligned or recognized) in
+            the blend with the acoustic model (0 = acoustic only, 1 = phones only).
+        recognize: without a usable transcript, take the phones from pocketsphinx phone recognition.
     """
 
     cfg: Config
     formats: tuple[str, ...]
     export: ExportOptions
     phone_weight: float
+    recognize: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +104,11 @@ def acoustic_articulation(samples: F32, sample_rate_hz: int, model: Articulation
 def make_take(
     source: Path, samples: F32, sample_rate_hz: int, settings: BakeSettings, transcript: str | None
 ) -> tuple[Take, float]:
-    """Frames for one signal; with a transcript, aligned phones steer the articulation.
+    """Frames for one signal; aligned transcript phones (or, with ``recognize``, recognized ones)
+    steer the articulation.
 
     Returns:
-        The take and the seconds spent aligning.
+        The take and the seconds spent aligning or recognizing.
     """
     cfg = settings.cfg
     warnings: list[str] = []
@@ -126,6 +129,15 @@ def make_take(
         align_s = time.perf_counter() - t0
         warnings += result.warnings
         phones, words = result.phones, result.words
+    aligned = bool(phones)
+    if not phones and settings.recognize and not silent:
+        from bridge.offline.recognize import recognize_phones
+
+        t0 = time.perf_counter()
+        phones = recognize_phones(samples, sample_rate_hz)
+        align_s += time.perf_counter() - t0
+        if not phones:
+            warnings.append("phone recognition heard no speech; using the acoustic model alone")
     if phones:
         acoustic = acoustic_articulation(samples, sample_rate_hz, model)
         steered = guided.blend(acoustic, guided.phone_articulation(phones, acoustic.n_frames), settings.phone_weight)
@@ -142,7 +154,7 @@ def make_take(
         fps=cfg.output.fps,
         frames=tuple(frames),
         phones=phones,
-        transcript=" ".join(words) if phones else "",
+        transcript=" ".join(words) if aligned else "",
         warnings=tuple(warnings),
     )
     return take, align_s
@@ -180,7 +192,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
             outputs=tuple(str(p) for _, p in job.outputs),
             duration_s=take.duration_s,
             frames=len(take.frames),
-            aligned=bool(take.phones),
+            aligned=bool(take.transcript),
             warnings=take.warnings,
         ),
     )
@@ -188,7 +200,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         source=job.source,
         duration_s=take.duration_s,
         frames=len(take.frames),
-        aligned=bool(take.phones),
+        aligned=bool(take.transcript),
         warnings=take.warnings,
         align_s=align_s,
         compute_s=time.perf_counter() - t0,

@@ -217,6 +217,7 @@ def _digest_extra(settings: BakeSettings) -> dict[str, object]:
         "formats": list(settings.formats),
         "extended_shapes": settings.export.extended_shapes,
         "phone_weight": settings.phone_weight,
+        "recognize": settings.recognize,
     }
 
 

@@ -23,11 +23,13 @@ def _add_transcript_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("transcript-guided timing")
     g.add_argument("--text", help="transcript of the (single) input: aligned with pocketsphinx to time the mouth")
     g.add_argument("--no-text-files", action="store_true", help="ignore <name>.txt transcripts next to the audio")
+    g.add_argument("--recognize", action="store_true",
+                   help="without a transcript, time the mouth with pocketsphinx phone recognition as well")
     g.add_argument(
         "--phone-weight",
         type=float,
         default=DEFAULT_PHONE_WEIGHT,
-        help=f"share of the aligned phones vs the acoustic model, 0..1 (default {DEFAULT_PHONE_WEIGHT})",
+        help=f"share of the aligned/recognized phones vs the acoustic model, 0..1 (default {DEFAULT_PHONE_WEIGHT})",
     )
 
 
@@ -90,6 +92,7 @@ def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
         formats=parse_formats(args.format or ["jsonl"]),
         export=ExportOptions(extended_shapes=check_extended_shapes(args.extended_shapes)),
         phone_weight=_check_weight(args.phone_weight),
+        recognize=args.recognize,
     )
     return BakeRequest(
         inputs=tuple(args.inputs),
@@ -117,7 +120,10 @@ def preview_request(args: argparse.Namespace, cfg: Config) -> PreviewRequest:
     from bridge.offline.bake import BakeSettings
     from bridge.offline.preview import PreviewRequest
 
-    settings = BakeSettings(cfg=cfg, formats=(), export=ExportOptions(), phone_weight=_check_weight(args.phone_weight))
+    settings = BakeSettings(
+        cfg=cfg, formats=(), export=ExportOptions(), phone_weight=_check_weight(args.phone_weight),
+        recognize=args.recognize,
+    )
     return PreviewRequest(
         source=args.source,
         video=args.output,

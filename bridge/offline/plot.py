@@ -60,7 +60,10 @@ def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None
     ax.set_ylabel("weight 0..1")
     ax.legend(loc="upper right", fontsize=7, ncol=3)
     title = f"{take.source.name}  ({take.duration_s:.2f} s, {take.fps} fps"
-    title += f", aligned: \u201c{take.transcript}\u201d)" if take.phones else ", acoustic model)"
+    if take.transcript:
+        title += f", aligned: \u201c{take.transcript}\u201d)"
+    else:
+        title += ", recognized phones)" if take.phones else ", acoustic model)"
     ax.set_title(title, fontsize=9)
     # Viseme strip: one coloured span per run of the dominant viseme.
     cmap = plt.get_cmap("tab20")

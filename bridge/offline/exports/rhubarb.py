@@ -6,7 +6,8 @@ rounded (AO, ER); F puckered (UW, OW, W); G upper teeth on the lower lip (F, V);
 behind the upper teeth, mouth between C and D (long L); X idle, relaxed closed mouth (pauses).
 G, H and X are optional ("extended") and fall back to B, C and A when left out, as in Rhubarb.
 
-Cues come from the baked face (aligned phones when a transcript was given, else the frames' lip
+Cues come from the baked face (aligned phones when a transcript was given, recognized phones with
+``--recognize``, else the frames' lip
 opening, rounding, lip-teeth contact and tongue tip, see ``frame_shapes``), are at least
 ``MIN_CUE_S`` long, start at 0.00 and end at the
 duration truncated to centiseconds; times are written with two decimals.
