@@ -19,6 +19,7 @@ from bridge.frames import MOODS
 from bridge.logs import setup_logging
 from bridge.offline.cli_args import add_bake_args, add_preview_args
 from bridge.training.command import add_train_args
+from bridge.training.head import add_train_head_args
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def _cmd_train_head(args: argparse.Namespace) -> int:
+    from bridge.training.head import run_train_head
+
+    return run_train_head(args)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from bridge.evaluation import run_evaluate
 
@@ -253,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the articulation model from scratch (synthetic corpus, deterministic)")
     add_train_args(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("train-head", help="fit a linear EMA head for an SSL upstream (--upstream) on the synthetic "
+                       "corpus")
+    add_train_head_args(p)
+    p.set_defaults(func=_cmd_train_head)
 
     p = sub.add_parser("evaluate", help="accuracy of the model and two baselines on the dev recordings")
     add_evaluate_args(p)

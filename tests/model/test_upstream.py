@@ -16,9 +16,12 @@ from sklearn.linear_model import LinearRegression
 from transformers import WavLMConfig, WavLMModel
 
 from bridge.audio.files import read_audio
+from bridge.cli import main
 from bridge.config import ModelConfig
+from bridge.corpus.mbrola import espeak_available
 from bridge.errors import ConfigError, ModelError
 from bridge.model import load_default_model
+from bridge.training.head import fit_head
 from bridge.upstream import build_model, read_head
 from bridge.upstream.encoder import SSLEncoder
 from tests.conftest import EXAMPLE_WAV, ROOT
@@ -199,3 +202,30 @@ def test_missing_or_hub_only_upstream_is_one_clear_error(
     assert "Traceback" not in p.stderr
     errors = [line for line in p.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and expect in errors[0], p.stderr
+
+
+@pytest.mark.skipif(not espeak_available(), reason="train-head needs espeak-ng and the MBROLA voices")
+def test_train_head_fits_an_npz_head_the_bridge_runs(tiny_upstream: Path, tmp_path: Path) -> None:
+    out = tmp_path / "head.npz"
+    assert main(["train-head", "--upstream", str(tiny_upstream), "--layer", str(LAYER), "--out", str(out),
+                 "--quick"]) == 0  # fmt: skip
+    head = read_head(out)
+    assert head.layer == LAYER and head.coef.shape == (12, 32) and np.all(np.isfinite(head.coef))
+    model = build_model(ModelConfig(upstream=str(tiny_upstream), head=str(out)))  # layer taken from the head
+    x, _ = read_audio(EXAMPLE_WAV)
+    out_rows = model.process(x).n_frames + model.flush().n_frames
+    assert out_rows == -(-x.shape[0] // 160)
+
+
+def test_fit_head_recovers_a_linear_map(tiny_upstream: Path) -> None:
+    """Targets that are an exact linear function of the features are fitted almost exactly."""
+    encoder = SSLEncoder(str(tiny_upstream))
+    x, _ = read_audio(EXAMPLE_WAV)
+    feats = encoder.hidden_state(x, LAYER)
+    true = np.random.default_rng(1).normal(size=(12, 32)).astype(np.float32)
+    per_frame = feats @ true.T  # at the encoder's 50 Hz frames; repeat to 100 Hz frames
+    at_100 = np.repeat(per_frame, 2, axis=0)
+    head = fit_head(encoder, LAYER, [(x, at_100)], ridge=1e-6, source="test")
+    fitted = head.apply(feats)
+    r = [np.corrcoef(fitted[:, c], per_frame[:, c])[0, 1] for c in range(12)]
+    assert min(r) > 0.95
