@@ -133,11 +133,13 @@ class NumpyArticulationModel:
             w_rz = self._w_hh[:, : 2 * hs]
             w_n = self._w_hh[:, 2 * hs :]
             h = self._h
-            for t in range(n):
-                rz = 1.0 / (1.0 + np.exp(gi_rz[t] - h @ w_rz))
-                cand = np.tanh(gi_n[t] + rz[:hs] * (h @ w_n + b_n))
-                h = cand + rz[hs:] * (h - cand)
-                states[t] = h
+            # A saturated gate overflows exp to inf, which yields the correct gate value 0: not worth a warning.
+            with np.errstate(over="ignore"):
+                for t in range(n):
+                    rz = 1.0 / (1.0 + np.exp(gi_rz[t] - h @ w_rz))
+                    cand = np.tanh(gi_n[t] + rz[:hs] * (h @ w_n + b_n))
+                    h = cand + rz[hs:] * (h - cand)
+                    states[t] = h
             self._h = h
             self._n_frames_in += n
         hist = np.concatenate([self._past_h, states])
