@@ -159,9 +159,12 @@ SENTENCES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _words(voice: str) -> list[str]:
+PUNCTUATION = ".,;:!?¿¡"
+
+
+def words(voice: str) -> list[str]:
     """Every word token of the voice's sentences, punctuation stripped, repeats kept."""
-    return [w.strip(".,;:!?¿¡") for line in SENTENCES[voice] for w in line.split() if w.strip(".,;:!?¿¡")]
+    return [w.strip(PUNCTUATION) for line in SENTENCES[voice] for w in line.split() if w.strip(PUNCTUATION)]
 
 
 def make_native_sentences(n: int, seed: int, voice: str) -> list[str]:
@@ -170,7 +173,7 @@ def make_native_sentences(n: int, seed: int, voice: str) -> list[str]:
     Raises:
         KeyError: no native sentences for ``voice``.
     """
-    tokens = _words(voice)
+    tokens = words(voice)
     rng = random.Random(seed)
     out = []
     for _ in range(n):
