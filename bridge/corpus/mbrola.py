@@ -3,7 +3,8 @@
 ``espeak-ng --pho`` prints the MBROLA phone list (symbol, duration ms, pitch points) that the
 same command with ``-w`` renders; the two are run separately because ``--pho`` with ``-w``
 writes an empty WAV. Durations are rescaled by the (tiny, < 0.01 %) ratio of WAV length to their
-sum. MBROLA's SAMPA symbols are mapped to ARPAbet (``US_SAMPA``, ``EN1_SAMPA``).
+sum. MBROLA's SAMPA symbols are mapped to ARPAbet (``US_SAMPA``, ``EN1_SAMPA`` and one map per
+other-language voice); the symbol sets are those the voices emitted on English and native text.
 """
 
 from __future__ import annotations
@@ -43,11 +44,57 @@ EN1_SAMPA: dict[str, tuple[str, ...]] = {
     "e@": ("EH", "AX"), "U@": ("UH", "AX"),
 }  # fmt: skip
 
+
+# The other languages: each symbol goes to the nearest phone of the (English) phone table.
+# Front rounded vowels take the rounded vowel of the same height (y -> UW, Y -> UH, 2 -> OH, 9 -> AO),
+# close-mid e/o are EH/OH, nasal vowels their oral vowel; uvular R is the back consonant G (tongue
+# dorsum, no lip rounding, unlike English R); taps and trills are the flap DX; palatal sonorants
+# (nasal J, lateral L) are alveolar + Y halves; velar x is K; palatal C is the shape-neutral HH;
+# affricates ts/pf/dz are two halves; Italian nf (labiodental nasal before f) is V, lips on teeth.
+_XSAMPA_SHARED: dict[str, tuple[str, ...]] = {
+    "p": ("P",), "b": ("B",), "t": ("T",), "d": ("D",), "k": ("K",), "g": ("G",), "f": ("F",),
+    "v": ("V",), "s": ("S",), "z": ("Z",), "S": ("SH",), "Z": ("ZH",), "m": ("M",), "n": ("N",),
+    "N": ("NG",), "l": ("L",), "j": ("Y",), "w": ("W",), "h": ("HH",), "tS": ("CH",), "dZ": ("JH",),
+    "ts": ("T", "S"), "x": ("K",), "@": ("AX",), "_": ("SIL",),
+}  # fmt: skip
+DE2_SAMPA: dict[str, tuple[str, ...]] = {
+    **_XSAMPA_SHARED,
+    "R": ("G",), "C": ("HH",), "pf": ("P", "F"), "6": ("AH",), "a": ("AA",), "a:": ("AA",), "E": ("EH",),
+    "E:": ("EH",), "e:": ("EH",), "I": ("IH",), "i:": ("IY",), "O": ("AO",), "o:": ("OH",), "U": ("UH",),
+    "u:": ("UW",), "Y": ("UH",), "y:": ("UW",), "9": ("AO",), "2:": ("OH",), "aI": ("AY",), "aU": ("AW",),
+    "OY": ("OY",), "a~": ("AA",), "E~": ("EH",), "o~": ("AO",),
+}  # fmt: skip
+FR1_SAMPA: dict[str, tuple[str, ...]] = {
+    **_XSAMPA_SHARED,
+    "R": ("G",), "H": ("W",), "a": ("AA",), "e": ("EH",), "E": ("EH",), "i": ("IY",), "o": ("OH",),
+    "O": ("AO",), "u": ("UW",), "y": ("UW",), "2": ("OH",), "9": ("AO",), "a~": ("AA",), "e~": ("EH",),
+    "o~": ("AO",), "9~": ("AO",),
+}  # fmt: skip
+ES1_SAMPA: dict[str, tuple[str, ...]] = {
+    **_XSAMPA_SHARED,
+    "r": ("DX",), "rr": ("DX",), "T": ("TH",), "J": ("N", "Y"), "L": ("L", "Y"), "jj": ("Y",), "a": ("AA",),
+    "e": ("EH",), "e/": ("EH",), "i": ("IY",), "o": ("OH",), "o/": ("OH",), "u": ("UW",),
+}  # fmt: skip
+# it3: digit 1 marks a stressed vowel, "/" an unstressed one, "[" a dental stop; English words add a few
+# foreign symbols (Y, V, 3:, EI).
+IT3_SAMPA: dict[str, tuple[str, ...]] = {
+    **_XSAMPA_SHARED,
+    "r": ("DX",), "T": ("TH",), "J": ("N", "Y"), "L": ("L", "Y"), "ng": ("NG",), "nf": ("V",), "dz": ("D", "Z"),
+    "ts2": ("T", "S"), "t[": ("T",), "d[": ("D",), "ss": ("S",), "l/2": ("L",), "a": ("AA",), "a1": ("AA",),
+    "e": ("EH",), "e1": ("EH",), "E1": ("EH",), "i": ("IY",), "i1": ("IY",), "i/": ("IY",), "i:": ("IY",),
+    "o": ("OH",), "o1": ("OH",), "O1": ("AO",), "u": ("UW",), "u1": ("UW",), "u:": ("UW",), "Y": ("UH",),
+    "3:": ("ER",), "V": ("AH",), "EI": ("EY",), "eI": ("EY",),
+}  # fmt: skip
+
 VOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "mb-us1": US_SAMPA,
     "mb-us2": US_SAMPA,
     "mb-us3": US_SAMPA,
     "mb-en1": EN1_SAMPA,
+    "mb-de2": DE2_SAMPA,
+    "mb-fr1": FR1_SAMPA,
+    "mb-es1": ES1_SAMPA,
+    "mb-it3": IT3_SAMPA,
 }
 
 
@@ -71,6 +118,11 @@ class Utterance:
 def espeak_available() -> bool:
     """True when espeak-ng and the English MBROLA voices are installed."""
     return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola/us1").exists()
+
+
+def voice_available(voice: str) -> bool:
+    """True when espeak-ng and the MBROLA database of ``voice`` (``mb-de2`` -> de2) are installed."""
+    return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola", voice.removeprefix("mb-")).exists()
 
 
 def parse_pho(text: str, sampa: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:

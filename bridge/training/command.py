@@ -26,16 +26,20 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Synthesize the corpus, train with fixed seeds, write the weights; exit code."""
-    from bridge.corpus.mbrola import espeak_available
+    from bridge.corpus.mbrola import espeak_available, voice_available
+    from bridge.training.config import FULL, QUICK
 
+    cfg = QUICK if args.quick else FULL
     if not espeak_available():
         raise ModelError("train needs espeak-ng and the MBROLA voices (scripts/setup.sh --dev)")
+    missing = [v for v in (*cfg.voices, *cfg.extra_voices) if not voice_available(v)]
+    if missing:
+        raise ModelError(f"train needs the MBROLA voices {', '.join(missing)} (scripts/setup.sh --dev)")
     try:
-        from bridge.training.config import FULL, QUICK
         from bridge.training.train import train
     except ImportError as e:
         raise ModelError(f"train needs the training extras (torch): {e}") from e
-    summary = train(QUICK if args.quick else FULL, args.out, threads=args.threads)
+    summary = train(cfg, args.out, threads=args.threads)
     log.info("trained %s: loss %.4f, corpus %.0f s, total %.0f s", args.out, summary["loss"], summary["data_s"],
              summary["total_s"])  # fmt: skip
     return 0

@@ -12,6 +12,9 @@ class TrainConfig:
     Attributes:
         voices: espeak-ng MBROLA voices read the corpus.
         paragraphs_per_voice: synthesized paragraphs per voice (each at its own rate and pitch).
+        extra_voices: further MBROLA voices (other languages), read after ``voices``; those with native
+            sentences (``bridge.corpus.native``) read their own language, the others English.
+        paragraphs_per_extra_voice: paragraphs per extra voice (fewer: English stays the bulk).
         sentences_per_paragraph: generated sentences per paragraph.
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
@@ -27,6 +30,8 @@ class TrainConfig:
 
     voices: tuple[str, ...] = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
     paragraphs_per_voice: int = 10
+    extra_voices: tuple[str, ...] = ()
+    paragraphs_per_extra_voice: int = 0
     sentences_per_paragraph: int = 30
     augment_copies: int = 2
     steps: int = 1500
@@ -40,6 +45,7 @@ class TrainConfig:
     seed: int = 1
 
 
+# The other-language voices (extra_voices) were tried and scored worse on the dev clips (docs/model.md).
 FULL = TrainConfig()
 QUICK = TrainConfig(
     voices=("mb-us1",),

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.corpus.mbrola import Utterance, synthesize
+from bridge.corpus.native import SENTENCES, make_native_sentences
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.features.logmel import HOP, StreamingLogMel, raw_log_mel
 from bridge.phonetics import phones_to_model_output
@@ -41,12 +42,16 @@ class TrainingData:
 def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     """Paragraphs of generated sentences read by every configured voice at random rate and pitch."""
     words = load_words()
+    counts = [cfg.paragraphs_per_voice] * len(cfg.voices) + [cfg.paragraphs_per_extra_voice] * len(cfg.extra_voices)
     out = []
-    for vi, voice in enumerate(cfg.voices):
-        for p in range(cfg.paragraphs_per_voice):
+    for vi, (voice, n_paragraphs) in enumerate(zip(cfg.voices + cfg.extra_voices, counts, strict=True)):
+        for p in range(n_paragraphs):
             seed = cfg.seed * 100_003 + vi * 1009 + p
             rng = random.Random(seed)
-            text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
+            if voice in SENTENCES:
+                text = " ".join(make_native_sentences(cfg.sentences_per_paragraph, seed, voice))
+            else:
+                text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
             out.append(synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
     log.info("corpus: %d paragraphs, %.1f min", len(out), sum(u.samples.size for u in out) / 16000 / 60)
     return out

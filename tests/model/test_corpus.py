@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
-from bridge.corpus.mbrola import US_SAMPA, espeak_available, parse_pho, synthesize
+from bridge.corpus.mbrola import US_SAMPA, VOICES, espeak_available, parse_pho, synthesize, voice_available
+from bridge.corpus.native import PUNCTUATION, SENTENCES, make_native_sentences, words
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.phonetics.table import normalize_phone
 
@@ -17,10 +20,44 @@ def test_parse_pho_maps_sampa_to_arpabet() -> None:
     assert parse_pho(pho, US_SAMPA) == [("SIL", 0.05), ("M", 0.07), ("AE", 0.11), ("P", 0.08), ("SIL", 0.04)]
 
 
-def test_every_sampa_symbol_is_in_the_phone_table() -> None:
-    for parts in US_SAMPA.values():
+@pytest.mark.parametrize("voice", sorted(VOICES))
+def test_every_sampa_symbol_is_in_the_phone_table(voice: str) -> None:
+    for parts in VOICES[voice].values():
         for p in parts:
             normalize_phone(p)
+
+
+def test_native_sentences_are_deterministic_and_in_their_language() -> None:
+    for voice in SENTENCES:
+        assert make_native_sentences(4, 7, voice) == make_native_sentences(4, 7, voice)
+        assert make_native_sentences(4, 7, voice) != make_native_sentences(4, 8, voice)
+        vocabulary = {w.casefold() for w in words(voice)}
+        for sentence in make_native_sentences(4, 7, voice):
+            assert {w.strip(PUNCTUATION).casefold() for w in sentence.split()} <= vocabulary
+
+
+# Each voice reads English (the accented case) and its own language: every sound class of the
+# language, plus English th, w, r and diphthongs, which bring out the foreign symbols.
+_ENGLISH = "The weather is rather cold, although the wide river flows through a quiet town? Judge my vow, 1985!"
+_MULTILINGUAL = {
+    "mb-de2": "Fünf fröhliche Frösche hüpfen über zwölf Brücken; ach, ich möchte Pfannkuchen und Käse, Chef!",
+    "mb-fr1": "Un brun, un bon vin blanc: huit œufs, deux sœurs, le gnome agneau chante ça au juge. Oui, lui!",
+    "mb-es1": "El niño y la llama llevan jamón, queso y chorizo; ¡qué rápido corre el perro por Zaragoza!",
+    "mb-it3": "Lo gnomo sceglie gli zaini azzurri e il pizzo giallo; chiedo un caffè con cioccolato, grazie!",
+}
+
+
+@pytest.mark.parametrize("voice", sorted(_MULTILINGUAL))
+def test_other_language_maps_cover_what_the_voice_emits(voice: str) -> None:
+    if not voice_available(voice):
+        pytest.skip(f"espeak-ng or the MBROLA database of {voice} is not installed")
+    emitted: set[str] = set()
+    for text in (_ENGLISH, _MULTILINGUAL[voice], " ".join(SENTENCES[voice])):
+        pho = subprocess.run(["espeak-ng", "-v", voice, "--pho", "-q", text], capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
+        emitted |= {line.split()[0] for line in pho.splitlines() if len(line.split()) >= 2 and line[0] != ";"}
+    assert len(emitted) > 20
+    assert emitted <= VOICES[voice].keys(), f"unmapped: {sorted(emitted - VOICES[voice].keys())}"
 
 
 def test_sentences_are_deterministic() -> None:
