@@ -108,15 +108,6 @@ def _api() -> ModuleType:
         raise ModelError("the VocalTractLab corpus needs vocaltractlab-cython (requirements-dev.txt)") from e
 
 
-def vtl_available() -> bool:
-    """True when vocaltractlab-cython can be imported."""
-    try:
-        _api()
-    except ModelError:
-        return False
-    return True
-
-
 def tract_param_ranges() -> dict[str, tuple[float, float]]:
     """(min, max) of every VocalTractLab tract parameter, by name."""
     return {p["name"]: (float(p["min"]), float(p["max"])) for p in _api().get_param_info("tract")}
@@ -186,8 +177,8 @@ def synthesize_vtl(phones: list[tuple[str, float, float]], f0_shift_st: float = 
     timed.append(("SIL", end_s, end_s + _EDGE_PAUSE_S))
     ranges = tract_param_ranges()
     names = list(ranges)
-    sr_vtl = int(api.get_constants()["sr_audio"])
-    per_state = int(api.get_constants()["n_samples_per_state"])
+    constants = api.get_constants()
+    sr_vtl, per_state = int(constants["sr_audio"]), int(constants["n_samples_per_state"])
     with tempfile.TemporaryDirectory() as tmp:
         seq, ges, motor = Path(tmp) / "seq.txt", Path(tmp) / "ges.txt", Path(tmp) / "motor.txt"
         seq.write_text(phoneme_sequence(timed))
