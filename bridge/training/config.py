@@ -15,7 +15,8 @@ class TrainConfig:
         sentences_per_paragraph: generated sentences per paragraph.
         vtl_paragraphs: extra paragraphs rendered by VocalTractLab with its own articulatory
             trajectories as control targets (``bridge.corpus.vtl``, needs vocaltractlab-cython);
-            their timing comes from the MBROLA voices in turn.
+            their timing comes from the MBROLA voices in turn. 0 in FULL, so the full config still
+            reproduces the shipped weights; 8 paragraphs add about 20 min (docs/model.md).
         vtl_sentences_per_paragraph: sentences per VocalTractLab paragraph (VTL renders about
             4x slower than real time on this machine, so its paragraphs are short).
         augment_copies: independently degraded copies of every paragraph.
@@ -33,7 +34,7 @@ class TrainConfig:
     voices: tuple[str, ...] = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
     paragraphs_per_voice: int = 10
     sentences_per_paragraph: int = 30
-    vtl_paragraphs: int = 8
+    vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6
     augment_copies: int = 2
     steps: int = 1500
@@ -52,7 +53,6 @@ QUICK = TrainConfig(
     voices=("mb-us1",),
     paragraphs_per_voice=2,
     sentences_per_paragraph=6,
-    vtl_paragraphs=0,
     augment_copies=1,
     steps=40,
     batch_size=8,
