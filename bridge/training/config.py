@@ -18,7 +18,7 @@ class TrainConfig:
             their timing comes from the MBROLA voices in turn. 0 in FULL, so the full config still
             reproduces the shipped weights; 8 paragraphs add about 20 min (docs/model.md).
         vtl_sentences_per_paragraph: sentences per VocalTractLab paragraph (VTL renders about
-            4x slower than real time on this machine, so its paragraphs are short).
+            4-7x slower than real time on this machine, so its paragraphs are short).
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
