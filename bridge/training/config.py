@@ -16,6 +16,12 @@ class TrainConfig:
             sentences (``bridge.corpus.native``) read their own language, the others English.
         paragraphs_per_extra_voice: paragraphs per extra voice (fewer: English stays the bulk).
         sentences_per_paragraph: generated sentences per paragraph.
+        vtl_paragraphs: extra paragraphs rendered by VocalTractLab with its own articulatory
+            trajectories as control targets (``bridge.corpus.vtl``, needs vocaltractlab-cython);
+            their timing comes from the MBROLA voices in turn. 0 in FULL, so the full config still
+            reproduces the shipped weights; 8 paragraphs add about 20 min (docs/model.md).
+        vtl_sentences_per_paragraph: sentences per VocalTractLab paragraph (VTL renders about
+            4-7x slower than real time on this machine, so its paragraphs are short).
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
@@ -33,6 +39,8 @@ class TrainConfig:
     extra_voices: tuple[str, ...] = ()
     paragraphs_per_extra_voice: int = 0
     sentences_per_paragraph: int = 30
+    vtl_paragraphs: int = 0
+    vtl_sentences_per_paragraph: int = 6
     augment_copies: int = 2
     steps: int = 1500
     batch_size: int = 32

@@ -12,8 +12,9 @@ import numpy.typing as npt
 from bridge.corpus.mbrola import Utterance, synthesize
 from bridge.corpus.native import SENTENCES, make_native_sentences
 from bridge.corpus.texts import load_words, make_sentences
+from bridge.corpus.vtl import VtlUtterance, synthesize_vtl
 from bridge.features.logmel import HOP, StreamingLogMel, raw_log_mel
-from bridge.phonetics import phones_to_model_output
+from bridge.phonetics import controls_to_ema, phones_to_model_output
 from bridge.training.augment import augment
 from bridge.training.config import TrainConfig
 from bridge.training.net import EMA_SCALE_MM
@@ -57,6 +58,25 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     return out
 
 
+def synthesize_vtl_corpus(cfg: TrainConfig) -> list[VtlUtterance]:
+    """Short paragraphs timed by the MBROLA voices in turn and rendered by VocalTractLab."""
+    if cfg.vtl_paragraphs == 0:
+        return []
+    words = load_words()
+    out = []
+    for p in range(cfg.vtl_paragraphs):
+        # Seeds apart from the MBROLA paragraphs' (those stay below 100_003 * seed + 50_000).
+        seed = cfg.seed * 100_003 + 50_000 + p
+        rng = random.Random(seed)
+        text = " ".join(make_sentences(cfg.vtl_sentences_per_paragraph, seed, words))
+        voice = cfg.voices[p % len(cfg.voices)]
+        timing = synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85))
+        out.append(synthesize_vtl(timing.phones, f0_shift_st=rng.uniform(-3.0, 9.0)))
+    minutes = sum(v.utterance.samples.size for v in out) / 16000 / 60
+    log.info("VocalTractLab corpus: %d paragraphs, %.1f min", len(out), minutes)
+    return out
+
+
 def insert_pauses(utt: Utterance, rng: np.random.Generator) -> Utterance:
     """Lengthen some pauses to 0.4-2 s and add 0.3-2.5 s of silence before and after.
 
@@ -83,11 +103,41 @@ def insert_pauses(utt: Utterance, rng: np.random.Generator) -> Utterance:
     return Utterance(np.concatenate(pieces), sr, phones, utt.voice)
 
 
-def frame_targets(utt: Utterance) -> F32:
-    """(T, 35) targets for an utterance's 100 Hz frames."""
+def vtl_frame_controls(vtl: VtlUtterance, paused: Utterance) -> F32:
+    """VocalTractLab's controls at the 100 Hz frames of ``insert_pauses(vtl.utterance)``.
+
+    Each frame time is mapped back to the rendered audio's timeline (phones keep their order and
+    names; a lengthened pause was split at its middle) and the articulation there is taken, so an
+    inserted silence holds the posture VocalTractLab had at that point of the pause.
+    """
+    new_t: list[float] = []
+    old_t: list[float] = []
+    for (_, a, b), (_, a2, b2) in zip(vtl.utterance.phones, paused.phones, strict=True):
+        gap_s = (b2 - a2) - (b - a)
+        if gap_s > 1e-6:
+            mid = 0.5 * (a + b)
+            new_t += [a2, a2 + mid - a, a2 + mid - a + gap_s, b2]
+            old_t += [a, mid, mid, b]
+        else:
+            new_t += [a2, b2]
+            old_t += [a, b]
+    times = (np.arange(paused.samples.size // HOP) + 0.5) * HOP / paused.sample_rate_hz
+    return vtl.controls_at(np.interp(times, new_t, old_t))
+
+
+def frame_targets(utt: Utterance, controls: F32 | None = None) -> F32:
+    """(T, 35) targets for an utterance's 100 Hz frames.
+
+    Args:
+        utt: audio and timed phones (visemes and voicing always come from the phones).
+        controls: (T, 7) measured controls (VocalTractLab) replacing the phone table's; EMA
+            then follows from them through ``controls_to_ema``.
+    """
     n = utt.samples.size // HOP
     o = phones_to_model_output(utt.phones, n_frames=n)
-    cols = [o.ema / EMA_SCALE_MM, o.controls, o.visemes, o.voicing[:, None]]
+    ctrl = o.controls if controls is None else controls
+    ema = o.ema if controls is None else controls_to_ema(controls)
+    cols = [ema / EMA_SCALE_MM, ctrl, o.visemes, o.voicing[:, None]]
     out: F32 = np.concatenate(cols, axis=1).astype(np.float32)
     return out
 
@@ -95,13 +145,15 @@ def frame_targets(utt: Utterance) -> F32:
 def build(cfg: TrainConfig) -> TrainingData:
     """Synthesize, augment ``cfg.augment_copies`` times with random VTLN warps, and featurize."""
     utts = synthesize_corpus(cfg)
+    vtls = synthesize_vtl_corpus(cfg)
     rng = np.random.default_rng(cfg.seed)
     babble = np.concatenate([u.samples for u in utts[: max(1, len(utts) // 4)]])
     raws: list[npt.NDArray[np.float64]] = []
     targets: list[F32] = []
-    for clean in utts:
+    items: list[tuple[Utterance, VtlUtterance | None]] = [(u, None) for u in utts] + [(v.utterance, v) for v in vtls]
+    for clean, vtl in items:
         utt = insert_pauses(clean, rng)
-        tgt = frame_targets(utt)
+        tgt = frame_targets(utt, None if vtl is None else vtl_frame_controls(vtl, utt))
         for _ in range(cfg.augment_copies):
             warp = float(rng.uniform(0.84, 1.2))
             audio = augment(utt.samples, rng, babble)
