@@ -228,17 +228,16 @@ def face_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
     from bridge.pipeline import render_offline
 
     cfg = Config(model=ModelConfig(weights=str(weights) if weights else "default", lookahead_ms=lookahead_ms))
-    idx = {n: ARKIT_INDEX[n] for n in ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight",
-                                       "mouthUpperUpLeft", "mouthUpperUpRight")}  # fmt: skip
 
     def predict(x: F32, sr: int) -> Prediction:
-        return _face_prediction(render_offline(x, sr, cfg), idx)
+        return _face_prediction(render_offline(x, sr, cfg))
 
     return predict
 
 
-def _face_prediction(frames: Sequence[AnimationFrame], idx: dict[str, int]) -> Prediction:
+def _face_prediction(frames: Sequence[AnimationFrame]) -> Prediction:
     """Opening = jawOpen - mouthClose + mean(mouthLowerDown L/R)/2 + mean(mouthUpperUp L/R)/2, and the EMA."""
+    idx = ARKIT_INDEX
     bs = np.array([f.pose.blendshapes for f in frames], dtype=np.float64)
     opening = (
         bs[:, idx["jawOpen"]] - bs[:, idx["mouthClose"]]
@@ -258,12 +257,10 @@ def recognized_predictor(weights: Path | None, lookahead_ms: int) -> Predictor:
 
     cfg = Config(model=ModelConfig(weights=str(weights) if weights else "default", lookahead_ms=lookahead_ms))
     settings = BakeSettings(cfg, (), ExportOptions(), DEFAULT_PHONE_WEIGHT, recognize=True)
-    idx = {n: ARKIT_INDEX[n] for n in ("jawOpen", "mouthClose", "mouthLowerDownLeft", "mouthLowerDownRight",
-                                       "mouthUpperUpLeft", "mouthUpperUpRight")}  # fmt: skip
 
     def predict(x: F32, sr: int) -> Prediction:
         take, _ = make_take(Path("dev"), x, sr, settings, None)
-        return _face_prediction(take.frames, idx)
+        return _face_prediction(take.frames)
 
     return predict
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -96,6 +97,25 @@ class ModelOutput:
     @property
     def n_frames(self) -> int:
         return int(self.ema.shape[0])
+
+    @staticmethod
+    def concat(frame_index: int, parts: Sequence[ModelOutput]) -> ModelOutput:
+        """Consecutive outputs as one, starting at ``frame_index`` (no parts: zero rows)."""
+        if not parts:
+            return ModelOutput(
+                frame_index,
+                np.zeros((0, len(EMA_NAMES)), np.float32),
+                np.zeros((0, len(CONTROL_NAMES)), np.float32),
+                np.zeros((0, len(VISEMES)), np.float32),
+                np.zeros(0, np.float32),
+            )
+        return ModelOutput(
+            frame_index,
+            np.concatenate([p.ema for p in parts]),
+            np.concatenate([p.controls for p in parts]),
+            np.concatenate([p.visemes for p in parts]),
+            np.concatenate([p.voicing for p in parts]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -277,14 +277,7 @@ def render_offline(
     vad = VoiceActivity(cfg.vad).process(x)
     if articulation is None:
         model = model if model is not None else load_model(cfg.model)
-        parts = [model.process(x), model.flush()]
-        articulation = ModelOutput(
-            frame_index=0,
-            ema=np.concatenate([p.ema for p in parts]),
-            controls=np.concatenate([p.controls for p in parts]),
-            visemes=np.concatenate([p.visemes for p in parts]),
-            voicing=np.concatenate([p.voicing for p in parts]),
-        )
+        articulation = ModelOutput.concat(0, [model.process(x), model.flush()])
     n = min(articulation.n_frames, max(1, -(-x.shape[0] // 160)))
     clock = FrameClock(cfg.output.fps)
     frames: list[AnimationFrame] = []

@@ -91,14 +91,7 @@ def _model(cfg: ModelConfig) -> ArticulationModel:
 def acoustic_articulation(samples: F32, sample_rate_hz: int, model: ArticulationModel) -> ModelOutput:
     """The acoustic model over a whole signal (the same resampling and flush as ``render_offline``)."""
     x = StreamingResampler(sample_rate_hz, model.sample_rate_hz).process(samples)
-    parts = [model.process(x), model.flush()]
-    return ModelOutput(
-        frame_index=0,
-        ema=np.concatenate([p.ema for p in parts]),
-        controls=np.concatenate([p.controls for p in parts]),
-        visemes=np.concatenate([p.visemes for p in parts]),
-        voicing=np.concatenate([p.voicing for p in parts]),
-    )
+    return ModelOutput.concat(0, [model.process(x), model.flush()])
 
 
 def make_take(

@@ -58,7 +58,7 @@ def _file_identity(path: str) -> str:
     try:
         # A model directory (an SSL upstream): every file in it (config, weights).
         files = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
-        stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        stats = [(f.name, st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()]]
     except OSError:
         return path
     return f"{path}:{stats}"

@@ -153,19 +153,19 @@ class SSLArticulationModel:
         keep_from = max(0, self._next * self._chunk * HOP - self._context)
         self._buf = self._buf[keep_from - self._buf_start :]
         self._buf_start = keep_from
-        return _concat(first, parts)
+        return ModelOutput.concat(first, parts)
 
     def flush(self) -> ModelOutput:
         n_frames = -(-self._n // HOP)
         first = self._next * self._chunk
         if n_frames <= first:
             self.reset()
-            return _concat(first, [])
+            return ModelOutput.concat(first, [])
         last_chunk = (n_frames - 1) // self._chunk
         pad = ((last_chunk + 1) * self._chunk + self._ahead) * HOP - self._n
         self._buf = np.concatenate([self._buf, np.zeros(max(0, pad), dtype=np.float32)])
         parts = [self._compute(k) for k in range(self._next, last_chunk + 1)]
-        out = _concat(first, parts)
+        out = ModelOutput.concat(first, parts)
         keep = n_frames - first
         self.reset()
         return ModelOutput(first, out.ema[:keep], out.controls[:keep], out.visemes[:keep], out.voicing[:keep])
@@ -192,20 +192,3 @@ class SSLArticulationModel:
         visemes, voicing = _nearest_phones(controls)
         return ModelOutput(int(idx[0]), ema, controls, visemes, voicing)
 
-
-def _concat(first: int, parts: list[ModelOutput]) -> ModelOutput:
-    if not parts:
-        return ModelOutput(
-            first,
-            np.zeros((0, 12), np.float32),
-            np.zeros((0, 7), np.float32),
-            np.zeros((0, len(VISEMES)), np.float32),
-            np.zeros(0, np.float32),
-        )
-    return ModelOutput(
-        first,
-        np.concatenate([p.ema for p in parts]),
-        np.concatenate([p.controls for p in parts]),
-        np.concatenate([p.visemes for p in parts]),
-        np.concatenate([p.voicing for p in parts]),
-    )
