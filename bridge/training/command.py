@@ -26,15 +26,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Synthesize the corpus, train with fixed seeds, write the weights; exit code."""
-    from bridge.corpus.mbrola import espeak_available, voice_available
+    from bridge.corpus import require_voices
     from bridge.training.config import FULL, QUICK
 
     cfg = QUICK if args.quick else FULL
-    if not espeak_available():
-        raise ModelError("train needs espeak-ng and the MBROLA voices (scripts/setup.sh --dev)")
-    missing = [v for v in (*cfg.voices, *cfg.extra_voices) if not voice_available(v)]
-    if missing:
-        raise ModelError(f"train needs the MBROLA voices {', '.join(missing)} (scripts/setup.sh --dev)")
+    require_voices((*cfg.voices, *cfg.extra_voices), cfg.flite_voices)
     try:
         from bridge.training.train import train
     except ImportError as e:

@@ -15,6 +15,9 @@ class TrainConfig:
         extra_voices: further MBROLA voices (other languages), read after ``voices``; those with native
             sentences (``bridge.corpus.native``) read their own language, the others English.
         paragraphs_per_extra_voice: paragraphs per extra voice (fewer: English stays the bulk).
+        flite_voices: flite voices (``bridge.corpus.flite``: statistical voices of real speakers)
+            read the same kind of English text, after the MBROLA voices.
+        paragraphs_per_flite_voice: paragraphs per flite voice.
         sentences_per_paragraph: generated sentences per paragraph.
         vtl_paragraphs: extra paragraphs rendered by VocalTractLab with its own articulatory
             trajectories as control targets (``bridge.corpus.vtl``, needs vocaltractlab-cython);
@@ -38,6 +41,8 @@ class TrainConfig:
     paragraphs_per_voice: int = 10
     extra_voices: tuple[str, ...] = ()
     paragraphs_per_extra_voice: int = 0
+    flite_voices: tuple[str, ...] = ()
+    paragraphs_per_flite_voice: int = 0
     sentences_per_paragraph: int = 30
     vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bridge.corpus.flite import synthesize_flite
 from bridge.corpus.mbrola import Utterance, synthesize
 from bridge.corpus.native import SENTENCES, make_native_sentences
 from bridge.corpus.texts import load_words, make_sentences
@@ -43,9 +44,11 @@ class TrainingData:
 def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     """Paragraphs of generated sentences read by every configured voice at random rate and pitch."""
     words = load_words()
+    voices = cfg.voices + cfg.extra_voices + cfg.flite_voices
     counts = [cfg.paragraphs_per_voice] * len(cfg.voices) + [cfg.paragraphs_per_extra_voice] * len(cfg.extra_voices)
+    counts += [cfg.paragraphs_per_flite_voice] * len(cfg.flite_voices)
     out = []
-    for vi, (voice, n_paragraphs) in enumerate(zip(cfg.voices + cfg.extra_voices, counts, strict=True)):
+    for vi, (voice, n_paragraphs) in enumerate(zip(voices, counts, strict=True)):
         for p in range(n_paragraphs):
             seed = cfg.seed * 100_003 + vi * 1009 + p
             rng = random.Random(seed)
@@ -53,7 +56,12 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
                 text = " ".join(make_native_sentences(cfg.sentences_per_paragraph, seed, voice))
             else:
                 text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
-            out.append(synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
+            if voice in cfg.flite_voices:
+                # The same ranges as espeak-ng's 120-240 wpm and pitch 15-85 give the MBROLA voices.
+                stretch, f0 = rng.uniform(0.73, 1.46), rng.uniform(0.8, 1.3)
+                out.append(synthesize_flite(text, voice, duration_stretch=stretch, f0_shift=f0))
+            else:
+                out.append(synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
     log.info("corpus: %d paragraphs, %.1f min", len(out), sum(u.samples.size for u in out) / 16000 / 60)
     return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.errors import ConfigError, ModelError
+from bridge.errors import ConfigError
 from bridge.frames import F32
 from bridge.upstream.heads import LinearHead
 from bridge.upstream.model import Encoder
@@ -31,8 +31,9 @@ def add_train_head_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer", type=int, required=True, help="hidden state to read (0 = input of the first layer)")
     p.add_argument("--out", type=Path, required=True, help="head file to write (.npz)")
     p.add_argument("--paragraphs", type=int, default=3, help="synthetic paragraphs per voice (default 3)")
-    p.add_argument("--ridge", type=float, default=1e-3,
-                   help="ridge penalty per frame on the standardised features (default 0.001)")
+    p.add_argument(
+        "--ridge", type=float, default=1e-3, help="ridge penalty per frame on the standardised features (default 0.001)"
+    )
     p.add_argument("--quick", action="store_true", help="one voice, a few sentences (for tests)")
 
 
@@ -69,22 +70,21 @@ def fit_head(encoder: Encoder, layer: int, utterances: list[tuple[F32, F32]], ri
 
 def run_train_head(args: argparse.Namespace) -> int:
     """Synthesize the corpus, run the upstream over it, fit and write the head; exit code."""
-    from bridge.corpus.mbrola import espeak_available
-
-    if not espeak_available():
-        raise ModelError("train-head needs espeak-ng and the MBROLA voices (scripts/setup.sh --dev)")
     if args.paragraphs < 1 or args.ridge <= 0 or args.out.suffix != ".npz":
         raise ConfigError("train-head: --paragraphs must be at least 1, --ridge positive and --out an .npz file")
+    from bridge.corpus import require_voices
     from bridge.phonetics import phones_to_model_output
     from bridge.training.config import FULL, QUICK
     from bridge.training.dataset import synthesize_corpus
     from bridge.upstream.encoder import SSLEncoder
 
+    n = args.paragraphs
+    cfg = QUICK if args.quick else replace(FULL, paragraphs_per_voice=n, paragraphs_per_flite_voice=n)
+    require_voices((*cfg.voices, *cfg.extra_voices), cfg.flite_voices)
     t0 = time.perf_counter()
     encoder = SSLEncoder(args.upstream)
     if not 0 <= args.layer < encoder.n_hidden_states:
         raise ConfigError(f"--layer: {args.upstream} has hidden states 0..{encoder.n_hidden_states - 1}")
-    cfg = QUICK if args.quick else replace(FULL, paragraphs_per_voice=args.paragraphs)
     pairs = []
     for utt in synthesize_corpus(cfg):
         target = phones_to_model_output(utt.phones, n_frames=utt.samples.size // 160)

@@ -7,9 +7,12 @@ import subprocess
 import numpy as np
 import pytest
 
+from bridge.corpus.flite import VOICES as FLITE_VOICES
+from bridge.corpus.flite import flite_available, parse_segments, synthesize_flite
 from bridge.corpus.mbrola import US_SAMPA, VOICES, espeak_available, parse_pho, synthesize, voice_available
 from bridge.corpus.native import PUNCTUATION, SENTENCES, make_native_sentences, words
 from bridge.corpus.texts import load_words, make_sentences
+from bridge.errors import ModelError
 from bridge.phonetics.table import normalize_phone
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng with MBROLA us1 is not installed")
@@ -99,3 +102,46 @@ def test_inserted_pauses_keep_phones_on_their_audio() -> None:
     targets = frame_targets(longer)
     assert targets.shape == (longer.samples.size // 160, 35)
     assert targets[:20, 19].min() > 0.9  # leading silence: viseme "sil"
+
+
+def test_flite_segments_parse_to_arpabet_end_times() -> None:
+    assert parse_segments("pau:0.220 dh:0.254 ax:0.304 b:0.716\n") == [
+        ("SIL", 0.22), ("DH", 0.254), ("AX", 0.304), ("B", 0.716)
+    ]  # fmt: skip
+    assert parse_segments("warning text pau:0.1") == [("SIL", 0.1)]
+
+
+@pytest.mark.skipif(not flite_available(), reason="flite is not installed (scripts/setup.sh --dev)")
+@pytest.mark.parametrize("voice", sorted(FLITE_VOICES))
+def test_flite_phones_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
+    text = "Bob may map a pump. Pat caught a pot of hot tea. " + make_sentences(1, 0, load_words())[0]
+    utt = synthesize_flite(text, voice, duration_stretch=1.0, f0_shift=1.0)
+    assert utt.sample_rate_hz == 16000
+    starts = np.array([p[1] for p in utt.phones])
+    ends = np.array([p[2] for p in utt.phones])
+    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
+    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
+    for name, _, _ in utt.phones:
+        normalize_phone(name)
+
+    def rms(name: str) -> float:
+        segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
+        return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
+
+    assert rms("P") < 0.5 * rms("AA")
+    slower = synthesize_flite(text, voice, duration_stretch=1.4, f0_shift=1.2)
+    assert slower.samples.size > 1.25 * utt.samples.size
+    assert [p[0] for p in slower.phones] == [p[0] for p in utt.phones]
+
+
+def test_missing_synthesizers_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bridge.corpus as corpus
+
+    monkeypatch.setattr(corpus, "espeak_available", lambda: True)
+    monkeypatch.setattr(corpus, "voice_available", lambda v: v != "mb-de2")
+    monkeypatch.setattr(corpus, "flite_available", lambda: False)
+    corpus.require_voices(("mb-us1",), ())
+    with pytest.raises(ModelError, match="MBROLA voices mb-de2"):
+        corpus.require_voices(("mb-us1", "mb-de2"), ())
+    with pytest.raises(ModelError, match="flite for the voices fl-slt"):
+        corpus.require_voices(("mb-us1",), ("fl-slt",))
