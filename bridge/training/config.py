@@ -59,10 +59,12 @@ class TrainConfig:
 
 
 # The other-language voices (extra_voices) were tried and scored worse on the dev clips (docs/model.md).
-FULL = TrainConfig()
+FULL = TrainConfig(flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"), paragraphs_per_flite_voice=10)
 QUICK = TrainConfig(
     voices=("mb-us1",),
     paragraphs_per_voice=2,
+    flite_voices=("fl-slt",),
+    paragraphs_per_flite_voice=1,
     sentences_per_paragraph=6,
     augment_copies=1,
     steps=40,

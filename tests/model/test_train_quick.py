@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 
 from bridge.cli import main
+from bridge.corpus.flite import flite_available
 from bridge.corpus.mbrola import espeak_available
 from bridge.model import load_weights
 
 pytest.importorskip("torch", reason="training needs torch")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not espeak_available(), reason="espeak-ng with MBROLA us1 is not installed"),
+    pytest.mark.skipif(
+        not (espeak_available() and flite_available()), reason="espeak-ng with MBROLA us1 or flite is not installed"
+    ),
 ]
 
 

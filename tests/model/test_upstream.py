@@ -18,6 +18,7 @@ from transformers import WavLMConfig, WavLMModel
 from bridge.audio.files import read_audio
 from bridge.cli import main
 from bridge.config import ModelConfig
+from bridge.corpus.flite import flite_available
 from bridge.corpus.mbrola import espeak_available
 from bridge.errors import ConfigError, ModelError
 from bridge.model import load_default_model
@@ -204,7 +205,9 @@ def test_missing_or_hub_only_upstream_is_one_clear_error(
     assert len(errors) == 1 and expect in errors[0], p.stderr
 
 
-@pytest.mark.skipif(not espeak_available(), reason="train-head needs espeak-ng and the MBROLA voices")
+@pytest.mark.skipif(
+    not (espeak_available() and flite_available()), reason="train-head needs espeak-ng, the MBROLA voices and flite"
+)
 def test_train_head_fits_an_npz_head_the_bridge_runs(tiny_upstream: Path, tmp_path: Path) -> None:
     out = tmp_path / "head.npz"
     assert main(["train-head", "--upstream", str(tiny_upstream), "--layer", str(LAYER), "--out", str(out),
