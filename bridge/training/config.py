@@ -18,6 +18,9 @@ class TrainConfig:
         flite_voices: flite voices (``bridge.corpus.flite``: statistical voices of real speakers)
             read the same kind of English text, after the MBROLA voices.
         paragraphs_per_flite_voice: paragraphs per flite voice.
+        espeak_voices: espeak-ng formant voices with variants (``bridge.corpus.espeak``, e.g.
+            ``en-us+m3``), read after the flite voices.
+        paragraphs_per_espeak_voice: paragraphs per espeak-ng voice.
         sentences_per_paragraph: generated sentences per paragraph.
         vtl_paragraphs: extra paragraphs rendered by VocalTractLab with its own articulatory
             trajectories as control targets (``bridge.corpus.vtl``, needs vocaltractlab-cython);
@@ -43,6 +46,8 @@ class TrainConfig:
     paragraphs_per_extra_voice: int = 0
     flite_voices: tuple[str, ...] = ()
     paragraphs_per_flite_voice: int = 0
+    espeak_voices: tuple[str, ...] = ()
+    paragraphs_per_espeak_voice: int = 0
     sentences_per_paragraph: int = 30
     vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6

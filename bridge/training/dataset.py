@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bridge.corpus.espeak import synthesize_espeak
 from bridge.corpus.flite import synthesize_flite
 from bridge.corpus.mbrola import Utterance, synthesize
 from bridge.corpus.native import SENTENCES, make_native_sentences
@@ -44,9 +45,10 @@ class TrainingData:
 def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     """Paragraphs of generated sentences read by every configured voice at random rate and pitch."""
     words = load_words()
-    voices = cfg.voices + cfg.extra_voices + cfg.flite_voices
+    voices = cfg.voices + cfg.extra_voices + cfg.flite_voices + cfg.espeak_voices
     counts = [cfg.paragraphs_per_voice] * len(cfg.voices) + [cfg.paragraphs_per_extra_voice] * len(cfg.extra_voices)
     counts += [cfg.paragraphs_per_flite_voice] * len(cfg.flite_voices)
+    counts += [cfg.paragraphs_per_espeak_voice] * len(cfg.espeak_voices)
     out = []
     for vi, (voice, n_paragraphs) in enumerate(zip(voices, counts, strict=True)):
         for p in range(n_paragraphs):
@@ -60,6 +62,8 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
                 # The same ranges as espeak-ng's 120-240 wpm and pitch 15-85 give the MBROLA voices.
                 stretch, f0 = rng.uniform(0.73, 1.46), rng.uniform(0.8, 1.3)
                 out.append(synthesize_flite(text, voice, duration_stretch=stretch, f0_shift=f0))
+            elif voice in cfg.espeak_voices:
+                out.append(synthesize_espeak(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
             else:
                 out.append(synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
     log.info("corpus: %d paragraphs, %.1f min", len(out), sum(u.samples.size for u in out) / 16000 / 60)

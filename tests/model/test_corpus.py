@@ -7,6 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from bridge.corpus.espeak import espeak_library_available, events_to_phones, synthesize_espeak
 from bridge.corpus.flite import VOICES as FLITE_VOICES
 from bridge.corpus.flite import flite_available, parse_segments, synthesize_flite
 from bridge.corpus.mbrola import US_SAMPA, VOICES, espeak_available, parse_pho, synthesize, voice_available
@@ -140,8 +141,52 @@ def test_missing_synthesizers_are_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(corpus, "espeak_available", lambda: True)
     monkeypatch.setattr(corpus, "voice_available", lambda v: v != "mb-de2")
     monkeypatch.setattr(corpus, "flite_available", lambda: False)
-    corpus.require_voices(("mb-us1",), ())
+    corpus.require_voices(("mb-us1",), (), ())
     with pytest.raises(ModelError, match="MBROLA voices mb-de2"):
-        corpus.require_voices(("mb-us1", "mb-de2"), ())
+        corpus.require_voices(("mb-us1", "mb-de2"), (), ())
     with pytest.raises(ModelError, match="flite for the voices fl-slt"):
-        corpus.require_voices(("mb-us1",), ("fl-slt",))
+        corpus.require_voices(("mb-us1",), ("fl-slt",), ())
+
+
+def test_espeak_events_become_contiguous_arpabet_phones() -> None:
+    events = [("b", 220), ("aI@", 1000), (";", 1500), ("t#", 2000), ("?", 2400)]
+    phones = events_to_phones(events, 3000, 1000)
+    assert [p[0] for p in phones] == ["SIL", "B", "AY", "AX", "DX", "HH"]
+    assert phones[0][1] == 0.0 and phones[-1][2] == 3.0
+    np.testing.assert_allclose([p[1] for p in phones[1:]], [p[2] for p in phones[:-1]])
+    assert phones[2][1:] == (1.0, 1.5) and phones[3][1:] == (1.5, 2.0)  # the modifier ";" is no phone
+
+
+@pytest.mark.skipif(not espeak_library_available(), reason="libespeak-ng is not installed")
+@pytest.mark.parametrize("voice", ["en-us+m3", "en+f2", "en-us+klatt4"])
+def test_espeak_voices_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
+    text = "Bob may map a pump. Pat caught a pot of hot tea. " + " ".join(make_sentences(30, 0, load_words()))
+    utt = synthesize_espeak(text, voice, speed_wpm=170, pitch=50)
+    assert utt.sample_rate_hz == 16000
+    starts = np.array([p[1] for p in utt.phones])
+    ends = np.array([p[2] for p in utt.phones])
+    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
+    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
+    for name, _, _ in utt.phones:
+        normalize_phone(name)
+
+    def rms(name: str) -> float:
+        segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
+        return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
+
+    assert rms("P") < 0.3 * rms("AA")
+    assert rms("SIL") < 0.1 * rms("AA")
+
+
+@pytest.mark.skipif(not espeak_library_available(), reason="libespeak-ng is not installed")
+def test_espeak_maps_every_english_phoneme_it_emits(caplog: pytest.LogCaptureFixture) -> None:
+    text = " ".join(make_sentences(30, 1, load_words()))
+    for voice in ("en-us", "en", "en-gb-scotland", "en-gb-x-rp"):
+        synthesize_espeak(text, voice, speed_wpm=175, pitch=50)
+    assert "unknown espeak-ng phoneme" not in caplog.text
+
+
+@pytest.mark.skipif(not espeak_library_available(), reason="libespeak-ng is not installed")
+def test_espeak_unknown_voice_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="no voice"):
+        synthesize_espeak("hello", "xx-nonexistent", speed_wpm=175, pitch=50)
