@@ -10,13 +10,30 @@ import pytest
 from bridge.corpus.espeak import espeak_library_available, events_to_phones, synthesize_espeak
 from bridge.corpus.flite import VOICES as FLITE_VOICES
 from bridge.corpus.flite import flite_available, parse_segments, synthesize_flite
-from bridge.corpus.mbrola import US_SAMPA, VOICES, espeak_available, parse_pho, synthesize, voice_available
+from bridge.corpus.mbrola import US_SAMPA, VOICES, Utterance, espeak_available, parse_pho, synthesize, voice_available
 from bridge.corpus.native import PUNCTUATION, SENTENCES, make_native_sentences, words
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.errors import ModelError
 from bridge.phonetics.table import normalize_phone
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng with MBROLA us1 is not installed")
+
+
+def rms_of(utt: Utterance, name: str) -> float:
+    """RMS of all the audio labelled with phone ``name``."""
+    segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
+    return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
+
+
+def assert_phones_tile_the_audio(utt: Utterance) -> None:
+    """16 kHz audio, contiguous phones from the phone table that end where the audio does."""
+    assert utt.sample_rate_hz == 16000
+    starts = np.array([p[1] for p in utt.phones])
+    ends = np.array([p[2] for p in utt.phones])
+    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
+    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
+    for name, _, _ in utt.phones:
+        normalize_phone(name)
 
 
 def test_parse_pho_maps_sampa_to_arpabet() -> None:
@@ -73,18 +90,9 @@ def test_sentences_are_deterministic() -> None:
 @needs_espeak
 def test_synthesized_phones_tile_the_audio_and_closures_are_quiet() -> None:
     utt = synthesize("Bob may map a pump. " + make_sentences(1, 0, load_words())[0], "mb-us1", 160, 50)
-    assert utt.sample_rate_hz == 16000
-    starts = np.array([p[1] for p in utt.phones])
-    ends = np.array([p[2] for p in utt.phones])
-    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
-    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
-
+    assert_phones_tile_the_audio(utt)
     # voiceless stop closures are much quieter than vowels: the timing matches the audio
-    def rms(name: str) -> float:
-        segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
-        return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
-
-    assert rms("P") < 0.5 * rms("AA")
+    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
 
 
 @needs_espeak
@@ -117,19 +125,9 @@ def test_flite_segments_parse_to_arpabet_end_times() -> None:
 def test_flite_phones_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
     text = "Bob may map a pump. Pat caught a pot of hot tea. " + make_sentences(1, 0, load_words())[0]
     utt = synthesize_flite(text, voice, duration_stretch=1.0, f0_shift=1.0)
-    assert utt.sample_rate_hz == 16000
-    starts = np.array([p[1] for p in utt.phones])
-    ends = np.array([p[2] for p in utt.phones])
-    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
-    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
-    for name, _, _ in utt.phones:
-        normalize_phone(name)
-
-    def rms(name: str) -> float:
-        segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
-        return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
-
-    assert rms("P") < 0.5 * rms("AA")
+    assert_phones_tile_the_audio(utt)
+    # voiceless stop closures are much quieter than vowels: the timing matches the audio
+    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
     slower = synthesize_flite(text, voice, duration_stretch=1.4, f0_shift=1.2)
     assert slower.samples.size > 1.25 * utt.samples.size
     assert [p[0] for p in slower.phones] == [p[0] for p in utt.phones]
@@ -162,20 +160,10 @@ def test_espeak_events_become_contiguous_arpabet_phones() -> None:
 def test_espeak_voices_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
     text = "Bob may map a pump. Pat caught a pot of hot tea. " + " ".join(make_sentences(30, 0, load_words()))
     utt = synthesize_espeak(text, voice, speed_wpm=170, pitch=50)
-    assert utt.sample_rate_hz == 16000
-    starts = np.array([p[1] for p in utt.phones])
-    ends = np.array([p[2] for p in utt.phones])
-    np.testing.assert_allclose(starts[1:], ends[:-1], atol=1e-9)
-    assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
-    for name, _, _ in utt.phones:
-        normalize_phone(name)
-
-    def rms(name: str) -> float:
-        segs = [utt.samples[int(s * 16000) : int(e * 16000)] for n, s, e in utt.phones if n == name]
-        return float(np.sqrt(np.mean(np.concatenate(segs) ** 2)))
-
-    assert rms("P") < 0.3 * rms("AA")
-    assert rms("SIL") < 0.1 * rms("AA")
+    assert_phones_tile_the_audio(utt)
+    # voiceless stop closures are much quieter than vowels: the timing matches the audio
+    assert rms_of(utt, "P") < 0.3 * rms_of(utt, "AA")
+    assert rms_of(utt, "SIL") < 0.1 * rms_of(utt, "AA")
 
 
 @pytest.mark.skipif(not espeak_library_available(), reason="libespeak-ng is not installed")
