@@ -34,6 +34,7 @@ US_SAMPA: dict[str, tuple[str, ...]] = {
     "I": ("IH",), "E": ("EH",), "{": ("AE",), "A": ("AA",), "V": ("AH",), "O": ("AO",),
     "U": ("UH",), "u": ("UW",), "@": ("AX",), "r=": ("ER",), "EI": ("EY",), "AI": ("AY",),
     "OI": ("OY",), "aU": ("AW",), "@U": ("OW",), "l=": ("L",), "n=": ("N",), "m=": ("M",), "O2": ("AO",),
+    "A~": ("AA",),  # nasal vowel of French loanwords (the dictionary has some)
     "_": ("SIL",),
 }  # fmt: skip
 # MBROLA en1 (British English) adds long vowels, dark l and centring diphthongs.
