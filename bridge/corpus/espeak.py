@@ -17,14 +17,14 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
+from bridge.audio.resample import resample
 from bridge.corpus.mbrola import Utterance
 from bridge.errors import ModelError
+from bridge.features.logmel import SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 16000
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
 _EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7
@@ -151,8 +151,7 @@ def synthesize_espeak(text: str, voice: str, speed_wpm: int, pitch: int) -> Utte
         raise ModelError(f"espeak-ng produced no audio for voice {voice}")
     raw = np.concatenate(engine.chunks).astype(np.float32) / 32768.0
     phones = events_to_phones(engine.events, raw.size, engine.sample_rate_hz)
-    g = np.gcd(SAMPLE_RATE_HZ, engine.sample_rate_hz)
-    samples = resample_poly(raw, SAMPLE_RATE_HZ // g, engine.sample_rate_hz // g).astype(np.float32)
+    samples = resample(raw, engine.sample_rate_hz, SAMPLE_RATE_HZ)
     # Phone times are in seconds; the last one ends where the resampled audio does.
     end_s = samples.size / SAMPLE_RATE_HZ
     phones[-1] = (phones[-1][0], phones[-1][1], end_s)

@@ -19,8 +19,8 @@ import soundfile as sf
 
 from bridge.corpus.mbrola import Utterance
 from bridge.errors import ModelError
+from bridge.features.logmel import SAMPLE_RATE_HZ
 
-SAMPLE_RATE_HZ = 16000
 # Voice names as TrainConfig spells them -> flite's -voice argument.
 VOICES: dict[str, str] = {"fl-awb": "awb", "fl-rms": "rms", "fl-slt": "slt", "fl-kal16": "kal16"}
 

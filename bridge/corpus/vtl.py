@@ -42,16 +42,16 @@ from types import ModuleType
 import numpy as np
 import numpy.typing as npt
 
-from bridge.audio.resample import StreamingResampler
+from bridge.audio.resample import resample
 from bridge.corpus.mbrola import Utterance
 from bridge.errors import ModelError
+from bridge.features.logmel import SAMPLE_RATE_HZ
 from bridge.frames import F32
 from bridge.phonetics import normalize_phone
 
 log = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
-SAMPLE_RATE_HZ = 16000
 VOICE = "vtl-JD3"
 _EDGE_PAUSE_S = 0.1
 # Peak level of the rendered paragraph (VTL's raw output peaks near 0.08); augmentation varies the gain.
@@ -193,7 +193,7 @@ def synthesize_vtl(phones: list[tuple[str, float, float]], f0_shift_st: float = 
     if audio.size == 0 or not np.any(audio):
         raise ModelError("VocalTractLab rendered silence")
     audio = audio * (_PEAK / np.abs(audio).max())
-    audio16 = StreamingResampler(sr_vtl, SAMPLE_RATE_HZ).process(audio.astype(np.float32))
+    audio16 = resample(audio.astype(np.float32), sr_vtl, SAMPLE_RATE_HZ)
     utt = Utterance(np.asarray(audio16, dtype=np.float32), SAMPLE_RATE_HZ, timed, VOICE)
     times = np.arange(states.shape[0]) * per_state / sr_vtl
     return VtlUtterance(utt, times, tract_to_controls(states, names, ranges))

@@ -59,13 +59,12 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
             else:
                 text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
             if voice in cfg.flite_voices:
-                # The same ranges as espeak-ng's 120-240 wpm and pitch 15-85 give the MBROLA voices.
+                # About the spread of rate and pitch that 120-240 wpm and pitch 15-85 give espeak-ng.
                 stretch, f0 = rng.uniform(0.73, 1.46), rng.uniform(0.8, 1.3)
                 out.append(synthesize_flite(text, voice, duration_stretch=stretch, f0_shift=f0))
-            elif voice in cfg.espeak_voices:
-                out.append(synthesize_espeak(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
             else:
-                out.append(synthesize(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
+                synth = synthesize_espeak if voice in cfg.espeak_voices else synthesize
+                out.append(synth(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))
     log.info("corpus: %d paragraphs, %.1f min", len(out), sum(u.samples.size for u in out) / 16000 / 60)
     return out
 
