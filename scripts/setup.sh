@@ -15,7 +15,8 @@ apt_pkgs=(libportaudio2)
 if [[ $dev -eq 1 ]]; then
   apt_pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
              espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
-             mbrola-de2 mbrola-fr1 mbrola-es1 mbrola-it3 flite
+             mbrola-de2 mbrola-fr1 mbrola-es1 mbrola-it3 flite rhvoice rhvoice-english
+             festival festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts
              cmake g++ make catch2 nlohmann-json3-dev pkg-config)
 fi
 

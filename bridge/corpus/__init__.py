@@ -1,4 +1,4 @@
-"""Dev-time training corpus: synthetic speech with exact phone timing (espeak-ng, MBROLA, flite).
+"""Dev-time training corpus: synthetic speech with exact phone timing (espeak-ng, MBROLA, flite, festival, RHVoice).
 
 Never imported by the live path (run/bake); ``avatar-bridge train`` uses it.
 """
@@ -7,21 +7,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bridge.corpus import festival, flite, mbrola, rhvoice
 from bridge.corpus.espeak import espeak_library_available
-from bridge.corpus.flite import flite_available
-from bridge.corpus.mbrola import espeak_available, voice_available
 from bridge.errors import ModelError
 
 
-def require_voices(mbrola_voices: Sequence[str], flite_voices: Sequence[str], espeak_voices: Sequence[str]) -> None:
-    """Raise ModelError naming what is missing to synthesize with these voices."""
-    if not espeak_available():
+def require_voices(voices: Sequence[str]) -> None:
+    """Raise ModelError naming what is missing to synthesize with these voices.
+
+    Args:
+        voices: TrainConfig voice names: MBROLA ("mb-us1"), flite ("fl-"), festival ("fe-"),
+            RHVoice ("rh-") and espeak-ng's own voices (anything else, e.g. "en-us+m3").
+    """
+    if not mbrola.espeak_available():
         raise ModelError("training needs espeak-ng and the MBROLA voices (scripts/setup.sh --dev)")
-    missing = [v for v in mbrola_voices if not voice_available(v)]
+    missing = [v for v in voices if v in mbrola.VOICES and not mbrola.voice_available(v)]
     if missing:
         raise ModelError(f"training needs the MBROLA voices {', '.join(missing)} (scripts/setup.sh --dev)")
-    if flite_voices and not flite_available():
-        raise ModelError(f"training needs flite for the voices {', '.join(flite_voices)} (scripts/setup.sh --dev)")
-    if espeak_voices and not espeak_library_available():
-        names = ", ".join(espeak_voices)
-        raise ModelError(f"training needs libespeak-ng for the voices {names} (scripts/setup.sh --dev)")
+    wanted = [v for v in voices if v in flite.VOICES]
+    if wanted and not flite.flite_available():
+        raise ModelError(f"training needs flite for the voices {', '.join(wanted)} (scripts/setup.sh --dev)")
+    absent = [v for v in voices if v in festival.VOICES and not festival.festival_available(v)]
+    if absent:
+        packages = ", ".join(festival.VOICES[v].package for v in absent)
+        raise ModelError(f"training needs festival and {packages} for {', '.join(absent)} (scripts/setup.sh --dev)")
+    absent = [v for v in voices if v in rhvoice.VOICES and not rhvoice.rhvoice_available(v)]
+    if absent:
+        raise ModelError(f"training needs rhvoice-english for {', '.join(absent)} (scripts/setup.sh --dev)")
+    own = [v for v in voices if not v.startswith(("mb-", "fl-", "fe-", "rh-"))]
+    if own and not espeak_library_available():
+        raise ModelError(f"training needs libespeak-ng for the voices {', '.join(own)} (scripts/setup.sh --dev)")

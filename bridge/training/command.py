@@ -30,7 +30,7 @@ def run_train(args: argparse.Namespace) -> int:
     from bridge.training.config import FULL, QUICK
 
     cfg = QUICK if args.quick else FULL
-    require_voices((*cfg.voices, *cfg.extra_voices), cfg.flite_voices, cfg.espeak_voices)
+    require_voices(cfg.all_voices)
     try:
         from bridge.training.train import train
     except ImportError as e:

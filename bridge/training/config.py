@@ -18,8 +18,14 @@ class TrainConfig:
         flite_voices: flite voices (``bridge.corpus.flite``: statistical voices of real speakers)
             read the same kind of English text, after the MBROLA voices.
         paragraphs_per_flite_voice: paragraphs per flite voice.
+        festival_voices: festival voices (``bridge.corpus.festival``: diphone voices of two more
+            speakers and an HTS voice), read after the flite voices.
+        paragraphs_per_festival_voice: paragraphs per festival voice.
+        rhvoice_voices: RHVoice voices (``bridge.corpus.rhvoice``: statistical voices of real
+            speakers, timed by forced alignment), read after the festival voices.
+        paragraphs_per_rhvoice_voice: paragraphs per RHVoice voice.
         espeak_voices: espeak-ng formant voices with variants (``bridge.corpus.espeak``, e.g.
-            ``en-us+m3``), read after the flite voices.
+            ``en-us+m3``), read after the RHVoice voices.
         paragraphs_per_espeak_voice: paragraphs per espeak-ng voice.
         sentences_per_paragraph: generated sentences per paragraph.
         vtl_paragraphs: extra paragraphs rendered by VocalTractLab with its own articulatory
@@ -46,6 +52,10 @@ class TrainConfig:
     paragraphs_per_extra_voice: int = 0
     flite_voices: tuple[str, ...] = ()
     paragraphs_per_flite_voice: int = 0
+    festival_voices: tuple[str, ...] = ()
+    paragraphs_per_festival_voice: int = 0
+    rhvoice_voices: tuple[str, ...] = ()
+    paragraphs_per_rhvoice_voice: int = 0
     espeak_voices: tuple[str, ...] = ()
     paragraphs_per_espeak_voice: int = 0
     sentences_per_paragraph: int = 30
@@ -61,6 +71,14 @@ class TrainConfig:
     head_hidden: int = 128
     learning_rate: float = 2e-3
     seed: int = 1
+
+    @property
+    def all_voices(self) -> tuple[str, ...]:
+        """Every voice in the order the corpus is synthesized."""
+        return (
+            self.voices + self.extra_voices + self.flite_voices + self.festival_voices + self.rhvoice_voices
+            + self.espeak_voices
+        )  # fmt: skip
 
 
 # The other-language voices (extra_voices) were tried and scored worse on the dev clips (docs/model.md).

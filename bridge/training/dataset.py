@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from bridge.corpus.espeak import synthesize_espeak
+from bridge.corpus.festival import synthesize_festival
 from bridge.corpus.flite import synthesize_flite
 from bridge.corpus.mbrola import Utterance, synthesize
 from bridge.corpus.native import SENTENCES, make_native_sentences
+from bridge.corpus.rhvoice import synthesize_rhvoice
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.corpus.vtl import VtlUtterance, synthesize_vtl
 from bridge.features.logmel import HOP, StreamingLogMel, raw_log_mel
@@ -45,10 +48,16 @@ class TrainingData:
 def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     """Paragraphs of generated sentences read by every configured voice at random rate and pitch."""
     words = load_words()
-    voices = cfg.voices + cfg.extra_voices + cfg.flite_voices + cfg.espeak_voices
+    voices = cfg.all_voices
     counts = [cfg.paragraphs_per_voice] * len(cfg.voices) + [cfg.paragraphs_per_extra_voice] * len(cfg.extra_voices)
     counts += [cfg.paragraphs_per_flite_voice] * len(cfg.flite_voices)
+    counts += [cfg.paragraphs_per_festival_voice] * len(cfg.festival_voices)
+    counts += [cfg.paragraphs_per_rhvoice_voice] * len(cfg.rhvoice_voices)
     counts += [cfg.paragraphs_per_espeak_voice] * len(cfg.espeak_voices)
+    # The synthesizers that take a duration stretch and a pitch factor.
+    timed: dict[str, Callable[..., Utterance]] = dict.fromkeys(cfg.flite_voices, synthesize_flite)
+    timed.update(dict.fromkeys(cfg.festival_voices, synthesize_festival))
+    timed.update(dict.fromkeys(cfg.rhvoice_voices, synthesize_rhvoice))
     out = []
     for vi, (voice, n_paragraphs) in enumerate(zip(voices, counts, strict=True)):
         for p in range(n_paragraphs):
@@ -58,10 +67,10 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
                 text = " ".join(make_native_sentences(cfg.sentences_per_paragraph, seed, voice))
             else:
                 text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
-            if voice in cfg.flite_voices:
+            if voice in timed:
                 # About the spread of rate and pitch that 120-240 wpm and pitch 15-85 give espeak-ng.
                 stretch, f0 = rng.uniform(0.73, 1.46), rng.uniform(0.8, 1.3)
-                out.append(synthesize_flite(text, voice, duration_stretch=stretch, f0_shift=f0))
+                out.append(timed[voice](text, voice, duration_stretch=stretch, f0_shift=f0))
             else:
                 synth = synthesize_espeak if voice in cfg.espeak_voices else synthesize
                 out.append(synth(text, voice, speed_wpm=rng.randint(120, 240), pitch=rng.randint(15, 85)))

@@ -80,7 +80,7 @@ def run_train_head(args: argparse.Namespace) -> int:
 
     n = args.paragraphs
     cfg = QUICK if args.quick else replace(FULL, paragraphs_per_voice=n, paragraphs_per_flite_voice=n)
-    require_voices((*cfg.voices, *cfg.extra_voices), cfg.flite_voices, cfg.espeak_voices)
+    require_voices(cfg.all_voices)
     t0 = time.perf_counter()
     encoder = SSLEncoder(args.upstream)
     if not 0 <= args.layer < encoder.n_hidden_states:

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from bridge.corpus.espeak import espeak_library_available, events_to_phones, synthesize_espeak
+from bridge.corpus.festival import MRPA, festival_available, parse_segs, synthesize_festival, to_arpabet
+from bridge.corpus.festival import VOICES as FESTIVAL_VOICES
 from bridge.corpus.flite import VOICES as FLITE_VOICES
+from bridge.corpus.rhvoice import VOICES as RHVOICE_VOICES
+from bridge.corpus.rhvoice import mark_schwas, rhvoice_available, synthesize_rhvoice, tile
 from bridge.corpus.flite import flite_available, parse_segments, synthesize_flite
 from bridge.corpus.mbrola import US_SAMPA, VOICES, Utterance, espeak_available, parse_pho, synthesize, voice_available
 from bridge.corpus.native import PUNCTUATION, SENTENCES, make_native_sentences, words
@@ -133,17 +137,101 @@ def test_flite_phones_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
     assert [p[0] for p in slower.phones] == [p[0] for p in utt.phones]
 
 
-def test_missing_synthesizers_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bridge.corpus as corpus
+def test_festival_segments_parse_and_map_to_arpabet() -> None:
+    segs = "#\n0.2400 100 #\n0.2803 100 dh\n0.3294 100 @\n0.5000 100 e@\n"
+    assert parse_segs(segs) == [("#", 0.24), ("dh", 0.2803), ("@", 0.3294), ("e@", 0.5)]
+    assert to_arpabet("e@", mrpa=True) == ("EH", "AX")
+    assert to_arpabet("pau", mrpa=False) == ("SIL",)
+    assert to_arpabet("ay", mrpa=False) == ("AY",)
+    with pytest.raises(ModelError, match="'x'"):
+        to_arpabet("x", mrpa=True)
+    for parts in MRPA.values():
+        for p in parts:
+            normalize_phone(p)
 
-    monkeypatch.setattr(corpus, "espeak_available", lambda: True)
-    monkeypatch.setattr(corpus, "voice_available", lambda v: v != "mb-de2")
-    monkeypatch.setattr(corpus, "flite_available", lambda: False)
-    corpus.require_voices(("mb-us1",), (), ())
+
+def pitch_hz(utt: Utterance) -> float:
+    """Median autocorrelation pitch of the loud 40 ms windows."""
+    x, found = utt.samples, []
+    for i in range(0, x.size - 640, 800):
+        seg = x[i : i + 640]
+        if np.sqrt(np.mean(seg**2)) > 0.03:
+            ac = np.correlate(seg, seg, "full")[639:]
+            found.append(16000 / (40 + np.argmax(ac[40:228])))
+    return float(np.median(found))
+
+
+@pytest.mark.parametrize("voice", sorted(FESTIVAL_VOICES))
+def test_festival_phones_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
+    if not festival_available(voice):
+        pytest.skip(f"festival or {FESTIVAL_VOICES[voice].package} is not installed (scripts/setup.sh --dev)")
+    text = "Bob may map a pump. The car is far from here. " + make_sentences(1, 0, load_words())[0]
+    utt = synthesize_festival(text, voice, duration_stretch=1.0, f0_shift=1.0)
+    assert_phones_tile_the_audio(utt)
+    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
+    slower = synthesize_festival(text, voice, duration_stretch=1.4, f0_shift=1.3)
+    assert slower.samples.size > 1.25 * utt.samples.size
+    assert [p[0] for p in slower.phones] == [p[0] for p in utt.phones]
+    if not FESTIVAL_VOICES[voice].hts:
+        assert pitch_hz(slower) > 1.15 * pitch_hz(utt)
+    if FESTIVAL_VOICES[voice].mrpa:  # "here": the centring diphthong i@ is two phones
+        names = [p[0] for p in utt.phones]
+        assert any(names[i : i + 3] == ["HH", "IH", "AX"] for i in range(len(names)))
+
+
+def test_aligned_phones_are_tiled_with_silence() -> None:
+    phones = [("B", 0.10, 0.20), ("AA", 0.20, 0.35), ("SIL", 0.35, 0.40), ("SIL", 0.45, 0.50), ("T", 0.50, 0.70)]
+    assert tile(phones, 0.60) == [
+        ("SIL", 0.0, 0.10), ("B", 0.10, 0.20), ("AA", 0.20, 0.35), ("SIL", 0.35, 0.50), ("T", 0.50, 0.60)
+    ]  # fmt: skip
+    assert tile([], 0.3) == [("SIL", 0.0, 0.3)]
+
+
+def test_schwas_are_taken_from_the_lexicon() -> None:
+    # "a cut above": the aligner says AH three times; the lexicon knows which two are schwas.
+    aligned = [("SIL", 0.0, 0.1), ("AH", 0.1, 0.15), ("K", 0.15, 0.2), ("AH", 0.2, 0.3), ("T", 0.3, 0.35),
+               ("AH", 0.35, 0.4), ("B", 0.4, 0.45), ("AH", 0.45, 0.55), ("V", 0.55, 0.6)]  # fmt: skip
+    lexicon = ["AX", "K", "AH", "T", "AX", "B", "AH", "V"]
+    names = [p[0] for p in mark_schwas(aligned, lexicon)]
+    assert names == ["SIL", "AX", "K", "AH", "T", "AX", "B", "AH", "V"]
+    assert [p[1:] for p in mark_schwas(aligned, lexicon)] == [p[1:] for p in aligned]
+
+
+@pytest.mark.parametrize("voice", sorted(RHVOICE_VOICES))
+def test_rhvoice_is_aligned_to_its_text_and_closures_are_quiet(voice: str) -> None:
+    if not rhvoice_available(voice):
+        pytest.skip("RHVoice or its English voices are not installed (scripts/setup.sh --dev)")
+    text = "Bob may map a pump. Pat caught a pot of hot tea. " + make_sentences(1, 0, load_words())[0]
+    utt = synthesize_rhvoice(text, voice, duration_stretch=1.0, f0_shift=1.0)
+    assert_phones_tile_the_audio(utt)
+    # The aligner found the words' phones, in order: "bob may map" opens the text.
+    assert [p[0] for p in utt.phones if p[0] != "SIL"][:10] == ["B", "AA", "B", "M", "EY", "M", "AE", "P", "AX", "P"]
+    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
+    slower = synthesize_rhvoice(text, voice, duration_stretch=1.4, f0_shift=1.3)
+    assert slower.samples.size > 1.25 * utt.samples.size
+    assert pitch_hz(slower) > 1.15 * pitch_hz(utt)
+
+
+def test_missing_synthesizers_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.corpus import festival, flite, mbrola, require_voices, rhvoice
+
+    monkeypatch.setattr(mbrola, "espeak_available", lambda: True)
+    monkeypatch.setattr(mbrola, "voice_available", lambda v: v != "mb-de2")
+    monkeypatch.setattr(flite, "flite_available", lambda: False)
+    monkeypatch.setattr(festival, "festival_available", lambda v: v != "fe-rab")
+    monkeypatch.setattr(rhvoice, "rhvoice_available", lambda v: v != "rh-clb")
+    require_voices(("mb-us1", "fe-ked", "rh-alan"))
     with pytest.raises(ModelError, match="MBROLA voices mb-de2"):
-        corpus.require_voices(("mb-us1", "mb-de2"), (), ())
+        require_voices(("mb-us1", "mb-de2"))
     with pytest.raises(ModelError, match="flite for the voices fl-slt"):
-        corpus.require_voices(("mb-us1",), ("fl-slt",), ())
+        require_voices(("mb-us1", "fl-slt"))
+    with pytest.raises(ModelError, match="festvox-rablpc16k for fe-rab"):
+        require_voices(("fe-ked", "fe-rab"))
+    with pytest.raises(ModelError, match="rhvoice-english for rh-clb"):
+        require_voices(("rh-alan", "rh-clb"))
+    monkeypatch.setattr(mbrola, "espeak_available", lambda: False)
+    with pytest.raises(ModelError, match="espeak-ng and the MBROLA voices"):
+        require_voices(("mb-us1",))
 
 
 def test_espeak_events_become_contiguous_arpabet_phones() -> None:
