@@ -12,6 +12,10 @@ Metrics (issue 3):
 * MNGU0, 100 Hz: per-utterance z-normalised Pearson r per EMA channel (mean over utterances)
   and their mean; r of the predicted opening with the lip aperture (upper-lip y minus lower-lip
   y) and with the jaw opening (minus lower-incisor y).
+* FACEGOOD (when the folder is there; not in issue 3), 30 fps: r of the predicted opening with
+  the animator's jaw-open key ``mouth_stretch_c``, pooled over all clips and the mean of
+  per-clip r. Eleven minutes of one Mandarin speaker: far more frames than GRID and MNGU0, so it
+  tells weights apart with less noise, on a language the model never heard.
 
 Methods: ``model`` (ModelOutput straight from the acoustic model: opening = lip_aperture
 control), ``face`` (the full offline path, opening from ARKit blendshapes as
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +199,34 @@ def evaluate_mngu0(mngu0_dir: Path, predict: Predictor) -> dict[str, float]:
     return out
 
 
+FACEGOOD_FPS = 30
+FACEGOOD_JAW_KEY = "mouth_stretch_c"
+
+
+def evaluate_facegood(facegood_dir: Path, predict: Predictor) -> dict[str, float]:
+    """FACEGOOD metric of one method over every ``wav/<id>.wav`` with ``bs_value/bs_value_<id>.npy``."""
+    from bridge.face import load_profile
+
+    # The shipped facegood profile lists the rig's 116 channels in FACEGOOD's order.
+    column = load_profile("facegood").names.index(FACEGOOD_JAW_KEY)
+    ours, keys, rs = [], [], []
+    for wav in sorted((facegood_dir / "wav").glob("*.wav")):
+        with warnings.catch_warnings():
+            # FACEGOOD wrote its arrays with Python 2; numpy warns about the old header, then reads them.
+            warnings.simplefilter("ignore", UserWarning)
+            key = np.load(facegood_dir / "bs_value" / f"bs_value_{wav.stem}.npy", allow_pickle=False)[:, column]
+        x, sr = read_wav(wav)
+        pred = predict(x, sr)
+        opening = _resample(pred.times_s, pred.opening, (np.arange(key.size) + 0.5) / FACEGOOD_FPS)
+        ours.append(opening)
+        keys.append(key.astype(np.float64))
+        rs.append(pearson(opening, key))
+    if not rs:
+        raise ConfigError(f"evaluate: {facegood_dir} has no wav/*.wav clips")
+    return {"jaw_r": pearson(np.concatenate(ours), np.concatenate(keys)), "clip_jaw_r": float(np.mean(rs)),
+            "clips": float(len(rs))}  # fmt: skip
+
+
 # ---- methods ---------------------------------------------------------------------------------
 
 
@@ -300,7 +333,7 @@ def ulipsync_predictor() -> Predictor:
 
 
 def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dict[str, dict[str, float]]]:
-    """{method: {"grid": scores, "mngu0": scores}} on the dev data folder."""
+    """{method: {"grid": scores, "mngu0": scores[, "facegood": scores]}} on the dev data folder."""
     if not (data_dir / "grid").is_dir() or not (data_dir / "mngu0").is_dir():
         raise ConfigError(f"evaluate: {data_dir} has no grid/ and mngu0/ folders")
     out = {}
@@ -310,6 +343,8 @@ def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dic
             "grid": evaluate_grid(data_dir / "grid", predict),
             "mngu0": evaluate_mngu0(data_dir / "mngu0", predict),
         }
+        if (data_dir / "facegood").is_dir():
+            out[name]["facegood"] = evaluate_facegood(data_dir / "facegood", predict)
     return out
 
 
@@ -322,7 +357,7 @@ _MNGU0_COLS = ("mean_r", "lip_aperture_r", "jaw_r")
 
 
 def format_markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    """Two markdown tables (GRID, MNGU0) and the per-channel MNGU0 r of every method with EMA."""
+    """Markdown tables: GRID, MNGU0, FACEGOOD (when measured) and the per-channel MNGU0 r of every method with EMA."""
     lines = [
         "| method | GRID r | closure recall | precision | F1 | onset error ms | MCC |",
         "|---|---|---|---|---|---|---|",
@@ -333,6 +368,12 @@ def format_markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     for name, res in results.items():
         cells = [f"{res['mngu0'][c]:.2f}" if c in res["mngu0"] else "n/a" for c in _MNGU0_COLS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    with_facegood = [n for n, r in results.items() if "facegood" in r]
+    if with_facegood:
+        lines += ["", "| method | FACEGOOD jaw-key r (pooled) | per-clip mean r |", "|---|---|---|"]
+        for name in with_facegood:
+            fg = results[name]["facegood"]
+            lines.append(f"| {name} | {fg['jaw_r']:.3f} | {fg['clip_jaw_r']:.3f} |")
     with_ema = [n for n, r in results.items() if "mean_r" in r["mngu0"]]
     if with_ema:
         lines += ["", "| channel | " + " | ".join(with_ema) + " |", "|---" * (len(with_ema) + 1) + "|"]

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
-from bridge.evaluation import ClosureCounts, energy_predictor, evaluate_grid, pearson, predicted_closed
+from bridge.evaluation import (
+    ClosureCounts,
+    Prediction,
+    energy_predictor,
+    evaluate_facegood,
+    evaluate_grid,
+    pearson,
+    predicted_closed,
+)
+from bridge.face import load_profile
 
 
 def test_pearson() -> None:
@@ -57,3 +68,28 @@ def test_energy_baseline_on_dev_grid(dev_data: Path) -> None:
     scores = evaluate_grid(dev_data / "grid", energy_predictor())
     assert scores["clips"] == 5
     assert 0.0 < scores["r"] < 1.0
+
+
+def test_facegood_jaw_key_correlation(tmp_path: Path) -> None:
+    column = load_profile("facegood").names.index("mouth_stretch_c")
+    (tmp_path / "wav").mkdir()
+    (tmp_path / "bs_value").mkdir()
+    rng = np.random.default_rng(0)
+    for clip, n_frames in (("a", 90), ("b", 150)):
+        sf.write(tmp_path / "wav" / f"{clip}.wav", np.zeros(16000 * n_frames // 30, dtype=np.float32), 16000)
+        keys = np.zeros((n_frames, 116))
+        keys[:, column] = rng.uniform(0.0, 1.0, n_frames)
+        np.save(tmp_path / "bs_value" / f"bs_value_{clip}.npy", keys)
+
+    def truth(sign: float) -> Callable[[np.ndarray, int], Prediction]:
+        def predict(x: np.ndarray, sr: int) -> Prediction:
+            n = x.size * 30 // sr
+            clip = "a" if n == 90 else "b"
+            key = np.load(tmp_path / "bs_value" / f"bs_value_{clip}.npy")[:, column]
+            return Prediction((np.arange(n) + 0.5) / 30, sign * key)
+
+        return predict
+
+    scores = evaluate_facegood(tmp_path, truth(1.0))
+    assert scores == {"jaw_r": pytest.approx(1.0), "clip_jaw_r": pytest.approx(1.0), "clips": 2.0}
+    assert evaluate_facegood(tmp_path, truth(-1.0))["jaw_r"] == pytest.approx(-1.0)
