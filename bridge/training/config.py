@@ -34,6 +34,9 @@ class TrainConfig:
             reproduces the shipped weights; 8 paragraphs add about 20 min (docs/model.md).
         vtl_sentences_per_paragraph: sentences per VocalTractLab paragraph (VTL renders about
             4-7x slower than real time on this machine, so its paragraphs are short).
+        target_delay_ms: articulation targets (EMA, controls, visemes, voicing) are moved this much
+            later against the audio (a multiple of 10 ms; the first row repeats). 0: as the phone
+            table and its coarticulation model time them.
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
@@ -61,6 +64,7 @@ class TrainConfig:
     sentences_per_paragraph: int = 30
     vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6
+    target_delay_ms: int = 0
     augment_copies: int = 2
     steps: int = 1500
     batch_size: int = 32

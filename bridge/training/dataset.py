@@ -18,7 +18,7 @@ from bridge.corpus.native import SENTENCES, make_native_sentences
 from bridge.corpus.rhvoice import synthesize_rhvoice
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.corpus.vtl import VtlUtterance, synthesize_vtl
-from bridge.features.logmel import HOP, StreamingLogMel, raw_log_mel
+from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, StreamingLogMel, raw_log_mel
 from bridge.phonetics import controls_to_ema, phones_to_model_output
 from bridge.training.augment import augment
 from bridge.training.config import TrainConfig
@@ -162,6 +162,14 @@ def frame_targets(utt: Utterance, controls: F32 | None = None) -> F32:
     return out
 
 
+def delay_rows(rows: F32, frames: int) -> F32:
+    """``rows`` moved ``frames`` later in time, the first row repeated in front; same length."""
+    if frames == 0:
+        return rows
+    out: F32 = np.concatenate([np.repeat(rows[:1], frames, axis=0), rows[:-frames]])
+    return out
+
+
 def build(cfg: TrainConfig) -> TrainingData:
     """Synthesize, augment ``cfg.augment_copies`` times with random VTLN warps, and featurize."""
     utts = synthesize_corpus(cfg)
@@ -174,6 +182,7 @@ def build(cfg: TrainConfig) -> TrainingData:
     for clean, vtl in items:
         utt = insert_pauses(clean, rng)
         tgt = frame_targets(utt, None if vtl is None else vtl_frame_controls(vtl, utt))
+        tgt = delay_rows(tgt, cfg.target_delay_ms * SAMPLE_RATE_HZ // 1000 // HOP)
         for _ in range(cfg.augment_copies):
             warp = float(rng.uniform(0.84, 1.2))
             audio = augment(utt.samples, rng, babble)

@@ -117,6 +117,14 @@ def test_inserted_pauses_keep_phones_on_their_audio() -> None:
     assert targets[:20, 19].min() > 0.9  # leading silence: viseme "sil"
 
 
+def test_delayed_targets_keep_their_length_and_repeat_the_first_row() -> None:
+    from bridge.training.dataset import delay_rows
+
+    rows = np.arange(12, dtype=np.float32).reshape(6, 2)
+    np.testing.assert_array_equal(delay_rows(rows, 0), rows)
+    np.testing.assert_array_equal(delay_rows(rows, 2), [[0, 1], [0, 1], [0, 1], [2, 3], [4, 5], [6, 7]])
+
+
 def test_flite_segments_parse_to_arpabet_end_times() -> None:
     assert parse_segments("pau:0.220 dh:0.254 ax:0.304 b:0.716\n") == [
         ("SIL", 0.22), ("DH", 0.254), ("AX", 0.304), ("B", 0.716)
