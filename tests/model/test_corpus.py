@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -11,11 +12,11 @@ from bridge.corpus.espeak import espeak_library_available, events_to_phones, syn
 from bridge.corpus.festival import MRPA, festival_available, parse_segs, synthesize_festival, to_arpabet
 from bridge.corpus.festival import VOICES as FESTIVAL_VOICES
 from bridge.corpus.flite import VOICES as FLITE_VOICES
-from bridge.corpus.rhvoice import VOICES as RHVOICE_VOICES
-from bridge.corpus.rhvoice import mark_schwas, rhvoice_available, synthesize_rhvoice, tile
 from bridge.corpus.flite import flite_available, parse_segments, synthesize_flite
 from bridge.corpus.mbrola import US_SAMPA, VOICES, Utterance, espeak_available, parse_pho, synthesize, voice_available
 from bridge.corpus.native import PUNCTUATION, SENTENCES, make_native_sentences, words
+from bridge.corpus.rhvoice import VOICES as RHVOICE_VOICES
+from bridge.corpus.rhvoice import mark_schwas, rhvoice_available, synthesize_rhvoice, tile
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.errors import ModelError
 from bridge.phonetics.table import normalize_phone
@@ -38,6 +39,19 @@ def assert_phones_tile_the_audio(utt: Utterance) -> None:
     assert ends[-1] == pytest.approx(utt.samples.size / 16000, abs=1e-6)
     for name, _, _ in utt.phones:
         normalize_phone(name)
+
+
+def render_normal_and_slow(
+    synth: Callable[..., Utterance], text: str, voice: str, f0_shift: float
+) -> tuple[Utterance, Utterance]:
+    """A voice's rendering of ``text`` at its own rate and pitch, and 1.4x slower at ``f0_shift``."""
+    utt = synth(text, voice, duration_stretch=1.0, f0_shift=1.0)
+    assert_phones_tile_the_audio(utt)
+    # voiceless stop closures are much quieter than vowels: the timing matches the audio
+    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
+    slower = synth(text, voice, duration_stretch=1.4, f0_shift=f0_shift)
+    assert slower.samples.size > 1.25 * utt.samples.size
+    return utt, slower
 
 
 def test_parse_pho_maps_sampa_to_arpabet() -> None:
@@ -136,12 +150,7 @@ def test_flite_segments_parse_to_arpabet_end_times() -> None:
 @pytest.mark.parametrize("voice", sorted(FLITE_VOICES))
 def test_flite_phones_tile_the_audio_and_closures_are_quiet(voice: str) -> None:
     text = "Bob may map a pump. Pat caught a pot of hot tea. " + make_sentences(1, 0, load_words())[0]
-    utt = synthesize_flite(text, voice, duration_stretch=1.0, f0_shift=1.0)
-    assert_phones_tile_the_audio(utt)
-    # voiceless stop closures are much quieter than vowels: the timing matches the audio
-    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
-    slower = synthesize_flite(text, voice, duration_stretch=1.4, f0_shift=1.2)
-    assert slower.samples.size > 1.25 * utt.samples.size
+    utt, slower = render_normal_and_slow(synthesize_flite, text, voice, f0_shift=1.2)
     assert [p[0] for p in slower.phones] == [p[0] for p in utt.phones]
 
 
@@ -174,11 +183,7 @@ def test_festival_phones_tile_the_audio_and_closures_are_quiet(voice: str) -> No
     if not festival_available(voice):
         pytest.skip(f"festival or {FESTIVAL_VOICES[voice].package} is not installed (scripts/setup.sh --dev)")
     text = "Bob may map a pump. The car is far from here. " + make_sentences(1, 0, load_words())[0]
-    utt = synthesize_festival(text, voice, duration_stretch=1.0, f0_shift=1.0)
-    assert_phones_tile_the_audio(utt)
-    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
-    slower = synthesize_festival(text, voice, duration_stretch=1.4, f0_shift=1.3)
-    assert slower.samples.size > 1.25 * utt.samples.size
+    utt, slower = render_normal_and_slow(synthesize_festival, text, voice, f0_shift=1.3)
     assert [p[0] for p in slower.phones] == [p[0] for p in utt.phones]
     if not FESTIVAL_VOICES[voice].hts:
         assert pitch_hz(slower) > 1.15 * pitch_hz(utt)
@@ -210,13 +215,9 @@ def test_rhvoice_is_aligned_to_its_text_and_closures_are_quiet(voice: str) -> No
     if not rhvoice_available(voice):
         pytest.skip("RHVoice or its English voices are not installed (scripts/setup.sh --dev)")
     text = "Bob may map a pump. Pat caught a pot of hot tea. " + make_sentences(1, 0, load_words())[0]
-    utt = synthesize_rhvoice(text, voice, duration_stretch=1.0, f0_shift=1.0)
-    assert_phones_tile_the_audio(utt)
-    # The aligner found the words' phones, in order: "bob may map" opens the text.
+    utt, slower = render_normal_and_slow(synthesize_rhvoice, text, voice, f0_shift=1.3)
+    # The aligner found the words' phones, in order: "bob may map a pump" opens the text.
     assert [p[0] for p in utt.phones if p[0] != "SIL"][:10] == ["B", "AA", "B", "M", "EY", "M", "AE", "P", "AX", "P"]
-    assert rms_of(utt, "P") < 0.5 * rms_of(utt, "AA")
-    slower = synthesize_rhvoice(text, voice, duration_stretch=1.4, f0_shift=1.3)
-    assert slower.samples.size > 1.25 * utt.samples.size
     assert pitch_hz(slower) > 1.15 * pitch_hz(utt)
 
 
