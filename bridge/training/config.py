@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bridge.errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
@@ -76,6 +78,10 @@ class TrainConfig:
     learning_rate: float = 2e-3
     seed: int = 1
 
+    def __post_init__(self) -> None:
+        if self.target_delay_ms < 0 or self.target_delay_ms % 10:
+            raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
+
     @property
     def all_voices(self) -> tuple[str, ...]:
         """Every voice in the order the corpus is synthesized."""
@@ -85,7 +91,8 @@ class TrainConfig:
         )  # fmt: skip
 
 
-# The other-language voices (extra_voices) were tried and scored worse on the dev clips (docs/model.md).
+# The other-language voices (extra_voices), the festival and RHVoice voices and a 20 ms target delay
+# were tried and scored worse on the dev clips (docs/model.md, docs/accuracy.md).
 FULL = TrainConfig(flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"), paragraphs_per_flite_voice=10)
 QUICK = TrainConfig(
     voices=("mb-us1",),

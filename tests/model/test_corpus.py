@@ -137,6 +137,11 @@ def test_delayed_targets_keep_their_length_and_repeat_the_first_row() -> None:
     rows = np.arange(12, dtype=np.float32).reshape(6, 2)
     np.testing.assert_array_equal(delay_rows(rows, 0), rows)
     np.testing.assert_array_equal(delay_rows(rows, 2), [[0, 1], [0, 1], [0, 1], [2, 3], [4, 5], [6, 7]])
+    from bridge.errors import ConfigError
+    from bridge.training.config import TrainConfig
+
+    with pytest.raises(ConfigError, match="multiple of 10"):
+        TrainConfig(target_delay_ms=25)
 
 
 def test_flite_segments_parse_to_arpabet_end_times() -> None:
