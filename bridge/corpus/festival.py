@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from bridge.audio.resample import resample
-from bridge.corpus.mbrola import Utterance
+from bridge.corpus.mbrola import Utterance, phones_from_ends
 from bridge.errors import ModelError
 from bridge.features.logmel import SAMPLE_RATE_HZ
 
@@ -144,13 +144,6 @@ def synthesize_festival(text: str, voice: str, duration_stretch: float, f0_shift
         raise ModelError(f"festival produced no audio for voice {voice}")
     samples = resample(np.asarray(samples, dtype=np.float32), int(sr), SAMPLE_RATE_HZ)
     # The diphone voices' segment times fall short of their audio by about 0.4 %; HTS's match.
-    scale = samples.size / SAMPLE_RATE_HZ / ends[-1][1]
-    phones: list[tuple[str, float, float]] = []
-    start_s = 0.0
-    for name, end_s in ends:
-        parts = to_arpabet(name, spec.mrpa)
-        step = (end_s * scale - start_s) / len(parts)
-        for i, phone in enumerate(parts):
-            phones.append((phone, start_s + i * step, start_s + (i + 1) * step))
-        start_s = end_s * scale
+    segments = [(to_arpabet(name, spec.mrpa), end_s) for name, end_s in ends]
+    phones = phones_from_ends(segments, samples.size / SAMPLE_RATE_HZ / ends[-1][1])
     return Utterance(samples, SAMPLE_RATE_HZ, phones, voice)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bridge.corpus.mbrola import Utterance
+from bridge.corpus.mbrola import Utterance, phones_from_ends
 from bridge.errors import ModelError
 from bridge.features.logmel import SAMPLE_RATE_HZ
 
@@ -72,10 +72,5 @@ def synthesize_flite(text: str, voice: str, duration_stretch: float, f0_shift: f
     if sr != SAMPLE_RATE_HZ:
         raise ModelError(f"flite voice {voice} writes {sr} Hz, the corpus needs {SAMPLE_RATE_HZ} Hz")
     # The diphone voice's printed times overrun its audio by about 0.1 %; the clustergen voices' match.
-    scale = samples.size / sr / ends[-1][1]
-    phones: list[tuple[str, float, float]] = []
-    start_s = 0.0
-    for name, end_s in ends:
-        phones.append((name, start_s, end_s * scale))
-        start_s = end_s * scale
+    phones = phones_from_ends([((name,), end_s) for name, end_s in ends], samples.size / sr / ends[-1][1])
     return Utterance(np.asarray(samples, dtype=np.float32), int(sr), phones, voice)

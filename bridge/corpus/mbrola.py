@@ -116,6 +116,25 @@ class Utterance:
     voice: str
 
 
+def phones_from_ends(ends: list[tuple[tuple[str, ...], float]], scale: float) -> list[tuple[str, float, float]]:
+    """Segments given by end time, rescaled by ``scale``, as contiguous phones from 0.
+
+    Args:
+        ends: (ARPAbet phones of the segment, end_s) in time order; a segment of several phones
+            (a diphthong split in halves) shares its time equally.
+        scale: factor that makes the synthesizer's printed times match its audio's length.
+    """
+    phones: list[tuple[str, float, float]] = []
+    start_s = 0.0
+    for parts, end_s in ends:
+        stop_s = end_s * scale
+        step = (stop_s - start_s) / len(parts)
+        for i, phone in enumerate(parts):
+            phones.append((phone, start_s + i * step, stop_s if i == len(parts) - 1 else start_s + (i + 1) * step))
+        start_s = stop_s
+    return phones
+
+
 def espeak_available() -> bool:
     """True when espeak-ng and the English MBROLA voices are installed."""
     return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola/us1").exists()
