@@ -145,6 +145,34 @@ def voice_available(voice: str) -> bool:
     return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola", voice.removeprefix("mb-")).exists()
 
 
+# espeak-ng sends es1 and it3 unstressed vowels that their databases lack, and MBROLA renders those as
+# silence under a vowel label. These voices are rendered by the mbrola program from the phone list
+# with the vowels rewritten to their stressed forms.
+PHO_REWRITE: dict[str, dict[str, str]] = {"mb-es1": {"e/": "e", "o/": "o"}, "mb-it3": {"i/": "i"}}
+
+
+def rewrite_pho(text: str, symbols: dict[str, str]) -> str:
+    """A .pho phone list with the phone symbols in ``symbols`` replaced (durations and pitch kept)."""
+    lines = []
+    for line in text.splitlines():
+        fields = line.split(maxsplit=1)
+        if fields and fields[0] in symbols and not line.startswith(";"):
+            line = " ".join([symbols[fields[0]], *fields[1:]])
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _render(args: list[str], text: str, rewritten_pho: str | None, voice: str, wav: Path) -> None:
+    """Write ``wav``: espeak-ng's own rendering, or mbrola's from ``rewritten_pho`` when given."""
+    if rewritten_pho is None:
+        subprocess.run([*args, "-w", str(wav), text], capture_output=True, check=True)
+        return
+    db = Path("/usr/share/mbrola", voice.removeprefix("mb-"), voice.removeprefix("mb-"))
+    pho_path = wav.with_suffix(".pho")
+    pho_path.write_text(rewritten_pho)
+    subprocess.run(["mbrola", str(db), str(pho_path), str(wav)], capture_output=True, check=True)
+
+
 def parse_pho(text: str, sampa: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:
     """MBROLA .pho lines to (ARPAbet phone, duration_s); unknown symbols become the schwa."""
     out: list[tuple[str, float]] = []
@@ -166,19 +194,20 @@ def synthesize(text: str, voice: str, speed_wpm: int, pitch: int) -> Utterance:
     """Render ``text`` with an MBROLA voice; phone times are exact to the sample.
 
     Raises:
-        ModelError: espeak-ng is missing or produced no audio.
+        ModelError: espeak-ng or mbrola is missing or produced no audio.
     """
     sampa = VOICES[voice]
     args = ["espeak-ng", "-v", voice, "-s", str(speed_wpm), "-p", str(pitch)]
     try:
         pho = subprocess.run([*args, "--pho", "-q", text], capture_output=True, text=True, check=True).stdout
+        rewritten = rewrite_pho(pho, PHO_REWRITE[voice]) if voice in PHO_REWRITE else None
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "out.wav"
-            subprocess.run([*args, "-w", str(wav), text], capture_output=True, check=True)
+            _render(args, text, rewritten, voice, wav)
             samples, sr = sf.read(wav, dtype="float32")
     except (OSError, subprocess.CalledProcessError) as e:
-        raise ModelError(f"espeak-ng failed for voice {voice}: {e}") from e
-    durations = parse_pho(pho, sampa)
+        raise ModelError(f"espeak-ng or mbrola failed for voice {voice}: {e}") from e
+    durations = parse_pho(rewritten or pho, sampa)
     total_s = sum(d for _, d in durations)
     if samples.size == 0 or total_s <= 0:
         raise ModelError(f"espeak-ng produced no audio for voice {voice}")

@@ -9,6 +9,13 @@ lip-teeth contact of f/v, tongue tip of t/d/n/s) holds its target while weak one
 /k/, everything during /h/) take their neighbours' values. Targets beyond 0..1 (p/b/m aim below
 closure) produce a contact plateau after clipping. Visemes and voicing are blended the same way
 with short time constants, so they stay crisp but never jump.
+
+With ``pause_posture``, a pause is not the closed rest posture from its first frame: speakers hold a
+speech-ready posture between phrases, lips and jaw slightly apart (the inter-speech posture of Gick
+et al. 2004, J. Phonetics), and only relax to rest in a longer silence. Pause targets hold
+``PAUSE_CONTROLS`` for ``PAUSE_HOLD_S`` after the pause starts (or after the stream starts), then
+approach the SIL rest with time constant ``PAUSE_RELAX_S``. The start of a stream counts as a pause
+start because a recording usually starts just before someone speaks.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 
 from bridge.errors import ConfigError
 from bridge.frames import VISEMES, ModelOutput
-from bridge.phonetics.table import DIPHTHONGS, PHONES, controls_to_ema, normalize_phone
+from bridge.phonetics.table import DIPHTHONGS, PAUSE_CONTROLS, PHONES, controls_to_ema, normalize_phone
 
 FRAME_S = 0.01
 # Per-control time constants (s): lips and tongue tip move fastest, the jaw and tongue body slower.
@@ -25,6 +32,9 @@ TAU_S = np.array([0.045, 0.025, 0.050, 0.045, 0.030, 0.045, 0.045])
 _VISEME_TAU_S = 0.02
 _VOICING_TAU_S = 0.008
 _REACH = 6.0  # a phone's influence is cut after _REACH time constants (exp(-6) = 0.25 %)
+PAUSE_HOLD_S = 0.5
+PAUSE_RELAX_S = 0.5
+_REST = np.asarray(PHONES["SIL"].controls)
 
 _VISEME_ROW = {v: i for i, v in enumerate(VISEMES)}
 
@@ -59,8 +69,18 @@ def expand_segments(phones: list[tuple[str, float, float]], end_s: float) -> lis
     return out
 
 
+def _pause_targets(t: np.ndarray, start_s: float, stop_s: float, pause_start_s: float) -> np.ndarray:
+    """(len(t), 7) control targets of a pause segment: speech-ready, then relaxing to rest."""
+    since_s = np.clip(t, start_s, stop_s) - pause_start_s
+    w = np.exp(-np.maximum(since_s - PAUSE_HOLD_S, 0.0) / PAUSE_RELAX_S)
+    return _REST + w[:, None] * (np.asarray(PAUSE_CONTROLS) - _REST)  # type: ignore[no-any-return]
+
+
 def phones_to_model_output(
-    phones: list[tuple[str, float, float]], n_frames: int | None = None, frame_index: int = 0
+    phones: list[tuple[str, float, float]],
+    n_frames: int | None = None,
+    frame_index: int = 0,
+    pause_posture: bool = False,
 ) -> ModelOutput:
     """Articulation for timed phones, in the acoustic model's output format (100 Hz rows).
 
@@ -69,6 +89,8 @@ def phones_to_model_output(
             allowed (CMU ``AH0`` is the schwa), ``SIL``/``SP`` mark pauses, gaps are silence.
         n_frames: rows to produce; default covers the last phone.
         frame_index: index of the first row (row i describes (frame_index + i) * 0.01 + 0.005 s).
+        pause_posture: pauses hold the speech-ready posture before relaxing (module doc); off,
+            every pause aims at the closed rest posture.
 
     Returns:
         ModelOutput with EMA (mm), controls, viseme probabilities and voicing.
@@ -87,7 +109,12 @@ def phones_to_model_output(
     voi_num = np.zeros(n_frames)
     voi_den = np.zeros(n_frames)
     reach_s = _REACH * float(TAU_S.max())
+    pause_start_s = 0.0
+    previous = "SIL"
     for key, start_s, stop_s in segments:
+        if key == "SIL" and previous != "SIL":
+            pause_start_s = start_s
+        previous = key
         lo = int(np.searchsorted(times, start_s - reach_s))
         hi = int(np.searchsorted(times, stop_s + reach_s))
         if hi <= lo:
@@ -96,7 +123,8 @@ def phones_to_model_output(
         dist = np.maximum(np.maximum(start_s - t, t - stop_s), 0.0)
         target = PHONES[key]
         dom = np.asarray(target.strength) * np.exp(-dist[:, None] / TAU_S)
-        num[lo:hi] += dom * np.asarray(target.controls)
+        goal = _pause_targets(t, start_s, stop_s, pause_start_s) if key == "SIL" and pause_posture else target.controls
+        num[lo:hi] += dom * np.asarray(goal)
         den[lo:hi] += dom
         vis_strength = 0.15 if key == "HH" else 1.0
         vdom = vis_strength * np.exp(-dist / _VISEME_TAU_S)

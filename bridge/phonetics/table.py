@@ -112,6 +112,10 @@ PHONES: dict[str, PhoneTarget] = {
     "SIL": _p((0.04, -0.05, 0.10, 0.20, 0.25, 0.45, 0.45), "sil", False, {J: 0.8, LA: 0.8, PR: 0.4, SP: 0.4}),
 }
 
+# The speech-ready posture of a pause (dynamics' pause_posture): SIL's targets with the jaw and lips
+# slightly apart (1.4 mm at the incisors, 1.8 mm between the lips).
+PAUSE_CONTROLS = (0.10, 0.10) + PHONES["SIL"].controls[2:]
+
 DIPHTHONGS: dict[str, tuple[str, str]] = {
     "AY": ("AA", "IH"),
     "AW": ("AA", "UH"),

@@ -39,6 +39,9 @@ class TrainConfig:
         target_delay_ms: articulation targets (EMA, controls, visemes, voicing) are moved this much
             later against the audio (a multiple of 10 ms; the first row repeats). 0: as the phone
             table and its coarticulation model time them.
+        pause_posture: pauses hold a speech-ready posture (lips and jaw slightly apart) for
+            0.5 s before relaxing to the closed rest (``bridge.phonetics.dynamics``); off, every
+            pause aims at the closed rest.
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
@@ -67,6 +70,7 @@ class TrainConfig:
     vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6
     target_delay_ms: int = 0
+    pause_posture: bool = False
     augment_copies: int = 2
     steps: int = 1500
     batch_size: int = 32

@@ -145,16 +145,17 @@ def vtl_frame_controls(vtl: VtlUtterance, paused: Utterance) -> F32:
     return vtl.controls_at(np.interp(times, new_t, old_t))
 
 
-def frame_targets(utt: Utterance, controls: F32 | None = None) -> F32:
+def frame_targets(utt: Utterance, controls: F32 | None = None, pause_posture: bool = False) -> F32:
     """(T, 35) targets for an utterance's 100 Hz frames.
 
     Args:
         utt: audio and timed phones (visemes and voicing always come from the phones).
         controls: (T, 7) measured controls (VocalTractLab) replacing the phone table's; EMA
             then follows from them through ``controls_to_ema``.
+        pause_posture: pauses hold the speech-ready posture (``phones_to_model_output``).
     """
     n = utt.samples.size // HOP
-    o = phones_to_model_output(utt.phones, n_frames=n)
+    o = phones_to_model_output(utt.phones, n_frames=n, pause_posture=pause_posture)
     ctrl = o.controls if controls is None else controls
     ema = o.ema if controls is None else controls_to_ema(controls)
     cols = [ema / EMA_SCALE_MM, ctrl, o.visemes, o.voicing[:, None]]
@@ -181,7 +182,7 @@ def build(cfg: TrainConfig) -> TrainingData:
     items: list[tuple[Utterance, VtlUtterance | None]] = [(u, None) for u in utts] + [(v.utterance, v) for v in vtls]
     for clean, vtl in items:
         utt = insert_pauses(clean, rng)
-        tgt = frame_targets(utt, None if vtl is None else vtl_frame_controls(vtl, utt))
+        tgt = frame_targets(utt, None if vtl is None else vtl_frame_controls(vtl, utt), cfg.pause_posture)
         tgt = delay_rows(tgt, cfg.target_delay_ms * SAMPLE_RATE_HZ // 1000 // HOP)
         for _ in range(cfg.augment_copies):
             warp = float(rng.uniform(0.84, 1.2))

@@ -87,7 +87,7 @@ def run_train_head(args: argparse.Namespace) -> int:
         raise ConfigError(f"--layer: {args.upstream} has hidden states 0..{encoder.n_hidden_states - 1}")
     pairs = []
     for utt in synthesize_corpus(cfg):
-        target = phones_to_model_output(utt.phones, n_frames=utt.samples.size // 160)
+        target = phones_to_model_output(utt.phones, n_frames=utt.samples.size // 160, pause_posture=cfg.pause_posture)
         pairs.append((utt.samples, target.ema))
     head = fit_head(encoder, args.layer, pairs, args.ridge, str(args.out))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -75,3 +75,18 @@ def test_ema_to_controls_inverts_the_table_map() -> None:
     # EMA beyond any posture the table can make still gives controls inside 0..1.
     wild = ema_to_controls(np.full((1, 12), 100.0, dtype=np.float32))
     assert wild.min() >= 0.0 and wild.max() <= 1.0
+
+
+def test_pause_posture_holds_lips_apart_then_relaxes_to_rest() -> None:
+    phones = [("AA1", 0.3, 0.5), ("M", 0.5, 0.58), ("AA1", 0.58, 0.8)]
+    held = phones_to_model_output(phones, n_frames=300, pause_posture=True).controls
+    closed = phones_to_model_output(phones, n_frames=300).controls
+    # Stream start and the first 0.5 s after speech: speech-ready, lips about 2 mm apart.
+    assert np.allclose(held[_frames(0.0, 0.15), LIP], 0.10, atol=0.01)
+    assert np.allclose(held[_frames(0.95, 1.3), LIP], 0.10, atol=0.01)
+    assert held[_frames(1.1, 1.3), JAW].min() > closed[_frames(1.1, 1.3), JAW].max() + 0.05
+    # Later in a long silence the lips close, as they always do without the posture.
+    assert held[_frames(2.8, 3.0), LIP].max() < 0.005
+    assert closed[_frames(1.1, 1.3), LIP].max() == 0.0
+    # The bilabial inside speech still closes the lips.
+    assert held[_frames(0.52, 0.56), LIP].max() == 0.0
