@@ -145,10 +145,15 @@ def voice_available(voice: str) -> bool:
     return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola", voice.removeprefix("mb-")).exists()
 
 
-# espeak-ng sends es1 and it3 unstressed vowels that their databases lack, and MBROLA renders those as
-# silence under a vowel label. These voices are rendered by the mbrola program from the phone list
-# with the vowels rewritten to their stressed forms.
-PHO_REWRITE: dict[str, dict[str, str]] = {"mb-es1": {"e/": "e", "o/": "o"}, "mb-it3": {"i/": "i"}}
+# espeak-ng sends es1 and it3 unstressed vowels (and it3 geminate s and a ts variant) that their
+# databases lack, and MBROLA renders those as silence under the phone's label. These voices are
+# rendered by the mbrola program from the phone list with those symbols rewritten to ones the
+# database has. A few it3 diphones stay missing (j before a consonant, ng-dz: 13 in 6500 phones);
+# mbrola's -e bridges each with a short silence instead of stopping.
+PHO_REWRITE: dict[str, dict[str, str]] = {
+    "mb-es1": {"e/": "e", "o/": "o"},
+    "mb-it3": {"i/": "i", "ss": "s", "ts2": "ts"},
+}
 
 
 def rewrite_pho(text: str, symbols: dict[str, str]) -> str:
@@ -170,7 +175,7 @@ def _render(args: list[str], text: str, rewritten_pho: str | None, voice: str, w
     db = Path("/usr/share/mbrola", voice.removeprefix("mb-"), voice.removeprefix("mb-"))
     pho_path = wav.with_suffix(".pho")
     pho_path.write_text(rewritten_pho)
-    subprocess.run(["mbrola", str(db), str(pho_path), str(wav)], capture_output=True, check=True)
+    subprocess.run(["mbrola", "-e", str(db), str(pho_path), str(wav)], capture_output=True, check=True)
 
 
 def parse_pho(text: str, sampa: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:
