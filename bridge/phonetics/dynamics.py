@@ -10,9 +10,9 @@ lip-teeth contact of f/v, tongue tip of t/d/n/s) holds its target while weak one
 closure) produce a contact plateau after clipping. Visemes and voicing are blended the same way
 with short time constants, so they stay crisp but never jump.
 
-With ``pause_posture``, a pause is not the closed rest posture from its first frame: speakers hold a
+With ``pause_posture`` (the default), a pause is not the closed rest posture from its first frame: speakers hold a
 speech-ready posture between phrases, lips and jaw slightly apart (the inter-speech posture of Gick
-et al. 2004, J. Phonetics), and only relax to rest in a longer silence. Pause targets hold
+et al. 2004, Phonetica 61), and only relax to rest in a longer silence. Pause targets hold
 ``PAUSE_CONTROLS`` for ``PAUSE_HOLD_S`` after the pause starts (or after the stream starts), then
 approach the SIL rest with time constant ``PAUSE_RELAX_S``. The start of a stream counts as a pause
 start because a recording usually starts just before someone speaks.
@@ -80,7 +80,7 @@ def phones_to_model_output(
     phones: list[tuple[str, float, float]],
     n_frames: int | None = None,
     frame_index: int = 0,
-    pause_posture: bool = False,
+    pause_posture: bool = True,
 ) -> ModelOutput:
     """Articulation for timed phones, in the acoustic model's output format (100 Hz rows).
 
@@ -90,7 +90,7 @@ def phones_to_model_output(
         n_frames: rows to produce; default covers the last phone.
         frame_index: index of the first row (row i describes (frame_index + i) * 0.01 + 0.005 s).
         pause_posture: pauses hold the speech-ready posture before relaxing (module doc); off,
-            every pause aims at the closed rest posture.
+            every pause aims at the closed rest posture (what models before v3 were trained on).
 
     Returns:
         ModelOutput with EMA (mm), controls, viseme probabilities and voicing.

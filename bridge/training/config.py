@@ -41,7 +41,7 @@ class TrainConfig:
             table and its coarticulation model time them.
         pause_posture: pauses hold a speech-ready posture (lips and jaw slightly apart) for
             0.5 s before relaxing to the closed rest (``bridge.phonetics.dynamics``); off, every
-            pause aims at the closed rest.
+            pause aims at the closed rest (models v0-v2).
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
@@ -70,7 +70,7 @@ class TrainConfig:
     vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6
     target_delay_ms: int = 0
-    pause_posture: bool = False
+    pause_posture: bool = True
     augment_copies: int = 2
     steps: int = 1500
     batch_size: int = 32
@@ -96,7 +96,8 @@ class TrainConfig:
 
 
 # The other-language voices (extra_voices), the festival and RHVoice voices and a 20 ms target delay
-# were tried and scored worse on the dev clips (docs/model.md, docs/accuracy.md).
+# were tried and scored worse on the dev clips (docs/model.md, docs/accuracy.md). The pause posture
+# (on by default) made model v3.
 FULL = TrainConfig(flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"), paragraphs_per_flite_voice=10)
 QUICK = TrainConfig(
     voices=("mb-us1",),

@@ -145,7 +145,7 @@ def vtl_frame_controls(vtl: VtlUtterance, paused: Utterance) -> F32:
     return vtl.controls_at(np.interp(times, new_t, old_t))
 
 
-def frame_targets(utt: Utterance, controls: F32 | None = None, pause_posture: bool = False) -> F32:
+def frame_targets(utt: Utterance, controls: F32 | None = None, pause_posture: bool = True) -> F32:
     """(T, 35) targets for an utterance's 100 Hz frames.
 
     Args:

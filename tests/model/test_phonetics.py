@@ -79,8 +79,8 @@ def test_ema_to_controls_inverts_the_table_map() -> None:
 
 def test_pause_posture_holds_lips_apart_then_relaxes_to_rest() -> None:
     phones = [("AA1", 0.3, 0.5), ("M", 0.5, 0.58), ("AA1", 0.58, 0.8)]
-    held = phones_to_model_output(phones, n_frames=300, pause_posture=True).controls
-    closed = phones_to_model_output(phones, n_frames=300).controls
+    held = phones_to_model_output(phones, n_frames=300).controls
+    closed = phones_to_model_output(phones, n_frames=300, pause_posture=False).controls
     # Stream start and the first 0.5 s after speech: speech-ready, lips about 2 mm apart.
     assert np.allclose(held[_frames(0.0, 0.15), LIP], 0.10, atol=0.01)
     assert np.allclose(held[_frames(0.95, 1.3), LIP], 0.10, atol=0.01)
