@@ -46,6 +46,9 @@ class TrainConfig:
         steps: optimizer steps.
         batch_size: crops per step.
         crop_frames: crop length in 10 ms frames.
+        start_crop_fraction: share of crops that start at their paragraph's first frame (the
+            stream start, which the network meets at run time with its zero state); the rest
+            start anywhere. 0 draws no extra random numbers.
         warmup_frames: first frames of a crop left out of the loss (the GRU starts from zeros).
         conv_channels: width of the two causal conv layers.
         hidden: GRU state size.
@@ -75,6 +78,7 @@ class TrainConfig:
     steps: int = 1500
     batch_size: int = 32
     crop_frames: int = 300
+    start_crop_fraction: float = 0.0
     warmup_frames: int = 20
     conv_channels: int = 128
     hidden: int = 192
@@ -85,6 +89,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.target_delay_ms < 0 or self.target_delay_ms % 10:
             raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
+        if not 0.0 <= self.start_crop_fraction <= 1.0:
+            raise ConfigError(f"start_crop_fraction must be within 0..1, not {self.start_crop_fraction}")
 
     @property
     def all_voices(self) -> tuple[str, ...]:

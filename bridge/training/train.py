@@ -35,13 +35,18 @@ def _loss(pred: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
     return ema + 4.0 * ctrl + 0.3 * vis + 0.2 * voi
 
 
-def _batch(data: TrainingData, cfg: TrainConfig, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_batch(data: TrainingData, cfg: TrainConfig, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cfg.batch_size`` crops of ``cfg.crop_frames`` rows (features, targets), padded at the end."""
     lengths = np.array([f.shape[0] for f in data.features])
     usable = np.maximum(lengths - cfg.crop_frames, 0) + 1
     picks = rng.choice(len(lengths), size=cfg.batch_size, p=usable / usable.sum())
     xs, ys = [], []
     for i in picks:
         start = int(rng.integers(0, max(1, lengths[i] - cfg.crop_frames + 1)))
+        # The network starts from a zero state only at a stream's start at run time; some crops
+        # start there too, where the features' normaliser also starts from its prior.
+        if cfg.start_crop_fraction > 0 and rng.random() < cfg.start_crop_fraction:
+            start = 0
         x = data.features[i][start : start + cfg.crop_frames]
         y = data.targets[i][start : start + cfg.crop_frames]
         if x.shape[0] < cfg.crop_frames:
@@ -79,7 +84,7 @@ def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float
     running = float("nan")
     w0 = cfg.warmup_frames
     for step in range(cfg.steps):
-        x, y = _batch(data, cfg, rng)
+        x, y = sample_batch(data, cfg, rng)
         outs = net(x)
         t = y.shape[1]
         loss = torch.zeros(())
