@@ -142,7 +142,12 @@ def espeak_available() -> bool:
 
 def voice_available(voice: str) -> bool:
     """True when espeak-ng and the MBROLA database of ``voice`` (``mb-de2`` -> de2) are installed."""
-    return shutil.which("espeak-ng") is not None and Path("/usr/share/mbrola", voice.removeprefix("mb-")).exists()
+    return shutil.which("espeak-ng") is not None and _database_dir(voice).exists()
+
+
+def _database_dir(voice: str) -> Path:
+    """Where Debian installs the MBROLA database of ``voice`` (``mb-us1`` -> /usr/share/mbrola/us1)."""
+    return Path("/usr/share/mbrola", voice.removeprefix("mb-"))
 
 
 # espeak-ng sends es1 and it3 unstressed vowels (and it3 geminate s and a ts variant) that their
@@ -161,7 +166,7 @@ def rewrite_pho(text: str, symbols: dict[str, str]) -> str:
     lines = []
     for line in text.splitlines():
         fields = line.split(maxsplit=1)
-        if fields and fields[0] in symbols and not line.startswith(";"):
+        if fields and fields[0] in symbols:
             line = " ".join([symbols[fields[0]], *fields[1:]])
         lines.append(line)
     return "\n".join(lines) + "\n"
@@ -172,7 +177,7 @@ def _render(args: list[str], text: str, rewritten_pho: str | None, voice: str, w
     if rewritten_pho is None:
         subprocess.run([*args, "-w", str(wav), text], capture_output=True, check=True)
         return
-    db = Path("/usr/share/mbrola", voice.removeprefix("mb-"), voice.removeprefix("mb-"))
+    db = _database_dir(voice) / voice.removeprefix("mb-")
     pho_path = wav.with_suffix(".pho")
     pho_path.write_text(rewritten_pho)
     subprocess.run(["mbrola", "-e", str(db), str(pho_path), str(wav)], capture_output=True, check=True)

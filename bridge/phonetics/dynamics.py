@@ -35,6 +35,7 @@ _REACH = 6.0  # a phone's influence is cut after _REACH time constants (exp(-6) 
 PAUSE_HOLD_S = 0.5
 PAUSE_RELAX_S = 0.5
 _REST = np.asarray(PHONES["SIL"].controls)
+_PAUSE = np.asarray(PAUSE_CONTROLS)
 
 _VISEME_ROW = {v: i for i, v in enumerate(VISEMES)}
 
@@ -73,7 +74,7 @@ def _pause_targets(t: np.ndarray, start_s: float, stop_s: float, pause_start_s: 
     """(len(t), 7) control targets of a pause segment: speech-ready, then relaxing to rest."""
     since_s = np.clip(t, start_s, stop_s) - pause_start_s
     w = np.exp(-np.maximum(since_s - PAUSE_HOLD_S, 0.0) / PAUSE_RELAX_S)
-    return _REST + w[:, None] * (np.asarray(PAUSE_CONTROLS) - _REST)  # type: ignore[no-any-return]
+    return _REST + w[:, None] * (_PAUSE - _REST)  # type: ignore[no-any-return]
 
 
 def phones_to_model_output(
