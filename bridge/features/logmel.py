@@ -72,6 +72,52 @@ def log_mel_frames(padded: F64, n_frames: int, fbank: F64) -> F64:
     return out
 
 
+class RunningNormaliser:
+    """Per-column exponential running mean (and variance) with the pause gate; causal, any block size.
+
+    Args:
+        prior_mean: per-column mean it starts from (training corpus statistics).
+        prior_var: per-column variance it starts from.
+        scale: divide by the running standard deviation too; False only subtracts the mean.
+    """
+
+    def __init__(self, prior_mean: F64, prior_var: F64, scale: bool = True) -> None:
+        self._prior_mean = np.asarray(prior_mean, dtype=np.float64)
+        self._prior_sq = self._prior_mean**2 + np.asarray(prior_var, dtype=np.float64)
+        self._scale = scale
+        self.reset()
+
+    def reset(self) -> None:
+        self._mean = self._prior_mean.copy()
+        self._sq = self._prior_sq.copy()
+
+    def __call__(self, raw: F64) -> F64:
+        """Advance over raw rows (n, columns) and return them normalised."""
+        # Frames far below the running level are pauses: adapt to them only slowly, so that a long
+        # silence stays "quiet" instead of becoming the new normal. The running level (the mean over
+        # columns of the running mean) follows the same update, so the gate is a scalar recurrence.
+        row_level = raw.mean(axis=1)
+        rates = np.empty(raw.shape[0])
+        level = float(self._mean.mean())
+        for t, row_mean in enumerate(row_level.tolist()):
+            rate = _ALPHA if row_mean > level - _GATE_NATS else _ALPHA * _QUIET_RATE
+            level += rate * (row_mean - level)
+            rates[t] = rate
+        out = np.empty(raw.shape)
+        for start in range(0, raw.shape[0], _CHUNK):
+            rows = raw[start : start + _CHUNK]
+            r = rates[start : start + _CHUNK, None]
+            mean = _ewma(self._mean, rows, r)
+            if self._scale:
+                sq = _ewma(self._sq, rows * rows, r)
+                out[start : start + _CHUNK] = (rows - mean) / np.sqrt(np.maximum(sq - mean * mean, _VAR_FLOOR))
+                self._sq = sq[-1]
+            else:
+                out[start : start + _CHUNK] = rows - mean
+            self._mean = mean[-1]
+        return out
+
+
 class StreamingLogMel:
     """Causal log-mel with running normalisation; ``process`` takes any block size.
 
@@ -82,16 +128,14 @@ class StreamingLogMel:
     """
 
     def __init__(self, prior_mean: F64, prior_var: F64, warp: float = 1.0) -> None:
-        self._prior_mean = np.asarray(prior_mean, dtype=np.float64)
-        self._prior_sq = self._prior_mean**2 + np.asarray(prior_var, dtype=np.float64)
+        self._norm = RunningNormaliser(prior_mean, prior_var)
         self._fbank = mel_filterbank(warp)
         self.reset()
 
     def reset(self) -> None:
         self._tail = np.zeros(WIN - HOP)
         self._pending = np.zeros(0)
-        self._mean = self._prior_mean.copy()
-        self._sq = self._prior_sq.copy()
+        self._norm.reset()
 
     def process(self, samples: npt.NDArray[np.floating]) -> F32:
         """Normalised features (n, N_MELS) for every hop completed by ``samples`` (16 kHz mono)."""
@@ -110,25 +154,7 @@ class StreamingLogMel:
 
     def normalise(self, raw: F64) -> F32:
         """Advance the running normaliser over raw log-mel rows and return them normalised."""
-        # Frames far below the running level are pauses: adapt to them only slowly, so that a long
-        # silence stays "quiet" instead of becoming the new normal. The running level (the mean over
-        # bands of the running mean) follows the same update, so the gate is a scalar recurrence.
-        row_level = raw.mean(axis=1)
-        rates = np.empty(raw.shape[0])
-        level = float(self._mean.mean())
-        for t, row_mean in enumerate(row_level.tolist()):
-            rate = _ALPHA if row_mean > level - _GATE_NATS else _ALPHA * _QUIET_RATE
-            level += rate * (row_mean - level)
-            rates[t] = rate
-        out = np.empty(raw.shape, dtype=np.float32)
-        for start in range(0, raw.shape[0], _CHUNK):
-            rows = raw[start : start + _CHUNK]
-            r = rates[start : start + _CHUNK, None]
-            mean = _ewma(self._mean, rows, r)
-            sq = _ewma(self._sq, rows * rows, r)
-            out[start : start + _CHUNK] = (rows - mean) / np.sqrt(np.maximum(sq - mean * mean, _VAR_FLOOR))
-            self._mean, self._sq = mean[-1], sq[-1]
-        return out
+        return self._norm(raw).astype(np.float32)
 
 
 _CHUNK = 256  # (1 - alpha)^256 stays far from underflow, so the closed form below is exact to ~1e-12
@@ -153,4 +179,13 @@ def offline_features(samples: npt.NDArray[np.floating], prior_mean: F64, prior_v
     return StreamingLogMel(prior_mean, prior_var, warp).process(samples)
 
 
-__all__ = ["F32", "HOP", "N_MELS", "SAMPLE_RATE_HZ", "StreamingLogMel", "offline_features", "raw_log_mel"]
+__all__ = [
+    "F32",
+    "HOP",
+    "N_MELS",
+    "SAMPLE_RATE_HZ",
+    "RunningNormaliser",
+    "StreamingLogMel",
+    "offline_features",
+    "raw_log_mel",
+]

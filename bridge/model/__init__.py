@@ -6,15 +6,23 @@ from pathlib import Path
 
 from bridge.config import ModelConfig
 from bridge.errors import ConfigError, ModelError
-from bridge.model.runtime import NumpyArticulationModel, Weights
+from bridge.model.runtime import EnsembleModel, NumpyArticulationModel, Weights
+from bridge.stages import ArticulationModel
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "model.npz"
 
-__all__ = ["DEFAULT_WEIGHTS", "NumpyArticulationModel", "load_default_model", "load_model", "load_weights"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "EnsembleModel",
+    "NumpyArticulationModel",
+    "load_default_model",
+    "load_model",
+    "load_weights",
+]
 
 
-def load_weights(path: Path, lookahead_ms: int = 30) -> NumpyArticulationModel:
-    """Load a weights file written by ``avatar-bridge train``.
+def load_weights(path: Path, lookahead_ms: int = 30) -> ArticulationModel:
+    """Load a weights file written by ``avatar-bridge train`` (one network or an ensemble).
 
     Args:
         path: .npz weights file.
@@ -28,15 +36,16 @@ def load_weights(path: Path, lookahead_ms: int = 30) -> NumpyArticulationModel:
         raise ConfigError(f"model.lookahead_ms must be a non-negative multiple of 10, got {lookahead_ms}")
     if not path.is_file():
         raise ModelError(f"model weights not found: {path}")
-    return NumpyArticulationModel(Weights(path), lookahead_ms // 10)
+    nets = [NumpyArticulationModel(m, lookahead_ms // 10) for m in Weights(path).members]
+    return nets[0] if len(nets) == 1 else EnsembleModel(nets)
 
 
-def load_default_model(lookahead_ms: int = 30) -> NumpyArticulationModel:
+def load_default_model(lookahead_ms: int = 30) -> ArticulationModel:
     """The model shipped in the package (bridge/data/model.npz)."""
     return load_weights(DEFAULT_WEIGHTS, lookahead_ms)
 
 
-def load_model(cfg: ModelConfig) -> NumpyArticulationModel:
+def load_model(cfg: ModelConfig) -> ArticulationModel:
     """The model a config names: ``weights = "default"`` or a path to a trained weights file.
 
     Raises:

@@ -9,13 +9,15 @@ runs whatever the block size, so streaming output equals offline output.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from bridge.errors import AudioError, ConfigError, ModelError
-from bridge.features.logmel import HOP, N_MELS, SAMPLE_RATE_HZ, StreamingLogMel
+from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, StreamingLogMel
+from bridge.features.phones import phone_features_for
 from bridge.frames import F32, ModelOutput
 
 log = logging.getLogger(__name__)
@@ -30,40 +32,54 @@ def _sigmoid(x: F32) -> F32:
 
 
 class Weights:
-    """Arrays of a weights file, checked for layout; loaded with ``allow_pickle=False``."""
+    """Arrays of a weights file, checked for layout; loaded with ``allow_pickle=False``.
+
+    A file holds one network, or several (an ensemble) whose arrays carry the prefixes ``m0.``,
+    ``m1.``, ... and an array ``members`` with their count (``ensemble_arrays`` writes them).
+    """
 
     def __init__(self, path: Path) -> None:
         try:
             with np.load(path, allow_pickle=False) as z:
-                self.arrays: dict[str, npt.NDArray[np.float32]] = {k: z[k] for k in z.files}
+                arrays: dict[str, npt.NDArray[np.float32]] = {k: z[k] for k in z.files}
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot read model weights {path}: {e}") from e
-        version = int(self.arrays.get("format_version", np.array(-1)))
-        if version != _FORMAT_VERSION:
-            raise ModelError(f"{path}: weights format {version}, this bridge reads {_FORMAT_VERSION}")
-        self.lookaheads = tuple(int(v) for v in self.arrays["lookaheads"])
+        if "members" in arrays:
+            prefixes = [f"m{i}." for i in range(int(arrays["members"]))]
+            self.members = [{k[len(p) :]: v for k, v in arrays.items() if k.startswith(p)} for p in prefixes]
+        else:
+            self.members = [arrays]
+        for member in self.members:
+            version = int(member.get("format_version", np.array(-1)))
+            if version != _FORMAT_VERSION:
+                raise ModelError(f"{path}: weights format {version}, this bridge reads {_FORMAT_VERSION}")
+        self.lookaheads = tuple(int(v) for v in self.members[0]["lookaheads"])
         self.path = path
 
-    def __getitem__(self, key: str) -> npt.NDArray[np.float32]:
-        return self.arrays[key]
+
+def ensemble_arrays(members: list[dict[str, npt.NDArray[np.generic]]]) -> dict[str, npt.NDArray[np.generic]]:
+    """One weights file's arrays for several trained networks (read back by ``Weights``)."""
+    out: dict[str, npt.NDArray[np.generic]] = {"members": np.array(len(members), dtype=np.int32)}
+    for i, arrays in enumerate(members):
+        out.update({f"m{i}.{k}": v for k, v in arrays.items()})
+    return out
 
 
 class NumpyArticulationModel:
     """The ArticulationModel the bridge runs: 16 kHz in, 100 Hz articulation out.
 
     Args:
-        weights: loaded weights file.
+        weights: the arrays of one trained network (a ``Weights`` member).
         lookahead_frames: hops of look-ahead (one of the trained heads, 0..3); ``lookahead_s``
             is ``lookahead_frames * 0.01`` because the feature window ends at its hop's end.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
 
-    def __init__(self, weights: Weights, lookahead_frames: int) -> None:
-        if lookahead_frames not in weights.lookaheads:
-            raise ConfigError(
-                f"model.lookahead_ms: {lookahead_frames * 10} ms has no trained head (heads: {weights.lookaheads})"
-            )
+    def __init__(self, weights: Mapping[str, npt.NDArray[np.float32]], lookahead_frames: int) -> None:
+        heads = tuple(int(v) for v in weights["lookaheads"])
+        if lookahead_frames not in heads:
+            raise ConfigError(f"model.lookahead_ms: {lookahead_frames * 10} ms has no trained head (heads: {heads})")
         self._w = weights
         self._la = lookahead_frames
         self.lookahead_s = lookahead_frames * HOP / SAMPLE_RATE_HZ
@@ -80,11 +96,16 @@ class NumpyArticulationModel:
         self._hb2 = w[f"head{lookahead_frames}_b2"]
         self._ema_scale = float(w["ema_scale_mm"])
         self._features = StreamingLogMel(w["prior_mean"].astype(np.float64), w["prior_var"].astype(np.float64))
+        # Weights trained with phone features carry the acoustic model that computes them.
+        self._phones = phone_features_for(w)
+        self._n_in = w["conv1_w"].shape[1]
         self.reset()
 
     def reset(self) -> None:
         self._features.reset()
-        self._x1 = np.zeros((2, N_MELS), dtype=np.float32)
+        if self._phones is not None:
+            self._phones.reset()
+        self._x1 = np.zeros((2, self._n_in), dtype=np.float32)
         self._x2 = np.zeros((2, self._c1.shape[1]), dtype=np.float32)
         self._h = np.zeros(self._hidden, dtype=np.float32)
         self._past_h = np.zeros((0, self._hidden), dtype=np.float32)  # states of frames not yet emitted
@@ -97,7 +118,7 @@ class NumpyArticulationModel:
         if x.ndim != 1:
             raise AudioError(f"model input must be mono, got shape {x.shape}")
         self._n_samples += x.size
-        return self._run(self._features.process(x))
+        return self._run(self._featurize(x))
 
     def flush(self) -> ModelOutput:
         """Pad with silence to release every frame that holds real audio, then reset the stream."""
@@ -105,11 +126,17 @@ class NumpyArticulationModel:
         pad_hops = max(0, n_real + self._la - self._n_frames_in)
         pending = self._n_samples - self._n_frames_in * HOP  # samples waiting in the feature buffer
         zeros = np.zeros(max(0, pad_hops * HOP - pending), dtype=np.float32)
-        out = self._run(self._features.process(zeros))
+        out = self._run(self._featurize(zeros))
         keep = max(0, n_real - out.frame_index)
         out = ModelOutput(out.frame_index, out.ema[:keep], out.controls[:keep], out.visemes[:keep], out.voicing[:keep])
         self.reset()
         return out
+
+    def _featurize(self, x: F32) -> F32:
+        feats = self._features.process(x)
+        if self._phones is None:
+            return feats
+        return np.concatenate([feats, self._phones.process(x)], axis=1)
 
     def _run(self, feats: F32) -> ModelOutput:
         n = feats.shape[0]
@@ -169,3 +196,39 @@ class NumpyArticulationModel:
             visemes=visemes.astype(np.float32),
             voicing=voicing,
         )
+
+
+class EnsembleModel:
+    """Several trained networks run side by side on the same audio; their outputs are averaged.
+
+    Networks trained from different seeds (and so different generated texts) err differently, and
+    their mean is steadier than any one of them (docs/accuracy.md). Each member streams exactly, so
+    the mean does too.
+    """
+
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+
+    def __init__(self, members: list[NumpyArticulationModel]) -> None:
+        self._members = members
+        self.lookahead_s = members[0].lookahead_s
+        self.name = f"{members[0].name}-x{len(members)}"
+
+    def reset(self) -> None:
+        for m in self._members:
+            m.reset()
+
+    def process(self, samples: F32, /) -> ModelOutput:
+        return _mean([m.process(samples) for m in self._members])
+
+    def flush(self) -> ModelOutput:
+        return _mean([m.flush() for m in self._members])
+
+
+def _mean(outs: list[ModelOutput]) -> ModelOutput:
+    return ModelOutput(
+        frame_index=outs[0].frame_index,
+        ema=np.mean([o.ema for o in outs], axis=0, dtype=np.float32),
+        controls=np.mean([o.controls for o in outs], axis=0, dtype=np.float32),
+        visemes=np.mean([o.visemes for o in outs], axis=0, dtype=np.float32),
+        voicing=np.mean([o.voicing for o in outs], axis=0, dtype=np.float32),
+    )

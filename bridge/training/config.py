@@ -42,6 +42,9 @@ class TrainConfig:
         pause_posture: pauses hold a speech-ready posture (lips and jaw slightly apart) for
             0.5 s before relaxing to the closed rest (``bridge.phonetics.dynamics``); off, every
             pause aims at the closed rest (models v0-v2).
+        phone_features: the network also reads the 42 phone posteriors of pocketsphinx's US English
+            acoustic model, trained on real speech (``bridge.features.phones``); its arrays go into
+            the weights file, so training needs pocketsphinx and the runtime does not.
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
@@ -55,6 +58,9 @@ class TrainConfig:
         head_hidden: hidden width of each output head.
         learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
         seed: seeds text generation, augmentation, initialisation and batching.
+        members: networks in the weights file; member i is trained from scratch with seed
+            ``seed + i`` (its own texts, augmentation and initialisation) and the runtime averages
+            their outputs.
     """
 
     voices: tuple[str, ...] = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
@@ -74,6 +80,7 @@ class TrainConfig:
     vtl_sentences_per_paragraph: int = 6
     target_delay_ms: int = 0
     pause_posture: bool = True
+    phone_features: bool = False
     augment_copies: int = 2
     steps: int = 1500
     batch_size: int = 32
@@ -85,10 +92,13 @@ class TrainConfig:
     head_hidden: int = 128
     learning_rate: float = 2e-3
     seed: int = 1
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.target_delay_ms < 0 or self.target_delay_ms % 10:
             raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
+        if self.members < 1:
+            raise ConfigError(f"members must be at least 1, not {self.members}")
         if not 0.0 <= self.start_crop_fraction <= 1.0:
             raise ConfigError(f"start_crop_fraction must be within 0..1, not {self.start_crop_fraction}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -19,10 +19,12 @@ from bridge.corpus.rhvoice import synthesize_rhvoice
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.corpus.vtl import VtlUtterance, synthesize_vtl
 from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, StreamingLogMel, raw_log_mel
+from bridge.features.phones import StreamingPhonePosteriors, raw_log_filterbank
 from bridge.phonetics import controls_to_ema, phones_to_model_output
 from bridge.training.augment import augment
 from bridge.training.config import TrainConfig
 from bridge.training.net import EMA_SCALE_MM
+from bridge.training.sphinx_am import load_phone_model
 
 log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
@@ -33,16 +35,20 @@ class TrainingData:
     """Per-utterance feature and target matrices (100 Hz rows) and the normaliser prior.
 
     Attributes:
-        features: list of (T_i, N_MELS) normalised log-mel.
+        features: list of (T_i, N_MELS) normalised log-mel, followed by the 42 phone posterior
+            features when the config asks for them.
         targets: list of (T_i, 35): EMA / EMA_SCALE_MM, controls, visemes, voicing.
         prior_mean: per-band mean of the raw (augmented) log-mel.
         prior_var: per-band variance of the raw log-mel.
+        phone_arrays: the phone model's arrays and its normaliser prior (``am_prior_mean``) for the
+            weights file; empty without phone features.
     """
 
     features: list[F32]
     targets: list[F32]
     prior_mean: npt.NDArray[np.float64]
     prior_var: npt.NDArray[np.float64]
+    phone_arrays: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
 
 
 def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
@@ -178,6 +184,7 @@ def build(cfg: TrainConfig) -> TrainingData:
     rng = np.random.default_rng(cfg.seed)
     babble = np.concatenate([u.samples for u in utts[: max(1, len(utts) // 4)]])
     raws: list[npt.NDArray[np.float64]] = []
+    raw_banks: list[npt.NDArray[np.float64]] = []
     targets: list[F32] = []
     items: list[tuple[Utterance, VtlUtterance | None]] = [(u, None) for u in utts] + [(v.utterance, v) for v in vtls]
     for clean, vtl in items:
@@ -188,10 +195,21 @@ def build(cfg: TrainConfig) -> TrainingData:
             warp = float(rng.uniform(0.84, 1.2))
             audio = augment(utt.samples, rng, babble)
             raws.append(raw_log_mel(audio, warp))
+            if cfg.phone_features:
+                raw_banks.append(raw_log_filterbank(audio, warp))
             targets.append(tgt)
     stacked = np.concatenate(raws)
     prior_mean = stacked.mean(axis=0)
     prior_var = stacked.var(axis=0)
     feats = [StreamingLogMel(prior_mean, prior_var).normalise(r) for r in raws]
-    log.info("features: %d sequences, %d frames", len(feats), stacked.shape[0])
-    return TrainingData(feats, targets, prior_mean, prior_var)
+    phone_arrays: dict[str, npt.NDArray[np.generic]] = {}
+    if cfg.phone_features:
+        model = load_phone_model()
+        bank_mean = np.concatenate(raw_banks).mean(axis=0)
+        feats = [
+            np.concatenate([f, StreamingPhonePosteriors(model, bank_mean).from_raw(b)], axis=1)
+            for f, b in zip(feats, raw_banks, strict=True)
+        ]
+        phone_arrays = model.arrays() | {"am_prior_mean": bank_mean.astype(np.float32)}
+    log.info("features: %d sequences, %d frames, %d columns", len(feats), stacked.shape[0], feats[0].shape[1])
+    return TrainingData(feats, targets, prior_mean, prior_var, phone_arrays)

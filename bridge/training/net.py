@@ -22,9 +22,9 @@ EMA_SCALE_MM = 10.0
 class ArticulationNet(nn.Module):
     """Causal streaming network; ``forward`` returns one (B, T - L, N_OUT) tensor per look-ahead."""
 
-    def __init__(self, conv_channels: int, hidden: int, head_hidden: int) -> None:
+    def __init__(self, conv_channels: int, hidden: int, head_hidden: int, n_in: int = N_MELS) -> None:
         super().__init__()
-        self.conv1 = nn.Conv1d(N_MELS, conv_channels, 3)
+        self.conv1 = nn.Conv1d(n_in, conv_channels, 3)
         self.conv2 = nn.Conv1d(conv_channels, conv_channels, 3)
         self.gru = nn.GRU(conv_channels, hidden, batch_first=True)
         self.heads = nn.ModuleList(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from bridge.model.runtime import ensemble_arrays
 from bridge.training.config import TrainConfig
 from bridge.training.dataset import TrainingData, build
 from bridge.training.net import LOOKAHEADS, ArticulationNet, export_weights
@@ -59,11 +61,29 @@ def sample_batch(data: TrainingData, cfg: TrainConfig, rng: np.random.Generator)
 
 
 def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float]:
-    """Build the corpus, train, and write the weights to ``out_path`` (.npz, no pickle).
+    """Build the corpus, train ``cfg.members`` networks, and write the weights to ``out_path`` (.npz, no pickle).
+
+    Member i is trained from its own corpus and initialisation with seed ``cfg.seed + i``.
 
     Returns:
-        Summary numbers: final training loss, wall seconds for data and for training.
+        Summary numbers: final training loss (mean over members), wall seconds for data and in all.
     """
+    t0 = time.monotonic()
+    members, losses, data_s = [], [], 0.0
+    for i in range(cfg.members):
+        arrays, loss, t_data = _train_one(replace(cfg, seed=cfg.seed + i), threads)
+        members.append(arrays)
+        losses.append(loss)
+        data_s += t_data
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out_path, allow_pickle=False, **(members[0] if cfg.members == 1 else ensemble_arrays(members)))
+    t_total = time.monotonic() - t0
+    log.info("wrote %s (%.2f MB) in %.0f s", out_path, out_path.stat().st_size / 1e6, t_total)
+    return {"loss": float(np.mean(losses)), "data_s": data_s, "total_s": t_total}
+
+
+def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], float, float]:
+    """One network from seed ``cfg.seed``: its weights file arrays, final loss and corpus seconds."""
     t0 = time.monotonic()
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
@@ -71,7 +91,7 @@ def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float
     data = build(cfg)
     t_data = time.monotonic() - t0
     rng = np.random.default_rng(cfg.seed + 1)
-    net = ArticulationNet(cfg.conv_channels, cfg.hidden, cfg.head_hidden)
+    net = ArticulationNet(cfg.conv_channels, cfg.hidden, cfg.head_hidden, data.features[0].shape[1])
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
     warm = max(1, cfg.steps // 20)
 
@@ -98,10 +118,5 @@ def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float
         value = float(loss.detach())
         running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         if step % 100 == 0 or step == cfg.steps - 1:
-            log.info("step %d/%d loss %.4f (%.0f s)", step, cfg.steps, running, time.monotonic() - t0)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = export_weights(net, data.prior_mean, data.prior_var)
-    np.savez_compressed(out_path, allow_pickle=False, **arrays)
-    t_total = time.monotonic() - t0
-    log.info("wrote %s (%.2f MB) in %.0f s", out_path, out_path.stat().st_size / 1e6, t_total)
-    return {"loss": running, "data_s": t_data, "total_s": t_total}
+            log.info("seed %d step %d/%d loss %.4f (%.0f s)", cfg.seed, step, cfg.steps, running, time.monotonic() - t0)
+    return export_weights(net, data.prior_mean, data.prior_var) | data.phone_arrays, running, t_data

@@ -13,7 +13,8 @@ import soundfile as sf
 from bridge.config import ModelConfig
 from bridge.errors import ConfigError, ModelError
 from bridge.frames import CONTROL_NAMES, EMA_NAMES, VISEMES, ModelOutput
-from bridge.model import DEFAULT_WEIGHTS, load_default_model, load_model, load_weights
+from bridge.model import DEFAULT_WEIGHTS, EnsembleModel, load_default_model, load_model, load_weights
+from bridge.model.runtime import ensemble_arrays
 from tests.conftest import EXAMPLE_WAV
 
 
@@ -109,3 +110,27 @@ def test_runs_without_torch() -> None:
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_ensemble_file_averages_its_members_and_streams_exactly(tmp_path: Path) -> None:
+    with np.load(DEFAULT_WEIGHTS, allow_pickle=False) as z:
+        shipped = {k: z[k] for k in z.files}
+    first = {k[3:]: v for k, v in shipped.items() if k.startswith("m0.")} if "members" in shipped else shipped
+    other = dict(first, conv1_b=first["conv1_b"] + 0.3)
+    paths = [tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "ens.npz"]
+    np.savez(paths[0], **first)
+    np.savez(paths[1], **other)
+    np.savez(paths[2], **ensemble_arrays([first, other]))
+    x = _speech()
+    singles = [_concat([m.process(x), m.flush()]) for m in (load_weights(paths[0]), load_weights(paths[1]))]
+    assert not np.allclose(singles[0], singles[1], atol=1e-3)
+    ens = load_weights(paths[2])
+    assert isinstance(ens, EnsembleModel) and ens.name.endswith("-x2") and ens.lookahead_s == pytest.approx(0.03)
+    whole = _concat([ens.process(x), ens.flush()])
+    np.testing.assert_allclose(whole, (singles[0] + singles[1]) / 2, atol=1e-6)
+    parts = [ens.process(x[i : i + 333]) for i in range(0, x.size, 333)] + [ens.flush()]
+    assert np.max(np.abs(_concat(parts) - whole)) <= 1e-4
+    assert np.allclose(whole[:, 19:34].sum(axis=1), 1.0, atol=1e-5)  # averaged visemes stay a distribution
+    np.savez(paths[2], **ensemble_arrays([first, dict(other, format_version=np.array(7))]))
+    with pytest.raises(ModelError, match="format 7"):
+        load_weights(paths[2])

@@ -50,3 +50,8 @@ def test_no_start_crops_draw_the_same_batches_as_before_the_option() -> None:
 def test_start_crop_fraction_must_be_a_share() -> None:
     with pytest.raises(ConfigError, match="start_crop_fraction"):
         replace(QUICK, start_crop_fraction=1.5)
+
+
+def test_an_ensemble_needs_at_least_one_member() -> None:
+    with pytest.raises(ConfigError, match="members"):
+        replace(QUICK, members=0)

@@ -32,3 +32,21 @@ def test_quick_training_is_reproducible_and_loadable(tmp_path: Path) -> None:
     model = load_weights(a, 30)
     out = model.process(np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1)
     assert out.n_frames == 47 and np.all(np.isfinite(out.ema))
+
+
+def test_two_members_train_from_consecutive_seeds_into_one_file(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bridge.model import EnsembleModel
+    from bridge.training.config import QUICK
+    from bridge.training.train import train
+
+    single, pair = tmp_path / "seed2.npz", tmp_path / "pair.npz"
+    train(replace(QUICK, seed=2), single, threads=1)
+    train(replace(QUICK, members=2), pair, threads=1)
+    with np.load(single, allow_pickle=False) as zs, np.load(pair, allow_pickle=False) as zp:
+        assert int(zp["members"]) == 2
+        for k in zs.files:  # member 1 is the seed-2 network, array for array
+            np.testing.assert_array_equal(zp[f"m1.{k}"], zs[k])
+        assert not np.array_equal(zp["m0.conv1_w"], zp["m1.conv1_w"])
+    assert isinstance(load_weights(pair, 30), EnsembleModel)
