@@ -1,6 +1,6 @@
 """Per-hop cost of the numpy articulation model, fed 10 ms blocks as the live path does.
 
-Usage: .venv/bin/python bench/model_speed.py [seconds]
+Usage: .venv/bin/python bench/model_speed.py [seconds] [weights.npz]   (default: the shipped weights)
 """
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from bridge.model import load_default_model
+from bridge.model import DEFAULT_WEIGHTS, load_weights
 
 log = logging.getLogger("bench.model_speed")
 
@@ -20,7 +21,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     x = (np.random.default_rng(0).standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32)
-    model = load_default_model(30)
+    weights = Path(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_WEIGHTS
+    model = load_weights(weights, 30)
+    log.info("%s: %s", weights, model.name)
     per_hop = []
     for i in range(0, x.size, 160):
         t0 = time.perf_counter()

@@ -114,9 +114,13 @@ class TrainConfig:
 # The other-language voices (extra_voices; on v1 and again on v4), the festival and RHVoice voices, a
 # 20 ms target delay and stream-start crops were tried and scored worse on the dev clips
 # (docs/model.md, docs/accuracy.md).
-# The pause posture (on by default) made model v3; targets 10 ms later made v4.
+# The pause posture (on by default) made model v3; targets 10 ms later made v4; v5 is two v4 networks
+# (seeds 1 and 2) averaged. Phone-posterior input features scored worse (docs/accuracy.md).
 FULL = TrainConfig(
-    flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"), paragraphs_per_flite_voice=10, target_delay_ms=10
+    flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"),
+    paragraphs_per_flite_voice=10,
+    target_delay_ms=10,
+    members=2,
 )
 QUICK = TrainConfig(
     voices=("mb-us1",),
