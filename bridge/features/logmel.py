@@ -118,6 +118,38 @@ class RunningNormaliser:
         return out
 
 
+class HopBuffer:
+    """Cuts a stream of any block sizes into whole 10 ms hops and keeps the tail a window needs.
+
+    Args:
+        win: window length in samples; each frame's window ends at the end of its hop.
+    """
+
+    def __init__(self, win: int) -> None:
+        self._win = win
+        self.reset()
+
+    def reset(self) -> None:
+        self._tail = np.zeros(self._win - HOP)
+        self._pending = np.zeros(0)
+
+    def push(self, samples: npt.NDArray[np.floating]) -> F64:
+        """The samples of every hop ``samples`` completes (a multiple of HOP; the rest waits)."""
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim != 1:
+            raise AudioError(f"expected mono samples, got shape {x.shape}")
+        buf: F64 = np.concatenate([self._pending, x])
+        n = buf.size // HOP
+        self._pending = buf[n * HOP :]
+        return buf[: n * HOP]
+
+    def window(self, hops: F64) -> F64:
+        """``hops`` (as pushed, or filtered sample by sample) preceded by the tail of the earlier ones."""
+        padded: F64 = np.concatenate([self._tail, hops])
+        self._tail = padded[-(self._win - HOP) :]
+        return padded
+
+
 class StreamingLogMel:
     """Causal log-mel with running normalisation; ``process`` takes any block size.
 
@@ -130,26 +162,19 @@ class StreamingLogMel:
     def __init__(self, prior_mean: F64, prior_var: F64, warp: float = 1.0) -> None:
         self._norm = RunningNormaliser(prior_mean, prior_var)
         self._fbank = mel_filterbank(warp)
+        self._hops = HopBuffer(WIN)
         self.reset()
 
     def reset(self) -> None:
-        self._tail = np.zeros(WIN - HOP)
-        self._pending = np.zeros(0)
+        self._hops.reset()
         self._norm.reset()
 
     def process(self, samples: npt.NDArray[np.floating]) -> F32:
         """Normalised features (n, N_MELS) for every hop completed by ``samples`` (16 kHz mono)."""
-        x = np.asarray(samples, dtype=np.float64)
-        if x.ndim != 1:
-            raise AudioError(f"expected mono samples, got shape {x.shape}")
-        buf = np.concatenate([self._pending, x])
-        n = buf.size // HOP
-        self._pending = buf[n * HOP :]
-        if n == 0:
+        hops = self._hops.push(samples)
+        if hops.size == 0:
             return np.zeros((0, N_MELS), dtype=np.float32)
-        padded = np.concatenate([self._tail, buf[: n * HOP]])
-        self._tail = padded[-(WIN - HOP) :]
-        raw = log_mel_frames(padded, n, self._fbank)
+        raw = log_mel_frames(self._hops.window(hops), hops.size // HOP, self._fbank)
         return self.normalise(raw)
 
     def normalise(self, raw: F64) -> F32:
@@ -182,6 +207,7 @@ def offline_features(samples: npt.NDArray[np.floating], prior_mean: F64, prior_v
 __all__ = [
     "F32",
     "HOP",
+    "HopBuffer",
     "N_MELS",
     "SAMPLE_RATE_HZ",
     "RunningNormaliser",

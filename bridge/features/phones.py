@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bridge.errors import AudioError, ModelError
-from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, RunningNormaliser
+from bridge.errors import ModelError
+from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, HopBuffer, RunningNormaliser
 from bridge.frames import F32
 
 N_PHONES = 42
@@ -205,30 +205,23 @@ class StreamingPhonePosteriors:
         self._scorer = PhoneScorer(model)
         self._norm = RunningNormaliser(prior_mean, np.ones_like(prior_mean), scale=False)
         self._fbank = sphinx_filterbank(warp)
+        self._hops = HopBuffer(WIN)
         self.reset()
 
     def reset(self) -> None:
-        self._tail = np.zeros(WIN - HOP)
-        self._pending = np.zeros(0)
+        self._hops.reset()
         self._prev = 0.0
         self._norm.reset()
         self._history = np.zeros((2 * DELAY_FRAMES, N_CEPS))  # normalised cepstra of the last 6 frames
 
     def process(self, samples: npt.NDArray[np.floating]) -> F32:
         """Features for every hop completed by ``samples`` (16 kHz mono), DELAY_FRAMES late."""
-        x = np.asarray(samples, dtype=np.float64)
-        if x.ndim != 1:
-            raise AudioError(f"expected mono samples, got shape {x.shape}")
-        buf = np.concatenate([self._pending, x])
-        n = buf.size // HOP
-        self._pending = buf[n * HOP :]
-        if n == 0:
+        hops = self._hops.push(samples)
+        if hops.size == 0:
             return np.zeros((0, N_PHONES), dtype=np.float32)
-        emph = _preemphasise(buf[: n * HOP], self._prev)
-        self._prev = float(buf[n * HOP - 1]) * _INT16_SCALE
-        padded = np.concatenate([self._tail, emph])
-        self._tail = padded[-(WIN - HOP) :]
-        return self.from_raw(log_filterbank_frames(padded, n, self._fbank))
+        emph = _preemphasise(hops, self._prev)
+        self._prev = float(hops[-1]) * _INT16_SCALE
+        return self.from_raw(log_filterbank_frames(self._hops.window(emph), hops.size // HOP, self._fbank))
 
     def from_raw(self, raw: F64) -> F32:
         """Advance over raw log filterbank rows (``raw_log_filterbank``) and return their features."""
