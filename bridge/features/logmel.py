@@ -34,12 +34,12 @@ _POWER_FLOOR = 1e-8
 F64 = npt.NDArray[np.float64]
 
 
-def _hz_to_mel(f: F64) -> F64:
+def hz_to_mel(f: F64) -> F64:
     out: F64 = 2595.0 * np.log10(1.0 + f / 700.0)
     return out
 
 
-def _mel_to_hz(m: F64) -> F64:
+def mel_to_hz(m: F64) -> F64:
     out: F64 = 700.0 * (10.0 ** (m / 2595.0) - 1.0)
     return out
 
@@ -50,7 +50,7 @@ def mel_filterbank(warp: float = 1.0) -> F64:
     Scaling the filter frequencies by ``warp`` imitates a vocal tract ``1 / warp`` times as long
     (vocal-tract-length perturbation); training uses it for augmentation, the runtime uses 1.
     """
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(FMIN_HZ)), _hz_to_mel(np.array(FMAX_HZ)), N_MELS + 2))
+    edges = mel_to_hz(np.linspace(hz_to_mel(np.array(FMIN_HZ)), hz_to_mel(np.array(FMAX_HZ)), N_MELS + 2))
     edges = np.clip(edges * warp, 0.0, SAMPLE_RATE_HZ / 2 - 1.0)
     bins = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE_HZ)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -212,6 +212,8 @@ __all__ = [
     "SAMPLE_RATE_HZ",
     "RunningNormaliser",
     "StreamingLogMel",
+    "hz_to_mel",
+    "mel_to_hz",
     "offline_features",
     "raw_log_mel",
 ]

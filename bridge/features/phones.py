@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.errors import ModelError
-from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, HopBuffer, RunningNormaliser
+from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, HopBuffer, RunningNormaliser, hz_to_mel, mel_to_hz
 from bridge.frames import F32
 
 N_PHONES = 42
@@ -90,33 +90,22 @@ class PhoneModel:
         return cls(means, inv_var, weights, phones)
 
 
-def _hz_to_mel(f: float) -> float:
-    return 2595.0 * float(np.log10(1.0 + f / 700.0))
-
-
-def _mel_to_hz(m: float) -> float:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)  # type: ignore[no-any-return]
-
-
 def sphinx_filterbank(warp: float = 1.0) -> F64:
     """(25, 257) unit-area triangles, edges rounded to FFT bins; ``warp`` scales the edges (VTLN)."""
-    lo, hi = _hz_to_mel(FMIN_HZ), _hz_to_mel(FMAX_HZ)
-    width = (hi - lo) / (N_FILTERS + 1)
     step_hz = SAMPLE_RATE_HZ / N_FFT
+    mels = np.linspace(hz_to_mel(np.array(FMIN_HZ)), hz_to_mel(np.array(FMAX_HZ)), N_FILTERS + 2)
+    edges = np.round(np.minimum(mel_to_hz(mels) * warp, SAMPLE_RATE_HZ / 2 - step_hz) / step_hz) * step_hz
     bins = np.arange(N_FFT // 2 + 1) * step_hz
-    fb = np.zeros((N_FILTERS, bins.size))
-    for i in range(N_FILTERS):
-        edges = [min(_mel_to_hz(lo + (i + j) * width) * warp, SAMPLE_RATE_HZ / 2 - step_hz) for j in range(3)]
-        left, mid, right = (round(e / step_hz) * step_hz for e in edges)
-        rise = (bins - left) / max(mid - left, step_hz)
-        fall = (right - bins) / max(right - mid, step_hz)
-        fb[i] = np.clip(np.minimum(rise, fall), 0.0, None) * 2.0 / max(right - left, step_hz)
-    return fb
+    left, mid, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rise = (bins - left) / np.maximum(mid - left, step_hz)
+    fall = (right - bins) / np.maximum(right - mid, step_hz)
+    out: F64 = np.clip(np.minimum(rise, fall), 0.0, None) * 2.0 / np.maximum(right - left, step_hz)
+    return out
 
 
 _HAMMING = 0.54 - 0.46 * np.cos(2.0 * np.pi * np.arange(WIN) / (WIN - 1))
-_k = np.arange(N_CEPS)[:, None]
-_DCT = np.cos(np.pi / N_FILTERS * _k * (np.arange(N_FILTERS)[None, :] + 0.5)) * np.sqrt(2.0 / N_FILTERS)
+_DCT = np.cos(np.pi / N_FILTERS * np.arange(N_CEPS)[:, None] * (np.arange(N_FILTERS)[None, :] + 0.5))
+_DCT *= np.sqrt(2.0 / N_FILTERS)
 _DCT[0] *= np.sqrt(0.5)
 _DCT *= (1.0 + _LIFTER / 2.0 * np.sin(np.arange(N_CEPS) * np.pi / _LIFTER))[:, None]
 
@@ -146,8 +135,6 @@ class PhoneScorer:
     """Log posteriors of the 42 phones for rows of the three feature streams."""
 
     def __init__(self, model: PhoneModel) -> None:
-        n_dens = model.means.shape[2]
-        self._n_dens = n_dens
         iv = model.inv_var.astype(np.float64)
         mu = model.means.astype(np.float64)
         # log N(z) = const + z^2 . (-iv / 2) + z . (mu iv), one matrix product per stream.

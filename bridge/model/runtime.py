@@ -53,7 +53,6 @@ class Weights:
             version = int(member.get("format_version", np.array(-1)))
             if version != _FORMAT_VERSION:
                 raise ModelError(f"{path}: weights format {version}, this bridge reads {_FORMAT_VERSION}")
-        self.lookaheads = tuple(int(v) for v in self.members[0]["lookaheads"])
         self.path = path
 
 

@@ -206,10 +206,12 @@ def build(cfg: TrainConfig) -> TrainingData:
     if cfg.phone_features:
         model = load_phone_model()
         bank_mean = np.concatenate(raw_banks).mean(axis=0)
-        feats = [
-            np.concatenate([f, StreamingPhonePosteriors(model, bank_mean).from_raw(b)], axis=1)
-            for f, b in zip(feats, raw_banks, strict=True)
-        ]
+        posteriors = StreamingPhonePosteriors(model, bank_mean)
+        with_phones = []
+        for f, b in zip(feats, raw_banks, strict=True):
+            posteriors.reset()  # every sequence is a stream of its own
+            with_phones.append(np.concatenate([f, posteriors.from_raw(b)], axis=1))
+        feats = with_phones
         phone_arrays = model.arrays() | {"am_prior_mean": bank_mean.astype(np.float32)}
     log.info("features: %d sequences, %d frames, %d columns", len(feats), stacked.shape[0], feats[0].shape[1])
     return TrainingData(feats, targets, prior_mean, prior_var, phone_arrays)

@@ -21,7 +21,7 @@ _MIXW_UNIT_NATS = 1024 * float(np.log(1.0001))
 _MDEF_END = b"END FILE FORMAT DESCRIPTION\n"
 
 
-def model_dir() -> Path:
+def _model_dir() -> Path:
     """The en-us acoustic model directory inside the installed pocketsphinx package."""
     try:
         import pocketsphinx
@@ -76,9 +76,9 @@ def _mixture_weights(path: Path) -> np.ndarray:
     return weights.transpose(0, 2, 1, 3)  # (streams, phones, densities, states)
 
 
-def load_phone_model(directory: Path | None = None) -> PhoneModel:
+def load_phone_model() -> PhoneModel:
     """The 42 phone codebooks and their states' mixture weights."""
-    d = model_dir() if directory is None else directory
+    d = _model_dir()
     try:
         means = _gaussians(d / "means")
         variances = _gaussians(d / "variances")
