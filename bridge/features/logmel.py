@@ -63,6 +63,20 @@ def mel_filterbank(warp: float = 1.0) -> F64:
 _WINDOW = np.hanning(WIN + 2)[1:-1]
 
 
+def envelope_map(n_coeffs: int) -> F64:
+    """(N_MELS, N_MELS) map that keeps the first ``n_coeffs`` cepstral coefficients of a log-mel row.
+
+    Right-multiplying log-mel rows by it is a DCT-II, a lifter that zeroes the higher quefrencies
+    and the inverse DCT: the spectral envelope (formants, set by articulation) stays, the ripple of
+    the voice's harmonics (set by its source, not by the mouth) goes.
+    """
+    k = np.arange(N_MELS)
+    dct = np.sqrt(2.0 / N_MELS) * np.cos(np.pi * (k[:, None] + 0.5) * k[None, :] / N_MELS)  # (bands, coeffs)
+    dct[:, 0] /= np.sqrt(2.0)
+    keep = (k < n_coeffs).astype(np.float64)
+    return (dct * keep) @ dct.T  # type: ignore[no-any-return]
+
+
 def log_mel_frames(padded: F64, n_frames: int, fbank: F64) -> F64:
     """Raw log-mel of ``n_frames`` consecutive frames; ``padded`` starts WIN - HOP samples early."""
     idx = np.arange(WIN)[None, :] + HOP * np.arange(n_frames)[:, None]
@@ -157,11 +171,14 @@ class StreamingLogMel:
         prior_mean: per-band mean the normaliser starts from (training corpus statistics).
         prior_var: per-band variance it starts from.
         warp: vocal-tract-length warp of the filterbank (1.0 outside training).
+        envelope_coeffs: when above 0, every log-mel row is smoothed to its first
+            ``envelope_coeffs`` cepstral coefficients (``envelope_map``) before normalisation.
     """
 
-    def __init__(self, prior_mean: F64, prior_var: F64, warp: float = 1.0) -> None:
+    def __init__(self, prior_mean: F64, prior_var: F64, warp: float = 1.0, envelope_coeffs: int = 0) -> None:
         self._norm = RunningNormaliser(prior_mean, prior_var)
         self._fbank = mel_filterbank(warp)
+        self._envelope = envelope_map(envelope_coeffs) if envelope_coeffs else None
         self._hops = HopBuffer(WIN)
         self.reset()
 
@@ -175,6 +192,8 @@ class StreamingLogMel:
         if hops.size == 0:
             return np.zeros((0, N_MELS), dtype=np.float32)
         raw = log_mel_frames(self._hops.window(hops), hops.size // HOP, self._fbank)
+        if self._envelope is not None:
+            raw = raw @ self._envelope
         return self.normalise(raw)
 
     def normalise(self, raw: F64) -> F32:
@@ -191,12 +210,13 @@ def _ewma(start: F64, rows: F64, rates: F64) -> F64:
     return keep * (start + np.cumsum(rates * rows / keep, axis=0))  # type: ignore[no-any-return]
 
 
-def raw_log_mel(samples: npt.NDArray[np.floating], warp: float = 1.0) -> F64:
-    """Un-normalised log-mel of a whole signal (for corpus statistics)."""
+def raw_log_mel(samples: npt.NDArray[np.floating], warp: float = 1.0, envelope_coeffs: int = 0) -> F64:
+    """Un-normalised log-mel of a whole signal (for corpus statistics), smoothed as StreamingLogMel does."""
     x = np.asarray(samples, dtype=np.float64)
     n = x.size // HOP
     padded = np.concatenate([np.zeros(WIN - HOP), x[: n * HOP]])
-    return log_mel_frames(padded, n, mel_filterbank(warp))
+    raw = log_mel_frames(padded, n, mel_filterbank(warp))
+    return raw @ envelope_map(envelope_coeffs) if envelope_coeffs else raw
 
 
 def offline_features(samples: npt.NDArray[np.floating], prior_mean: F64, prior_var: F64, warp: float = 1.0) -> F32:
@@ -212,6 +232,7 @@ __all__ = [
     "SAMPLE_RATE_HZ",
     "RunningNormaliser",
     "StreamingLogMel",
+    "envelope_map",
     "hz_to_mel",
     "mel_to_hz",
     "offline_features",

@@ -94,7 +94,10 @@ class NumpyArticulationModel:
         self._h2 = w[f"head{lookahead_frames}_w2"].T.copy()
         self._hb2 = w[f"head{lookahead_frames}_b2"]
         self._ema_scale = float(w["ema_scale_mm"])
-        self._features = StreamingLogMel(w["prior_mean"].astype(np.float64), w["prior_var"].astype(np.float64))
+        self._features = StreamingLogMel(
+            w["prior_mean"].astype(np.float64), w["prior_var"].astype(np.float64),
+            envelope_coeffs=int(w.get("envelope_coeffs", np.array(0))),
+        )  # fmt: skip
         # Weights trained with phone features carry the acoustic model that computes them.
         self._phones = phone_features_for(w)
         self._n_in = w["conv1_w"].shape[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.errors import ConfigError
+from bridge.features.logmel import N_MELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class TrainConfig:
         phone_features: the network also reads the 42 phone posteriors of pocketsphinx's US English
             acoustic model, trained on real speech (``bridge.features.phones``); its arrays go into
             the weights file, so training needs pocketsphinx and the runtime does not.
+        envelope_coeffs: when above 0, the log-mel input keeps only its spectral envelope, the first
+            ``envelope_coeffs`` of its 40 cepstral coefficients (``bridge.features.logmel.envelope_map``);
+            the weights file records it and the runtime smooths the same way. 0: the plain log-mel.
         augment_copies: independently degraded copies of every paragraph.
         steps: optimizer steps.
         batch_size: crops per step.
@@ -57,6 +61,9 @@ class TrainConfig:
         hidden: GRU state size.
         head_hidden: hidden width of each output head.
         learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
+        weight_average_decay: when above 0, the exported weights are an exponential moving average
+            of the weights over the optimizer steps with this decay per step (0.995: about the last
+            200 steps); the training trajectory itself is unchanged. 0 exports the last step's weights.
         seed: seeds text generation, augmentation, initialisation and batching.
         members: networks in the weights file; member i is trained from scratch with seed
             ``seed + i`` (its own texts, augmentation and initialisation) and the runtime averages
@@ -81,6 +88,7 @@ class TrainConfig:
     target_delay_ms: int = 0
     pause_posture: bool = True
     phone_features: bool = False
+    envelope_coeffs: int = 0
     augment_copies: int = 2
     steps: int = 1500
     batch_size: int = 32
@@ -91,6 +99,7 @@ class TrainConfig:
     hidden: int = 192
     head_hidden: int = 128
     learning_rate: float = 2e-3
+    weight_average_decay: float = 0.0
     seed: int = 1
     members: int = 1
 
@@ -99,6 +108,10 @@ class TrainConfig:
             raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
         if self.members < 1:
             raise ConfigError(f"members must be at least 1, not {self.members}")
+        if not 0 <= self.envelope_coeffs <= N_MELS:
+            raise ConfigError(f"envelope_coeffs must be within 0..{N_MELS}, not {self.envelope_coeffs}")
+        if not 0.0 <= self.weight_average_decay < 1.0:
+            raise ConfigError(f"weight_average_decay must be within 0..1 (1 excluded), not {self.weight_average_decay}")
         if not 0.0 <= self.start_crop_fraction <= 1.0:
             raise ConfigError(f"start_crop_fraction must be within 0..1, not {self.start_crop_fraction}")
 

@@ -194,7 +194,7 @@ def build(cfg: TrainConfig) -> TrainingData:
         for _ in range(cfg.augment_copies):
             warp = float(rng.uniform(0.84, 1.2))
             audio = augment(utt.samples, rng, babble)
-            raws.append(raw_log_mel(audio, warp))
+            raws.append(raw_log_mel(audio, warp, cfg.envelope_coeffs))
             if cfg.phone_features:
                 raw_banks.append(raw_log_filterbank(audio, warp))
             targets.append(tgt)

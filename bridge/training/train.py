@@ -101,6 +101,7 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
         return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, cfg.steps - warm))) * 0.95 + 0.05
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    average = _WeightAverage(net, cfg.weight_average_decay) if cfg.weight_average_decay > 0 else None
     running = float("nan")
     w0 = cfg.warmup_frames
     for step in range(cfg.steps):
@@ -115,8 +116,28 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
+        if average is not None:
+            average.update(net)
         value = float(loss.detach())
         running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         if step % 100 == 0 or step == cfg.steps - 1:
             log.info("seed %d step %d/%d loss %.4f (%.0f s)", cfg.seed, step, cfg.steps, running, time.monotonic() - t0)
-    return export_weights(net, data.prior_mean, data.prior_var) | data.phone_arrays, running, t_data
+    if average is not None:
+        net.load_state_dict(average.state)
+    arrays = export_weights(net, data.prior_mean, data.prior_var) | data.phone_arrays
+    if cfg.envelope_coeffs:
+        arrays["envelope_coeffs"] = np.array(cfg.envelope_coeffs, dtype=np.int32)
+    return arrays, running, t_data
+
+
+class _WeightAverage:
+    """Exponential moving average of a network's weights, updated after every optimizer step."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        self._decay = decay
+        self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        for k, v in net.state_dict().items():
+            self.state[k].mul_(self._decay).add_(v.detach(), alpha=1.0 - self._decay)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bridge.features.logmel import HOP, N_MELS, StreamingLogMel
+from bridge.features.logmel import HOP, N_MELS, StreamingLogMel, envelope_map, raw_log_mel
 
 PRIOR = (np.full(N_MELS, -6.0), np.full(N_MELS, 4.0))
 
@@ -31,3 +31,23 @@ def test_frame_depends_only_on_audio_up_to_its_hop_end() -> None:
 def test_vocal_tract_warp_changes_features() -> None:
     x = np.random.default_rng(2).standard_normal(4000) * 0.1
     assert not np.allclose(StreamingLogMel(*PRIOR).process(x), StreamingLogMel(*PRIOR, warp=1.1).process(x))
+
+
+def test_envelope_map_keeps_the_envelope_and_removes_the_harmonic_ripple() -> None:
+    assert np.allclose(envelope_map(N_MELS), np.eye(N_MELS))
+    m = envelope_map(13)
+    np.testing.assert_allclose(m @ m, m, atol=1e-12)  # a projection: smoothing twice changes nothing
+    bands = np.arange(N_MELS)
+    envelope = -4.0 - 2.0 * np.exp(-(((bands - 12) / 4.0) ** 2))  # one broad formant
+    ripple = 0.5 * np.cos(np.pi * bands / 1.5)  # harmonics a few bands apart
+    assert np.abs(envelope @ m - envelope).max() < 0.02
+    assert np.sqrt(np.mean((ripple @ m) ** 2)) < 0.2 * np.sqrt(np.mean(ripple**2))
+
+
+def test_streaming_envelope_features_equal_the_smoothed_raw_log_mel() -> None:
+    x = np.random.default_rng(3).standard_normal(8000) * 0.1
+    raw = raw_log_mel(x, envelope_coeffs=13)
+    np.testing.assert_allclose(raw, raw_log_mel(x) @ envelope_map(13), atol=1e-9)
+    streamed = StreamingLogMel(*PRIOR, envelope_coeffs=13).process(x)
+    np.testing.assert_allclose(streamed, StreamingLogMel(*PRIOR).normalise(raw), atol=1e-5)
+    assert not np.allclose(streamed, StreamingLogMel(*PRIOR).process(x))

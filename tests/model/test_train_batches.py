@@ -55,3 +55,13 @@ def test_start_crop_fraction_must_be_a_share() -> None:
 def test_an_ensemble_needs_at_least_one_member() -> None:
     with pytest.raises(ConfigError, match="members"):
         replace(QUICK, members=0)
+
+
+def test_envelope_coefficients_must_fit_the_mel_bands() -> None:
+    with pytest.raises(ConfigError, match="envelope_coeffs"):
+        replace(QUICK, envelope_coeffs=41)
+
+
+def test_weight_average_decay_must_be_below_one() -> None:
+    with pytest.raises(ConfigError, match="weight_average_decay"):
+        replace(QUICK, weight_average_decay=1.0)

@@ -50,3 +50,36 @@ def test_two_members_train_from_consecutive_seeds_into_one_file(tmp_path: Path) 
             np.testing.assert_array_equal(zp[f"m1.{k}"], zs[k])
         assert not np.array_equal(zp["m0.conv1_w"], zp["m1.conv1_w"])
     assert isinstance(load_weights(pair, 30), EnsembleModel)
+
+
+def test_weight_averaging_changes_the_exported_weights_but_not_the_training(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bridge.training.config import QUICK
+    from bridge.training.train import train
+
+    last, averaged = tmp_path / "last.npz", tmp_path / "averaged.npz"
+    loss_last = train(QUICK, last, threads=1)["loss"]
+    loss_averaged = train(replace(QUICK, weight_average_decay=0.9), averaged, threads=1)["loss"]
+    assert loss_averaged == loss_last  # the same optimizer trajectory
+    with np.load(last, allow_pickle=False) as zl, np.load(averaged, allow_pickle=False) as za:
+        assert zl.files == za.files
+        np.testing.assert_array_equal(zl["prior_mean"], za["prior_mean"])
+        assert not np.allclose(zl["gru_w_hh"], za["gru_w_hh"])
+
+
+def test_envelope_features_are_recorded_in_the_weights_and_used_at_run_time(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bridge.training.config import QUICK
+    from bridge.training.train import train
+
+    path, stripped = tmp_path / "envelope.npz", tmp_path / "stripped.npz"
+    train(replace(QUICK, envelope_coeffs=13), path, threads=1)
+    with np.load(path, allow_pickle=False) as z:
+        assert int(z["envelope_coeffs"]) == 13
+        np.savez(stripped, **{k: z[k] for k in z.files if k != "envelope_coeffs"})
+    x = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    smoothed = load_weights(path, 30).process(x)
+    plain = load_weights(stripped, 30).process(x)
+    assert not np.allclose(smoothed.controls, plain.controls)
