@@ -65,9 +65,6 @@ class TrainConfig:
         hidden: GRU state size.
         head_hidden: hidden width of each output head.
         learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
-        weight_average_decay: when above 0, the exported weights are an exponential moving average
-            of the weights over the optimizer steps with this decay per step (0.995: about the last
-            200 steps); the training trajectory itself is unchanged. 0 exports the last step's weights.
         seed: seeds text generation, augmentation, initialisation and batching.
         members: networks in the weights file; member i is trained from scratch with seed
             ``seed + i`` (its own texts, augmentation and initialisation) and the runtime averages
@@ -104,7 +101,6 @@ class TrainConfig:
     hidden: int = 192
     head_hidden: int = 128
     learning_rate: float = 2e-3
-    weight_average_decay: float = 0.0
     seed: int = 1
     members: int = 1
 
@@ -117,8 +113,6 @@ class TrainConfig:
             raise ConfigError(f"freq_mask_bands must be within 0..{N_MELS}, not {self.freq_mask_bands}")
         if not 0 <= self.envelope_coeffs <= N_MELS:
             raise ConfigError(f"envelope_coeffs must be within 0..{N_MELS}, not {self.envelope_coeffs}")
-        if not 0.0 <= self.weight_average_decay < 1.0:
-            raise ConfigError(f"weight_average_decay must be within 0..1 (1 excluded), not {self.weight_average_decay}")
         if not 0.0 <= self.start_crop_fraction <= 1.0:
             raise ConfigError(f"start_crop_fraction must be within 0..1, not {self.start_crop_fraction}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,10 +89,25 @@ def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float
         losses.append(loss)
         data_s += t_data
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out_path, allow_pickle=False, **(members[0] if cfg.members == 1 else ensemble_arrays(members)))
+    write_weights(out_path, members[0] if cfg.members == 1 else ensemble_arrays(members))
     t_total = time.monotonic() - t0
     log.info("wrote %s (%.2f MB) in %.0f s", out_path, out_path.stat().st_size / 1e6, t_total)
     return {"loss": float(np.mean(losses)), "data_s": data_s, "total_s": t_total}
+
+
+def write_weights(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz (what ``np.load`` reads) whose bytes depend only on the arrays.
+
+    ``np.savez_compressed`` stamps every member with the current time, so two identical trainings
+    gave different files; a fixed stamp lets a reproduction be checked with a checksum.
+    """
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)  # type: ignore[no-untyped-call]
 
 
 def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], float, float]:
@@ -114,7 +130,6 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
         return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, cfg.steps - warm))) * 0.95 + 0.05
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    average = _WeightAverage(net, cfg.weight_average_decay) if cfg.weight_average_decay > 0 else None
     running = float("nan")
     w0 = cfg.warmup_frames
     for step in range(cfg.steps):
@@ -131,28 +146,11 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
-        if average is not None:
-            average.update(net)
         value = float(loss.detach())
         running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         if step % 100 == 0 or step == cfg.steps - 1:
             log.info("seed %d step %d/%d loss %.4f (%.0f s)", cfg.seed, step, cfg.steps, running, time.monotonic() - t0)
-    if average is not None:
-        net.load_state_dict(average.state)
     arrays = export_weights(net, data.prior_mean, data.prior_var) | data.phone_arrays
     if cfg.envelope_coeffs:
         arrays["envelope_coeffs"] = np.array(cfg.envelope_coeffs, dtype=np.int32)
     return arrays, running, t_data
-
-
-class _WeightAverage:
-    """Exponential moving average of a network's weights, updated after every optimizer step."""
-
-    def __init__(self, net: nn.Module, decay: float) -> None:
-        self._decay = decay
-        self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, net: nn.Module) -> None:
-        for k, v in net.state_dict().items():
-            self.state[k].mul_(self._decay).add_(v.detach(), alpha=1.0 - self._decay)

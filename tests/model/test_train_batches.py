@@ -62,11 +62,6 @@ def test_envelope_coefficients_must_fit_the_mel_bands() -> None:
         replace(QUICK, envelope_coeffs=41)
 
 
-def test_weight_average_decay_must_be_below_one() -> None:
-    with pytest.raises(ConfigError, match="weight_average_decay"):
-        replace(QUICK, weight_average_decay=1.0)
-
-
 def test_frequency_masks_blank_bands_of_the_log_mel_only() -> None:
     import torch
 

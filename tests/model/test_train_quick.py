@@ -25,10 +25,7 @@ def test_quick_training_is_reproducible_and_loadable(tmp_path: Path) -> None:
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     assert main(["train", "--quick", "--out", str(a)]) == 0
     assert main(["train", "--quick", "--out", str(b)]) == 0
-    with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
-        assert za.files == zb.files
-        for k in za.files:
-            np.testing.assert_array_equal(za[k], zb[k])
+    assert a.read_bytes() == b.read_bytes()  # no timestamps: a reproduction checks with a checksum
     model = load_weights(a, 30)
     out = model.process(np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1)
     assert out.n_frames == 47 and np.all(np.isfinite(out.ema))
@@ -50,22 +47,6 @@ def test_two_members_train_from_consecutive_seeds_into_one_file(tmp_path: Path) 
             np.testing.assert_array_equal(zp[f"m1.{k}"], zs[k])
         assert not np.array_equal(zp["m0.conv1_w"], zp["m1.conv1_w"])
     assert isinstance(load_weights(pair, 30), EnsembleModel)
-
-
-def test_weight_averaging_changes_the_exported_weights_but_not_the_training(tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    from bridge.training.config import QUICK
-    from bridge.training.train import train
-
-    last, averaged = tmp_path / "last.npz", tmp_path / "averaged.npz"
-    loss_last = train(QUICK, last, threads=1)["loss"]
-    loss_averaged = train(replace(QUICK, weight_average_decay=0.9), averaged, threads=1)["loss"]
-    assert loss_averaged == loss_last  # the same optimizer trajectory
-    with np.load(last, allow_pickle=False) as zl, np.load(averaged, allow_pickle=False) as za:
-        assert zl.files == za.files
-        np.testing.assert_array_equal(zl["prior_mean"], za["prior_mean"])
-        assert not np.allclose(zl["gru_w_hh"], za["gru_w_hh"])
 
 
 def test_envelope_features_are_recorded_in_the_weights_and_used_at_run_time(tmp_path: Path) -> None:
