@@ -56,10 +56,6 @@ class TrainConfig:
         start_crop_fraction: share of crops that start at their paragraph's first frame (the
             stream start, which the network meets at run time with its zero state); the rest
             start anywhere. 0 draws no extra random numbers.
-        freq_mask_bands: when above 0, every training crop gets two frequency masks (SpecAugment):
-            runs of up to this many mel bands set to the normalised mean, so the network cannot lean
-            on any one band of the synthetic voices. Drawn from a generator of their own; 0 draws
-            nothing.
         warmup_frames: first frames of a crop left out of the loss (the GRU starts from zeros).
         conv_channels: width of the two causal conv layers.
         hidden: GRU state size.
@@ -95,7 +91,6 @@ class TrainConfig:
     batch_size: int = 32
     crop_frames: int = 300
     start_crop_fraction: float = 0.0
-    freq_mask_bands: int = 0
     warmup_frames: int = 20
     conv_channels: int = 128
     hidden: int = 192
@@ -109,8 +104,6 @@ class TrainConfig:
             raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
         if self.members < 1:
             raise ConfigError(f"members must be at least 1, not {self.members}")
-        if not 0 <= self.freq_mask_bands <= N_MELS:
-            raise ConfigError(f"freq_mask_bands must be within 0..{N_MELS}, not {self.freq_mask_bands}")
         if not 0 <= self.envelope_coeffs <= N_MELS:
             raise ConfigError(f"envelope_coeffs must be within 0..{N_MELS}, not {self.envelope_coeffs}")
         if not 0.0 <= self.start_crop_fraction <= 1.0:

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from bridge.features.logmel import N_MELS
 from bridge.model.runtime import ensemble_arrays
 from bridge.training.config import TrainConfig
 from bridge.training.dataset import TrainingData, build
@@ -62,17 +61,6 @@ def sample_batch(data: TrainingData, cfg: TrainConfig, rng: np.random.Generator)
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
-def mask_bands(x: torch.Tensor, max_width: int, rng: np.random.Generator) -> torch.Tensor:
-    """Two frequency masks per crop (B, T, columns): up to ``max_width`` log-mel bands set to 0, the normalised mean."""
-    out = x.clone()
-    for b in range(x.shape[0]):
-        for _ in range(2):
-            width = int(rng.integers(0, max_width + 1))
-            start = int(rng.integers(0, N_MELS - width + 1))
-            out[b, :, start : start + width] = 0.0
-    return out
-
-
 def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float]:
     """Build the corpus, train ``cfg.members`` networks, and write the weights to ``out_path`` (.npz, no pickle).
 
@@ -119,7 +107,6 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
     data = build(cfg)
     t_data = time.monotonic() - t0
     rng = np.random.default_rng(cfg.seed + 1)
-    mask_rng = np.random.default_rng(cfg.seed + 2)
     net = ArticulationNet(cfg.conv_channels, cfg.hidden, cfg.head_hidden, data.features[0].shape[1])
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
     warm = max(1, cfg.steps // 20)
@@ -134,8 +121,6 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
     w0 = cfg.warmup_frames
     for step in range(cfg.steps):
         x, y = sample_batch(data, cfg, rng)
-        if cfg.freq_mask_bands:
-            x = mask_bands(x, cfg.freq_mask_bands, mask_rng)
         outs = net(x)
         t = y.shape[1]
         loss = torch.zeros(())

@@ -61,23 +61,3 @@ def test_envelope_coefficients_must_fit_the_mel_bands() -> None:
     with pytest.raises(ConfigError, match="envelope_coeffs"):
         replace(QUICK, envelope_coeffs=41)
 
-
-def test_frequency_masks_blank_bands_of_the_log_mel_only() -> None:
-    import torch
-
-    from bridge.features.logmel import N_MELS
-    from bridge.training.train import mask_bands
-
-    x = torch.ones((64, 10, N_MELS + 3))
-    masked = mask_bands(x, 6, np.random.default_rng(0))
-    blank = (masked == 0).all(dim=1)  # (crops, columns): a masked band is blank in every frame
-    assert not blank[:, N_MELS:].any()
-    per_crop = blank.sum(dim=1)
-    assert int(per_crop.max()) <= 12 and int(per_crop.sum()) > 64
-    assert torch.equal(masked[masked != 0], x[masked != 0])
-    assert torch.equal(x, torch.ones_like(x))  # the batch itself is left alone
-
-
-def test_frequency_mask_width_must_fit_the_mel_bands() -> None:
-    with pytest.raises(ConfigError, match="freq_mask_bands"):
-        replace(QUICK, freq_mask_bands=-1)
