@@ -60,6 +60,8 @@ class TrainConfig:
         conv_channels: width of the two causal conv layers.
         hidden: GRU state size.
         head_hidden: hidden width of each output head.
+        closure_weight: extra weight of closed-lip frames (lip aperture target below 0.05) in the
+            lip-aperture loss: such a frame counts ``1 + closure_weight`` times.
         learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
         seed: seeds text generation, augmentation, initialisation and batching.
         members: networks in the weights file; member i is trained from scratch with seed
@@ -95,6 +97,7 @@ class TrainConfig:
     conv_channels: int = 128
     hidden: int = 192
     head_hidden: int = 128
+    closure_weight: float = 3.0
     learning_rate: float = 2e-3
     seed: int = 1
     members: int = 1

@@ -25,13 +25,13 @@ _HEAD_WEIGHTS = (0.5, 0.6, 0.8, 1.0)
 _CONTROL_WEIGHTS = torch.tensor([2.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0])
 
 
-def _loss(pred: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+def _loss(pred: torch.Tensor, tgt: torch.Tensor, closure_weight: float) -> torch.Tensor:
     ema = nn.functional.mse_loss(pred[..., :12], tgt[..., :12])
     err = (torch.sigmoid(pred[..., 12:19]) - tgt[..., 12:19]) ** 2 * _CONTROL_WEIGHTS
     # Lip contact is rare but what viewers notice most: weigh closed-lip frames up.
     closed = (tgt[..., 13] < 0.05).to(err.dtype)
     err = err.clone()
-    err[..., 1] = err[..., 1] * (1.0 + 3.0 * closed)
+    err[..., 1] = err[..., 1] * (1.0 + closure_weight * closed)
     ctrl = err.mean()
     vis = -(tgt[..., 19:34] * torch.log_softmax(pred[..., 19:34], dim=-1)).sum(-1).mean()
     voi = nn.functional.binary_cross_entropy_with_logits(pred[..., 34], tgt[..., 34])
@@ -125,7 +125,7 @@ def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], f
         t = y.shape[1]
         loss = torch.zeros(())
         for hw, la, o in zip(_HEAD_WEIGHTS, LOOKAHEADS, outs, strict=True):
-            loss = loss + hw * _loss(o[:, w0:], y[:, w0 : t - la])
+            loss = loss + hw * _loss(o[:, w0:], y[:, w0 : t - la], cfg.closure_weight)
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
