@@ -107,6 +107,8 @@ class TrainConfig:
             raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
         if self.members < 1:
             raise ConfigError(f"members must be at least 1, not {self.members}")
+        if self.closure_weight < 0:
+            raise ConfigError(f"closure_weight must not be negative, not {self.closure_weight}")
         if not 0 <= self.envelope_coeffs <= N_MELS:
             raise ConfigError(f"envelope_coeffs must be within 0..{N_MELS}, not {self.envelope_coeffs}")
         if not 0.0 <= self.start_crop_fraction <= 1.0:

@@ -65,3 +65,17 @@ def test_envelope_features_are_recorded_in_the_weights_and_used_at_run_time(tmp_
     plain = load_weights(stripped, 30).process(x)
     assert not np.allclose(smoothed.controls, plain.controls)
 
+
+
+def test_closure_weight_reaches_the_loss(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bridge.training.config import QUICK
+    from bridge.training.train import train
+
+    plain, weighted = tmp_path / "plain.npz", tmp_path / "weighted.npz"
+    train(QUICK, plain, threads=1)
+    train(replace(QUICK, closure_weight=8.0), weighted, threads=1)
+    with np.load(plain, allow_pickle=False) as zp, np.load(weighted, allow_pickle=False) as zw:
+        np.testing.assert_array_equal(zp["prior_mean"], zw["prior_mean"])  # same corpus and features
+        assert not np.allclose(zp["conv1_w"], zw["conv1_w"])
