@@ -1,4 +1,6 @@
-"""Dev-time training corpus: synthetic speech with exact phone timing (espeak-ng, MBROLA, flite, festival, RHVoice).
+"""Dev-time training corpus: synthetic speech with exact phone timing.
+
+Synthesizers: espeak-ng, MBROLA, flite, festival, RHVoice and Piper.
 
 Never imported by the live path (run/bake); ``avatar-bridge train`` uses it.
 """
@@ -7,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bridge.corpus import festival, flite, mbrola, rhvoice
+from bridge.corpus import festival, flite, mbrola, piper, rhvoice
 from bridge.corpus.espeak import espeak_library_available
 from bridge.errors import ModelError
 
@@ -17,7 +19,7 @@ def require_voices(voices: Sequence[str]) -> None:
 
     Args:
         voices: TrainConfig voice names: MBROLA ("mb-us1"), flite ("fl-"), festival ("fe-"),
-            RHVoice ("rh-") and espeak-ng's own voices (anything else, e.g. "en-us+m3").
+            RHVoice ("rh-"), Piper ("pi-") and espeak-ng's own voices (anything else, e.g. "en-us+m3").
     """
     if not mbrola.espeak_available():
         raise ModelError("training needs espeak-ng and the MBROLA voices (scripts/setup.sh --dev)")
@@ -34,6 +36,11 @@ def require_voices(voices: Sequence[str]) -> None:
     absent = [v for v in voices if v in rhvoice.VOICES and not rhvoice.rhvoice_available(v)]
     if absent:
         raise ModelError(f"training needs rhvoice-english for {', '.join(absent)} (scripts/setup.sh --dev)")
-    own = [v for v in voices if not v.startswith(("mb-", "fl-", "fe-", "rh-"))]
+    absent = [v for v in voices if v in piper.VOICES and not piper.piper_available(v)]
+    if absent:
+        packages = ", ".join(piper.VOICES[v] for v in absent)
+        names = ", ".join(absent)
+        raise ModelError(f"training needs onnx, onnxruntime and {packages} for {names} (scripts/setup.sh --dev)")
+    own = [v for v in voices if not v.startswith(("mb-", "fl-", "fe-", "rh-", "pi-"))]
     if own and not espeak_library_available():
         raise ModelError(f"training needs libespeak-ng for the voices {', '.join(own)} (scripts/setup.sh --dev)")

@@ -30,6 +30,9 @@ class TrainConfig:
         espeak_voices: espeak-ng formant voices with variants (``bridge.corpus.espeak``, e.g.
             ``en-us+m3``), read after the RHVoice voices.
         paragraphs_per_espeak_voice: paragraphs per espeak-ng voice.
+        piper_voices: Piper neural (VITS) voices (``bridge.corpus.piper``: learned end to end from one
+            real speaker's recordings), read after the espeak-ng voices.
+        paragraphs_per_piper_voice: paragraphs per Piper voice.
         sentences_per_paragraph: generated sentences per paragraph.
         vtl_paragraphs: extra paragraphs rendered by VocalTractLab with its own articulatory
             trajectories as control targets (``bridge.corpus.vtl``, needs vocaltractlab-cython);
@@ -81,6 +84,8 @@ class TrainConfig:
     paragraphs_per_rhvoice_voice: int = 0
     espeak_voices: tuple[str, ...] = ()
     paragraphs_per_espeak_voice: int = 0
+    piper_voices: tuple[str, ...] = ()
+    paragraphs_per_piper_voice: int = 0
     sentences_per_paragraph: int = 30
     vtl_paragraphs: int = 0
     vtl_sentences_per_paragraph: int = 6
@@ -119,7 +124,7 @@ class TrainConfig:
         """Every voice in the order the corpus is synthesized."""
         return (
             self.voices + self.extra_voices + self.flite_voices + self.festival_voices + self.rhvoice_voices
-            + self.espeak_voices
+            + self.espeak_voices + self.piper_voices
         )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from bridge.corpus.festival import synthesize_festival
 from bridge.corpus.flite import synthesize_flite
 from bridge.corpus.mbrola import Utterance, synthesize
 from bridge.corpus.native import SENTENCES, make_native_sentences
+from bridge.corpus.piper import synthesize_piper
 from bridge.corpus.rhvoice import synthesize_rhvoice
 from bridge.corpus.texts import load_words, make_sentences
 from bridge.corpus.vtl import VtlUtterance, synthesize_vtl
@@ -60,6 +61,7 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
     counts += [cfg.paragraphs_per_festival_voice] * len(cfg.festival_voices)
     counts += [cfg.paragraphs_per_rhvoice_voice] * len(cfg.rhvoice_voices)
     counts += [cfg.paragraphs_per_espeak_voice] * len(cfg.espeak_voices)
+    counts += [cfg.paragraphs_per_piper_voice] * len(cfg.piper_voices)
     # The synthesizers that take a duration stretch and a pitch factor.
     timed: dict[str, Callable[..., Utterance]] = dict.fromkeys(cfg.flite_voices, synthesize_flite)
     timed.update(dict.fromkeys(cfg.festival_voices, synthesize_festival))
@@ -73,7 +75,10 @@ def synthesize_corpus(cfg: TrainConfig) -> list[Utterance]:
                 text = " ".join(make_native_sentences(cfg.sentences_per_paragraph, seed, voice))
             else:
                 text = " ".join(make_sentences(cfg.sentences_per_paragraph, seed, words))
-            if voice in timed:
+            if voice in cfg.piper_voices:
+                # The flite voices' spread of rate; a VITS voice has no pitch control.
+                out.append(synthesize_piper(text, voice, length_scale=rng.uniform(0.73, 1.46), seed=seed))
+            elif voice in timed:
                 # About the spread of rate and pitch that 120-240 wpm and pitch 15-85 give espeak-ng.
                 stretch, f0 = rng.uniform(0.73, 1.46), rng.uniform(0.8, 1.3)
                 out.append(timed[voice](text, voice, duration_stretch=stretch, f0_shift=f0))
