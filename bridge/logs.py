@@ -31,9 +31,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    A handler bound to the stream of setup time writes into a closed file once that stream is
+    swapped and closed (pytest's capture, an embedding app); libraries log even at interpreter exit.
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(level: str, fmt: str) -> None:
     """Configure the root logger once, writing to stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
