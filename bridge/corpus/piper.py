@@ -27,7 +27,7 @@ import numpy as np
 
 from bridge.audio.resample import resample
 from bridge.corpus.espeak import EN_PHONEMES
-from bridge.corpus.mbrola import Utterance
+from bridge.corpus.mbrola import Utterance, phones_from_ends
 from bridge.errors import ModelError
 from bridge.features.logmel import SAMPLE_RATE_HZ
 from bridge.frames import F32
@@ -120,15 +120,11 @@ class PiperVoice:
         self.session = onnxruntime.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-        self.channels = self._prior_channels(model)
-
-    @staticmethod
-    def _prior_channels(model: Any) -> int:
-        """Channels of the prior's latent (VITS' inter_channels), from the projection's weight shape."""
-        for init in model.graph.initializer:
-            if init.name.endswith("enc_p.proj.weight") or init.name == "enc_p.proj.weight":
-                return int(init.dims[0]) // 2
-        return 192
+        # The prior's latent has half the channels of its projection (VITS' inter_channels).
+        proj = [i for i in model.graph.initializer if i.name == "enc_p.proj.weight"]
+        if not proj:
+            raise ModelError(f"{voice}: not a Piper VITS voice graph (no enc_p.proj.weight)")
+        self.channels = int(proj[0].dims[0]) // 2
 
     def phonemize(self, sentence: str) -> list[list[_Phoneme]] | None:
         """Words of espeak-ng phonemes (IPA and mnemonics segmented alike); None where the two disagree."""
@@ -164,8 +160,8 @@ class PiperVoice:
 
     def sentence(
         self, sentence: str, length_scale: float, rng: np.random.Generator
-    ) -> tuple[F32, list[tuple[str, int]]] | None:
-        """Audio at the voice's rate and (ARPAbet phone, end sample) covering it, pauses as SIL.
+    ) -> tuple[F32, list[tuple[tuple[str, ...], int]]] | None:
+        """Audio at the voice's rate and its phonemes (ARPAbet phones, end sample) covering it, pauses as SIL.
 
         None for a sentence whose phonemes cannot be paired with ARPAbet (none of 1200 generated
         sentences; possible for rare names); the caller leaves it out.
@@ -213,16 +209,8 @@ class PiperVoice:
         if counts.sum() * self.hop != samples.size:
             raise ModelError(f"{self.voice}: durations cover {counts.sum() * self.hop} samples, audio {samples.size}")
         frames_per_group = np.bincount(np.asarray(owner), weights=counts, minlength=len(groups)).astype(np.int64)
-        ends: list[tuple[str, int]] = []
-        cursor = 0
-        for group, n in zip(groups, frames_per_group.tolist(), strict=True):
-            cursor += n * self.hop
-            if n == 0:
-                continue
-            step = n * self.hop / len(group)
-            for k, phone in enumerate(group):
-                ends.append((phone, cursor - round((len(group) - 1 - k) * step)))
-        return samples, ends
+        ends = np.cumsum(frames_per_group) * self.hop
+        return samples, [(g, int(e)) for g, n, e in zip(groups, frames_per_group, ends, strict=True) if n]
 
 
 @cache
@@ -245,7 +233,7 @@ def synthesize_piper(text: str, voice: str, length_scale: float, seed: int) -> U
     engine = _voice(voice)
     rng = np.random.default_rng(seed)
     pieces: list[F32] = []
-    ends: list[tuple[str, int]] = []
+    ends: list[tuple[tuple[str, ...], int]] = []
     offset = 0
     for sentence in _SENTENCE_END.split(text.strip()):
         if not sentence:
@@ -256,25 +244,21 @@ def synthesize_piper(text: str, voice: str, length_scale: float, seed: int) -> U
             continue
         audio, sentence_ends = rendered
         pieces.append(audio)
-        ends += [(phone, offset + end) for phone, end in sentence_ends]
+        ends += [(group, offset + end) for group, end in sentence_ends]
         offset += audio.size
         gap = np.zeros(int(rng.uniform(0.05, 0.3) * engine.sample_rate_hz), dtype=np.float32)
         pieces.append(gap)
         offset += gap.size
-        ends.append(("SIL", offset))
+        ends.append((("SIL",), offset))
     if not pieces or offset == 0:
         raise ModelError(f"{voice} produced no audio")
     samples = resample(np.concatenate(pieces), engine.sample_rate_hz, SAMPLE_RATE_HZ)
-    ratio = samples.size / offset
+    rate = engine.sample_rate_hz
+    scale = samples.size * rate / offset / SAMPLE_RATE_HZ  # resampling rounds the length
     phones: list[tuple[str, float, float]] = []
-    start_s = 0.0
-    for phone, end in ends:
-        end_s = end * ratio / SAMPLE_RATE_HZ
-        if end_s <= start_s:
-            continue
-        if phones and phone == "SIL" and phones[-1][0] == "SIL":
+    for name, start_s, end_s in phones_from_ends([(g, e / rate) for g, e in ends], scale):
+        if phones and name == "SIL" and phones[-1][0] == "SIL":
             phones[-1] = ("SIL", phones[-1][1], end_s)
         else:
-            phones.append((phone, start_s, end_s))
-        start_s = end_s
+            phones.append((name, start_s, end_s))
     return Utterance(samples, SAMPLE_RATE_HZ, phones, voice)

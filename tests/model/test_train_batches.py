@@ -62,7 +62,6 @@ def test_envelope_coefficients_must_fit_the_mel_bands() -> None:
         replace(QUICK, envelope_coeffs=41)
 
 
-
 def test_closure_weight_must_not_be_negative() -> None:
     with pytest.raises(ConfigError, match="closure_weight"):
         replace(QUICK, closure_weight=-1.0)

@@ -66,7 +66,6 @@ def test_envelope_features_are_recorded_in_the_weights_and_used_at_run_time(tmp_
     assert not np.allclose(smoothed.controls, plain.controls)
 
 
-
 def test_closure_weight_reaches_the_loss(tmp_path: Path) -> None:
     from dataclasses import replace
 
