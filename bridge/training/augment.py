@@ -4,19 +4,27 @@ Every call draws: a microphone noise floor (always: synthetic speech has digital
 microphones never do), additive noise at 0-30 dB SNR (white, pink, or speech-shaped babble
 from another part of the corpus), synthetic-room reverberation (exponentially decaying noise
 RIR, RT60 0.1-0.7 s), band-limiting (telephone to wideband) with a random microphone tilt,
-mu-law 8-bit coding (a cheap codec), and gain with occasional clipping. Vocal-tract-length and
+gain with occasional clipping, and a codec: mu-law 8-bit coding, or with ``real_codecs`` also
+Opus (7-37 kbit/s, VoIP) and MP3 (CBR, about 13-50 kbit/s) through libsndfile, their encoder
+delay removed so that the frame targets still line up. Vocal-tract-length and
 speed/pitch perturbation happen elsewhere (mel warping in the features, espeak-ng's rate and
 pitch in the corpus).
 """
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
-from scipy.signal import butter, fftconvolve, lfilter, sosfilt
+import soundfile as sf
+from scipy.signal import butter, correlate, fftconvolve, lfilter, sosfilt
 
 from bridge.frames import F32
 
 SR_HZ = 16000
+# libsndfile's MP3 encoder delay (LAME's 576 + decoder 529 samples and padding) is not always
+# removed on decoding; the delay is found by cross-correlation within this many samples.
+_MAX_CODEC_DELAY = 4096
 
 
 def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -29,22 +37,87 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2) + 1e-12))
 
 
-def _room_impulse(rng: np.random.Generator) -> np.ndarray:
-    rt60_s = rng.uniform(0.1, 0.7)
+def _room_tail(rt60_s: float, rng: np.random.Generator) -> np.ndarray:
     n = int(rt60_s * SR_HZ)
     t = np.arange(n) / SR_HZ
-    rir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60_s)
-    rir[: int(0.002 * SR_HZ)] *= 0.1
-    rir[0] = 1.0 + rng.uniform(0, 2)  # direct path dominant, as for a close microphone
+    tail: np.ndarray = rng.standard_normal(n) * np.exp(-6.9 * t / rt60_s)
+    tail[: int(0.002 * SR_HZ)] *= 0.1
+    return tail
+
+
+def _with_direct_path(tail: np.ndarray, drr_db: float) -> np.ndarray:
+    rir = tail.copy()
+    rir[0] = 0.0
+    rir *= 10.0 ** (-drr_db / 20.0) / np.sqrt(np.sum(rir**2))
+    rir[0] = 1.0
     out: np.ndarray = rir / np.sqrt(np.sum(rir**2))
     return out
 
 
-def augment(x: F32, rng: np.random.Generator, babble: F32 | None = None) -> F32:
-    """One random degradation of clean speech ``x`` (16 kHz); the timing of speech is preserved."""
+def room_impulse_response(rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A synthetic room of reverberation time ``rt60_s`` whose direct path is ``drr_db`` above its tail."""
+    return _with_direct_path(_room_tail(rt60_s, rng), drr_db)
+
+
+def room_impulse(rng: np.random.Generator, direct_path_rooms: bool) -> np.ndarray:
+    """A random room (RT60 0.1-0.7 s), unit energy; see ``augment`` for ``direct_path_rooms``."""
+    rt60_s = rng.uniform(0.1, 0.7)
+    tail = _room_tail(rt60_s, rng)
+    if direct_path_rooms:
+        # Direct-to-reverberant ratio from a distant laptop microphone (-5 dB) to a headset (+15 dB).
+        return _with_direct_path(tail, rng.uniform(-5.0, 15.0))
+    # Models up to v5: the tail carries 9-19 dB more energy than this direct path (far field).
+    tail[0] = 1.0 + rng.uniform(0, 2)
+    out: np.ndarray = tail / np.sqrt(np.sum(tail**2))
+    return out
+
+
+def _mu_law(y: np.ndarray) -> np.ndarray:
+    mu = 255.0
+    coded = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
+    coded = np.round(coded * 127.0) / 127.0
+    out: np.ndarray = np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu
+    return out
+
+
+def codec_roundtrip(y: np.ndarray, codec: str, compression_level: float) -> np.ndarray:
+    """Encode and decode ``y`` (16 kHz, -1..1) with libsndfile's Opus or MP3, aligned to the input.
+
+    Args:
+        y: the signal.
+        codec: ``"opus"`` or ``"mp3"`` (constant bit rate).
+        compression_level: libsndfile's 0..1 (1 = the lowest bit rate).
+    """
+    fmt, subtype, mode = ("OGG", "OPUS", None) if codec == "opus" else ("MP3", "MPEG_LAYER_III", "CONSTANT")
+    buf = io.BytesIO()
+    sf.write(buf, y.astype(np.float32), SR_HZ, format=fmt, subtype=subtype, compression_level=compression_level,
+             bitrate_mode=mode)  # fmt: skip
+    buf.seek(0)
+    decoded, _ = sf.read(buf, dtype="float64")
+    lags = correlate(decoded, y, mode="full", method="fft")[y.size - 1 : y.size - 1 + _MAX_CODEC_DELAY]
+    delay = int(np.argmax(lags)) if lags.size else 0
+    out: np.ndarray = np.zeros_like(y)
+    part = decoded[delay : delay + y.size]
+    out[: part.size] = part
+    return out
+
+
+def augment(
+    x: F32,
+    rng: np.random.Generator,
+    babble: F32 | None = None,
+    real_codecs: bool = False,
+    direct_path_rooms: bool = False,
+) -> F32:
+    """One random degradation of clean speech ``x`` (16 kHz); the timing of speech is preserved.
+
+    ``real_codecs`` adds Opus and MP3 to the codec step (and applies it twice as often);
+    ``direct_path_rooms`` gives rooms a direct-to-reverberant ratio of -5..+15 dB. Both off, the
+    random draws and results are those of the models up to v5.
+    """
     y = x.astype(np.float64)
     if rng.random() < 0.4:
-        y = fftconvolve(y, _room_impulse(rng))[: y.size]
+        y = fftconvolve(y, room_impulse(rng, direct_path_rooms))[: y.size]
     if rng.random() < 0.5:
         lo_hz = rng.choice([3400.0, 4000.0, 5500.0, 7000.0])
         sos = butter(4, lo_hz, "low", fs=SR_HZ, output="sos")
@@ -76,10 +149,16 @@ def augment(x: F32, rng: np.random.Generator, babble: F32 | None = None) -> F32:
     if rng.random() < 0.1:
         gain_db += rng.uniform(5.0, 15.0)
     y = np.clip(y * 10.0 ** (gain_db / 20.0) * (0.1 / max(speech_rms, 1e-4)), -1.0, 1.0)
-    if rng.random() < 0.15:
-        mu = 255.0
-        coded = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
-        coded = np.round(coded * 127.0) / 127.0
-        y = np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu
+    if not real_codecs:
+        if rng.random() < 0.15:
+            y = _mu_law(y)
+    elif rng.random() < 0.3:
+        codec = int(rng.integers(3))
+        if codec == 0:
+            y = _mu_law(y)
+        elif codec == 1:
+            y = codec_roundtrip(y, "opus", float(rng.uniform(0.88, 1.0)))
+        else:
+            y = codec_roundtrip(y, "mp3", float(rng.uniform(0.75, 0.97)))
     out: F32 = y.astype(np.float32)
     return out

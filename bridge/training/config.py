@@ -53,6 +53,12 @@ class TrainConfig:
             ``envelope_coeffs`` of its 40 cepstral coefficients (``bridge.features.logmel.envelope_map``);
             the weights file records it and the runtime smooths the same way. 0: the plain log-mel.
         augment_copies: independently degraded copies of every paragraph.
+        real_codecs: the augmentation's codec step also uses Opus and MP3 at low bit rates
+            (``bridge.training.augment``), not only mu-law; off, its random draws are those of
+            models v0-v5.
+        direct_path_rooms: the augmentation's rooms have a direct-to-reverberant ratio of -5..+15 dB
+            (microphones from laptop to headset distance); off, the far-field rooms of models v0-v5
+            (-9 to -19 dB).
         steps: optimizer steps.
         batch_size: crops per step.
         crop_frames: crop length in 10 ms frames.
@@ -94,6 +100,8 @@ class TrainConfig:
     phone_features: bool = False
     envelope_coeffs: int = 0
     augment_copies: int = 2
+    real_codecs: bool = False
+    direct_path_rooms: bool = False
     steps: int = 1500
     batch_size: int = 32
     crop_frames: int = 300
@@ -133,7 +141,9 @@ class TrainConfig:
 # (docs/model.md, docs/accuracy.md).
 # The pause posture (on by default) made model v3; targets 10 ms later made v4; v5 is two v4 networks
 # (seeds 1 and 2) averaged. Phone-posterior input features scored worse, and a Piper neural voice
-# traded closure F1 for EMA and FACEGOOD r in two seed pairs (docs/accuracy.md).
+# traded closure F1 for EMA and FACEGOOD r in two seed pairs (docs/accuracy.md). Opus/MP3 in the
+# augmentation (real_codecs), alone and with direct-path rooms, did not make the model more robust
+# to codecs or rooms in two seed pairs (docs/accuracy.md, bench/channel_robustness.py).
 FULL = TrainConfig(
     flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"),
     paragraphs_per_flite_voice=10,
