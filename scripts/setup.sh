@@ -9,6 +9,17 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 log() { echo "[setup] $*" >&2; }
+# pip retries failed connections but not a download cut off midway (bpy's wheel is 300+ MB).
+pip_install() {
+  local pip=$1 attempt
+  shift
+  for attempt in 1 2 3; do
+    "$pip" install -q --disable-pip-version-check "$@" && return 0
+    log "pip install failed (attempt $attempt of 3)"
+    [[ $attempt -lt 3 ]] && sleep $((attempt * 10))
+  done
+  return 1
+}
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 apt_pkgs=(libportaudio2)
@@ -48,7 +59,7 @@ req=requirements.txt
 stamp="$venv/.installed-$(cat "$req" requirements.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [[ ! -f "$stamp" ]]; then
   log "python packages from $req"
-  "$venv/bin/pip" install -q --disable-pip-version-check -c constraints.txt -r "$req"
+  pip_install "$venv/bin/pip" -c constraints.txt -r "$req"
   "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
@@ -58,7 +69,7 @@ if [[ $dev -eq 1 ]]; then
   bpy_venv="$root/.venv-bpy"
   if [[ ! -f "$bpy_venv/.installed-bpy-4.2.23" ]]; then
     log "bpy 4.2.23 in .venv-bpy"
-    if python3 -m venv "$bpy_venv" && "$bpy_venv/bin/pip" install -q --disable-pip-version-check \
+    if python3 -m venv "$bpy_venv" && pip_install "$bpy_venv/bin/pip" \
         bpy==4.2.23 numpy==2.3.5 pyzmq==27.3.0 msgpack==1.2.4 python-osc==1.10.2 pytest==9.2.0; then
       touch "$bpy_venv/.installed-bpy-4.2.23"
     else
