@@ -14,6 +14,7 @@ pitch in the corpus).
 from __future__ import annotations
 
 import io
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -80,7 +81,7 @@ def _mu_law(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def codec_roundtrip(y: np.ndarray, codec: str, compression_level: float) -> np.ndarray:
+def codec_roundtrip(y: np.ndarray, codec: Literal["opus", "mp3"], compression_level: float) -> np.ndarray:
     """Encode and decode ``y`` (16 kHz, -1..1) with libsndfile's Opus or MP3, aligned to the input.
 
     Args:
