@@ -16,29 +16,17 @@ Usage: ``nice -n 10 .venv/bin/python bench/channel_robustness.py [--weights W.np
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from degraded_input import Degradation, degraded, parse_args, report  # first: it puts the repository on sys.path
 from scipy.signal import fftconvolve
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bridge.audio.resample import StreamingResampler  # noqa: E402
-from bridge.evaluation import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    Prediction,
-    Predictor,
-    evaluate_grid,
-    evaluate_mngu0,
-    model_predictor,
-)
-from bridge.frames import F32  # noqa: E402
-from bridge.training.augment import SR_HZ, codec_roundtrip, room_impulse_response  # noqa: E402
+from bridge.audio.resample import StreamingResampler
+from bridge.evaluation import evaluate_grid, evaluate_mngu0, model_predictor
+from bridge.frames import F32
+from bridge.training.augment import SR_HZ, codec_roundtrip, room_impulse_response
 
 Channel = Callable[[np.ndarray], np.ndarray]
 
@@ -59,38 +47,30 @@ CHANNELS: dict[str, Channel | None] = {
 }
 
 
-def through(predict: Predictor, channel: Channel | None) -> Predictor:
-    """``predict`` on the clip after ``channel`` (at 16 kHz); None leaves it as it is."""
+def at_16k(channel: Channel | None) -> Degradation | None:
+    """``channel`` applied to the clip resampled to 16 kHz; None leaves the clip as it is."""
+    if channel is None:
+        return None
 
-    def wrapped(x: F32, sr: int) -> Prediction:
-        if channel is None:
-            return predict(x, sr)
+    def degrade(x: F32, sr: int) -> tuple[F32, int]:
         x16 = StreamingResampler(sr, SR_HZ).process(x).astype(np.float64)
-        return predict(channel(x16).astype(np.float32), SR_HZ)
+        return channel(x16).astype(np.float32), SR_HZ
 
-    return wrapped
+    return degrade
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, default=None, help="weights file (default: the packaged model)")
-    parser.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30))
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with grid/ and mngu0/")
-    parser.add_argument("--out", type=Path, help="write the results as JSON")
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
     model = model_predictor(args.weights, args.lookahead_ms)
     rows = ["| channel | GRID r | closure F1 | MNGU0 mean 12-ch r | lip r | jaw r | rule |", "|---" * 7 + "|"]
     results: dict[str, dict[str, float]] = {}
     for label, channel in CHANNELS.items():
-        predict = through(model, channel)
+        predict = degraded(model, at_16k(channel))
         g, m = evaluate_grid(args.data / "grid", predict), evaluate_mngu0(args.data / "mngu0", predict)
         vals = [g["r"], g["closure_f1"], m["mean_r"], m["lip_aperture_r"], m["jaw_r"]]
         rows.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {np.mean(vals):.3f} |")
         results[label] = {k: round(v, 4) for k, v in {**g, **m, "rule": float(np.mean(vals))}.items()}
-    sys.stdout.write("\n".join(rows) + "\n")
-    if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return report(rows, results, args.out)
 
 
 if __name__ == "__main__":

@@ -9,25 +9,13 @@ Usage: ``nice -n 10 .venv/bin/python bench/noise_robustness.py [--weights W.npz]
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
+from degraded_input import Degradation, degraded, parse_args, report  # first: it puts the repository on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bridge.evaluation import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    Prediction,
-    Predictor,
-    energy_predictor,
-    evaluate_all,
-    model_predictor,
-)
-from bridge.frames import F32  # noqa: E402
+from bridge.evaluation import energy_predictor, evaluate_all, model_predictor
+from bridge.frames import F32
 
 SPEECH_THRESHOLD = 1e-3
 
@@ -40,37 +28,25 @@ def add_noise(x: F32, snr_db: float) -> F32:
     return (x + noise).astype(np.float32)
 
 
-def noisy(predict: Predictor, snr_db: float | None) -> Predictor:
-    """``predict`` on noisy input; ``snr_db`` None leaves the clip clean."""
-
-    def wrapped(x: F32, sr: int) -> Prediction:
-        return predict(x if snr_db is None else add_noise(x, snr_db), sr)
-
-    return wrapped
+def noise(snr_db: float | None) -> Degradation | None:
+    """White noise at ``snr_db``; None: the clip stays clean."""
+    return None if snr_db is None else (lambda x, sr: (add_noise(x, snr_db), sr))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, default=None, help="weights file (default: the packaged model)")
-    parser.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30))
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with grid/ and mngu0/")
-    parser.add_argument("--out", type=Path, help="write the results as JSON")
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
     methods = {"model": model_predictor(args.weights, args.lookahead_ms), "energy": energy_predictor()}
     rows = ["| SNR | method | GRID r | closure F1 | MNGU0 lip r | jaw r | mean 12-ch r |", "|---" * 7 + "|"]
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    results: dict[str, dict[str, float]] = {}
     for label, snr_db in (("clean", None), ("20 dB", 20.0), ("10 dB", 10.0)):
-        scores = evaluate_all(args.data, {name: noisy(p, snr_db) for name, p in methods.items()})
+        scores = evaluate_all(args.data, {name: degraded(p, noise(snr_db)) for name, p in methods.items()})
         for name, res in scores.items():
             g, m = res["grid"], res["mngu0"]
             mean_r = f"{m['mean_r']:.2f}" if "mean_r" in m else "n/a"
             rows.append(f"| {label} | {name} | {g['r']:.2f} | {g['closure_f1']:.2f} | {m['lip_aperture_r']:.2f} | "
                         f"{m['jaw_r']:.2f} | {mean_r} |")  # fmt: skip
             results[f"{label}/{name}"] = {k: round(v, 4) for k, v in {**g, **m}.items()}
-    sys.stdout.write("\n".join(rows) + "\n")
-    if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    return report(rows, results, args.out)
 
 
 if __name__ == "__main__":

@@ -46,13 +46,17 @@ def _room_tail(rt60_s: float, rng: np.random.Generator) -> np.ndarray:
     return tail
 
 
+def _unit_energy(rir: np.ndarray) -> np.ndarray:
+    out: np.ndarray = rir / np.sqrt(np.sum(rir**2))
+    return out
+
+
 def _with_direct_path(tail: np.ndarray, drr_db: float) -> np.ndarray:
     rir = tail.copy()
     rir[0] = 0.0
     rir *= 10.0 ** (-drr_db / 20.0) / np.sqrt(np.sum(rir**2))
     rir[0] = 1.0
-    out: np.ndarray = rir / np.sqrt(np.sum(rir**2))
-    return out
+    return _unit_energy(rir)
 
 
 def room_impulse_response(rt60_s: float, drr_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -69,8 +73,7 @@ def room_impulse(rng: np.random.Generator, direct_path_rooms: bool) -> np.ndarra
         return _with_direct_path(tail, rng.uniform(-5.0, 15.0))
     # Models up to v5: the tail carries 9-19 dB more energy than this direct path (far field).
     tail[0] = 1.0 + rng.uniform(0, 2)
-    out: np.ndarray = tail / np.sqrt(np.sum(tail**2))
-    return out
+    return _unit_energy(tail)
 
 
 def _mu_law(y: np.ndarray) -> np.ndarray:

@@ -69,7 +69,7 @@ def test_direct_path_rooms_keep_the_timing_of_the_waveform() -> None:
 
 
 @pytest.mark.parametrize("direct_path_rooms", [False, True])
-def testroom_impulse_direct_to_reverberant_ratio(direct_path_rooms: bool) -> None:
+def test_room_impulse_direct_to_reverberant_ratio(direct_path_rooms: bool) -> None:
     rng = np.random.default_rng(0)
     for _ in range(50):
         rir = room_impulse(rng, direct_path_rooms)
