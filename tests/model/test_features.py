@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bridge.features.logmel import HOP, N_MELS, StreamingLogMel, envelope_map, raw_log_mel
+from bridge.features.logmel import HOP, N_MELS, RunningNormaliser, StreamingLogMel, envelope_map, raw_log_mel
 
 PRIOR = (np.full(N_MELS, -6.0), np.full(N_MELS, 4.0))
 
@@ -16,6 +17,18 @@ def test_streaming_equals_offline() -> None:
     parts = [fe.process(x[i : i + 97]) for i in range(0, x.size, 97)]
     assert whole.shape == (100, N_MELS)
     np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_normaliser_one_row_at_a_time_equals_one_block(scale: bool) -> None:
+    # The live path feeds one row per hop through a shortcut; it must not drift from the block recursion.
+    rng = np.random.default_rng(4)
+    rows = rng.standard_normal((300, N_MELS)) * 2.0 - 6.0
+    rows[100:160] -= 12.0  # a pause: the gate slows adaptation there
+    block = RunningNormaliser(*PRIOR, scale=scale)(rows)
+    norm = RunningNormaliser(*PRIOR, scale=scale)
+    one_by_one = np.concatenate([norm(rows[t : t + 1]) for t in range(rows.shape[0])])
+    np.testing.assert_allclose(one_by_one, block, rtol=0.0, atol=1e-9)  # the closed form is exact to ~1e-12
 
 
 def test_frame_depends_only_on_audio_up_to_its_hop_end() -> None:
