@@ -12,6 +12,11 @@ Metrics (issue 3):
 * MNGU0, 100 Hz: per-utterance z-normalised Pearson r per EMA channel (mean over utterances)
   and their mean; r of the predicted opening with the lip aperture (upper-lip y minus lower-lip
   y) and with the jaw opening (minus lower-incisor y).
+* Reference frames that are not finite (a tracker's dropped frames, an EMA sensor gap) are unknown:
+  left out of every correlation and of the closed-frame counts, and bridged by linear
+  interpolation only to find closure runs. A clip whose reference file is missing or has no
+  finite frame is skipped with a warning; the reported ``clips`` / ``utterances`` count what was
+  scored.
 * FACEGOOD (when the folder is there; not in issue 3), 30 fps: r of the predicted opening with
   the animator's jaw-open key ``mouth_stretch_c``, pooled over all clips and the mean of
   per-clip r. Eleven minutes of one Mandarin speaker: far more frames than GRID and MNGU0, so it
@@ -67,9 +72,14 @@ Predictor = Callable[[F32, int], Prediction]
 
 
 def pearson(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
-    """Pearson correlation; 0 when either side is constant."""
+    """Pearson correlation over the frames where both sides are finite; 0 when either side is constant there."""
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
+    known = np.isfinite(x) & np.isfinite(y)
+    if not known.all():
+        x, y = x[known], y[known]
+    if x.size < 2:
+        return 0.0
     x = x - x.mean()
     y = y - y.mean()
     den = float(np.sqrt((x**2).sum() * (y**2).sum()))
@@ -103,7 +113,8 @@ class ClosureCounts:
     confusion: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # tp, fp, fn, tn
 
     def add(self, aperture: F64, opening: F64, fps: int = GRID_FPS) -> None:
-        true_closed = aperture < CLOSED_APERTURE
+        known = np.isfinite(aperture)
+        true_closed = _bridge_gaps(aperture) < CLOSED_APERTURE
         pred_closed = predicted_closed(opening)
         t_runs = _inner_runs(true_closed)
         p_runs = _inner_runs(pred_closed)
@@ -120,7 +131,7 @@ class ClosureCounts:
         all_t = _runs(true_closed)
         lo = all_t[0][1] if all_t and all_t[0][0] == 0 else 0
         hi = all_t[-1][0] if all_t and all_t[-1][1] == true_closed.size else true_closed.size
-        t, p = true_closed[lo:hi], pred_closed[lo:hi]
+        t, p = true_closed[lo:hi][known[lo:hi]], pred_closed[lo:hi][known[lo:hi]]
         self.confusion[0] += int(np.sum(t & p))
         self.confusion[1] += int(np.sum(~t & p))
         self.confusion[2] += int(np.sum(t & ~p))
@@ -138,6 +149,41 @@ class ClosureCounts:
                 "onset_error_ms": onset, "closure_mcc": mcc}  # fmt: skip
 
 
+def _bridge_gaps(x: F64) -> F64:
+    """Non-finite frames filled by linear interpolation between their finite neighbours."""
+    known = np.isfinite(x)
+    if known.all():
+        return x
+    idx = np.arange(x.size)
+    filled: F64 = np.interp(idx, idx[known], x[known])
+    return filled
+
+
+def _reference(path: Path) -> F64 | None:
+    """A clip's reference track, or None (logged) when the file is missing or has no finite frame.
+
+    Raises:
+        ConfigError: the file exists but is not a readable numpy array.
+    """
+    if not path.is_file():
+        log.warning("evaluate: %s is missing: clip skipped", path)
+        return None
+    with warnings.catch_warnings():
+        # FACEGOOD wrote its arrays with Python 2; numpy warns about the old header, then reads them.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            ref: F64 = np.load(path, allow_pickle=False).astype(np.float64)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"evaluate: cannot read {path}: {e}") from e
+    if ref.ndim != 2 or not np.isfinite(ref).any():
+        log.warning("evaluate: %s has no usable frames (shape %s): clip skipped", path, ref.shape)
+        return None
+    missing = int(np.sum(~np.isfinite(ref).all(axis=1)))
+    if missing:
+        log.info("evaluate: %s: %d of %d frames not finite, left out", path.name, missing, ref.shape[0])
+    return ref
+
+
 def _resample(pred_t: F64, values: F64, times_s: F64) -> F64:
     if values.ndim == 1:
         return np.interp(times_s, pred_t, values)
@@ -145,8 +191,11 @@ def _resample(pred_t: F64, values: F64, times_s: F64) -> F64:
 
 
 def _z(x: F64) -> F64:
-    sd = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)  # type: ignore[no-any-return]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no finite frame: all NaN, r 0 below
+        sd = np.nanstd(x, axis=0)
+        mean = np.nanmean(x, axis=0)
+    return (x - mean) / np.where(sd > 0, sd, 1.0)  # type: ignore[no-any-return]
 
 
 def read_wav(path: Path) -> tuple[F32, int]:
@@ -162,13 +211,18 @@ def evaluate_grid(grid_dir: Path, predict: Predictor) -> dict[str, float]:
     rs = []
     counts = ClosureCounts()
     for wav in sorted(grid_dir.glob("*.wav")):
-        lips = np.load(wav.with_name(wav.stem + "_lips25fps.npy"), allow_pickle=False)[:, 0].astype(np.float64)
+        ref = _reference(wav.with_name(wav.stem + "_lips25fps.npy"))
+        if ref is None:
+            continue
+        lips = ref[:, 0]
         x, sr = read_wav(wav)
         pred = predict(x, sr)
         times = (np.arange(lips.size) + 0.5) / GRID_FPS
         opening = _resample(pred.times_s, pred.opening, times)
         rs.append(pearson(opening, lips))
         counts.add(lips, opening)
+    if not rs:
+        raise ConfigError(f"evaluate: {grid_dir} has no <id>.wav with a usable <id>_lips25fps.npy")
     return {"r": float(np.mean(rs)), **counts.scores(), "clips": float(len(rs))}
 
 
@@ -177,7 +231,11 @@ def evaluate_mngu0(mngu0_dir: Path, predict: Predictor) -> dict[str, float]:
     per_channel: list[list[float]] = []
     lip_r, jaw_r = [], []
     for wav in sorted(mngu0_dir.glob("*.wav")):
-        ema200 = np.load(wav.with_suffix(".npy"), allow_pickle=False).astype(np.float64)
+        ema200 = _reference(wav.with_suffix(".npy"))
+        if ema200 is None:
+            continue
+        if ema200.shape[1] != len(EMA_NAMES):
+            raise ConfigError(f"evaluate: {wav.with_suffix('.npy')} has {ema200.shape[1]} columns, expected 12 EMA")
         n = ema200.shape[0] // 2
         ema = 0.5 * (ema200[0 : 2 * n : 2] + ema200[1 : 2 * n : 2])
         times = (np.arange(n) + 0.5) / 100.0
@@ -191,6 +249,8 @@ def evaluate_mngu0(mngu0_dir: Path, predict: Predictor) -> dict[str, float]:
             pe = _z(_resample(pred.times_s, pred.ema, times))
             te = _z(ema)
             per_channel.append([pearson(pe[:, k], te[:, k]) for k in range(12)])
+    if not lip_r:
+        raise ConfigError(f"evaluate: {mngu0_dir} has no <id>.wav with a usable <id>.npy")
     out = {"lip_aperture_r": float(np.mean(lip_r)), "jaw_r": float(np.mean(jaw_r)), "utterances": float(len(lip_r))}
     if per_channel:
         chan = np.mean(np.array(per_channel), axis=0)
@@ -211,15 +271,17 @@ def evaluate_facegood(facegood_dir: Path, predict: Predictor) -> dict[str, float
     column = load_profile("facegood").names.index(FACEGOOD_JAW_KEY)
     ours, keys, rs = [], [], []
     for wav in sorted((facegood_dir / "wav").glob("*.wav")):
-        with warnings.catch_warnings():
-            # FACEGOOD wrote its arrays with Python 2; numpy warns about the old header, then reads them.
-            warnings.simplefilter("ignore", UserWarning)
-            key = np.load(facegood_dir / "bs_value" / f"bs_value_{wav.stem}.npy", allow_pickle=False)[:, column]
+        keys_all = _reference(facegood_dir / "bs_value" / f"bs_value_{wav.stem}.npy")
+        if keys_all is None:
+            continue
+        if keys_all.shape[1] <= column:
+            raise ConfigError(f"evaluate: bs_value_{wav.stem}.npy has {keys_all.shape[1]} columns, not FACEGOOD's 116")
+        key = keys_all[:, column]
         x, sr = read_wav(wav)
         pred = predict(x, sr)
         opening = _resample(pred.times_s, pred.opening, (np.arange(key.size) + 0.5) / FACEGOOD_FPS)
         ours.append(opening)
-        keys.append(key.astype(np.float64))
+        keys.append(key)
         rs.append(pearson(opening, key))
     if not rs:
         raise ConfigError(f"evaluate: {facegood_dir} has no wav/*.wav clips")

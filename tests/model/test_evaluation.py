@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bridge.errors import ConfigError
 from bridge.evaluation import (
     ClosureCounts,
     Prediction,
     energy_predictor,
     evaluate_facegood,
     evaluate_grid,
+    evaluate_mngu0,
     pearson,
     predicted_closed,
 )
@@ -26,6 +28,14 @@ def test_pearson() -> None:
     assert pearson(x, 2 * x + 1) == pytest.approx(1.0)
     assert pearson(x, -x) == pytest.approx(-1.0)
     assert pearson(x, np.ones(10)) == 0.0
+
+
+def test_pearson_leaves_out_frames_that_are_not_finite() -> None:
+    x = np.array([0.0, 1.0, np.nan, 3.0, 4.0])
+    y = np.array([0.0, 2.0, 5.0, 6.0, np.inf])
+    assert pearson(x, y) == pytest.approx(pearson([0.0, 1.0, 3.0], [0.0, 2.0, 6.0]))
+    assert pearson(x, y) == pytest.approx(1.0)
+    assert pearson([np.nan, 1.0], [1.0, 2.0]) == 0.0
 
 
 def _aperture() -> np.ndarray:
@@ -42,6 +52,19 @@ def test_perfect_prediction_scores_perfectly() -> None:
     s = c.scores()
     assert (s["closure_recall"], s["closure_precision"], s["closure_f1"], s["closure_mcc"]) == (1.0, 1.0, 1.0, 1.0)
     assert s["onset_error_ms"] == 0.0
+
+
+def test_dropped_reference_frames_are_unknown_not_open() -> None:
+    truth = _aperture()
+    tracked = truth.copy()
+    tracked[21] = np.nan  # a dropout inside the first closure: still one event
+    tracked[30:33] = np.nan  # and in the open mouth: left out of the frame counts
+    c = ClosureCounts()
+    c.add(tracked, truth)
+    s = c.scores()
+    assert (s["closure_recall"], s["closure_precision"], s["closure_mcc"]) == (1.0, 1.0, 1.0)
+    assert c.true_events == 2
+    assert sum(c.confusion) == 60 - 10 - 4  # speech span minus the 4 unknown frames
 
 
 def test_late_and_missed_closures() -> None:
@@ -93,3 +116,41 @@ def test_facegood_jaw_key_correlation(tmp_path: Path) -> None:
     scores = evaluate_facegood(tmp_path, truth(1.0))
     assert scores == {"jaw_r": pytest.approx(1.0), "clip_jaw_r": pytest.approx(1.0), "clips": 2.0}
     assert evaluate_facegood(tmp_path, truth(-1.0))["jaw_r"] == pytest.approx(-1.0)
+
+
+def _truth_predictor(table: dict[int, np.ndarray], fps: int) -> Callable[[np.ndarray, int], Prediction]:
+    """Predicts a clip's own reference (found by the clip's length), with junk where it is unknown."""
+
+    def predict(x: np.ndarray, sr: int) -> Prediction:
+        ref = np.nan_to_num(table[x.size], nan=0.5)
+        return Prediction((np.arange(ref.size) + 0.5) / fps, ref)
+
+    return predict
+
+
+def test_grid_skips_clips_without_labels_and_scores_the_known_frames(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    lips = np.stack([rng.uniform(0.0, 0.05, 75), np.full(75, 0.3)], axis=1)
+    lips[40:44, 0] = np.nan  # the tracker lost the face for 4 frames
+    sf.write(tmp_path / "a.wav", np.zeros(48000, dtype=np.float32), 16000)
+    np.save(tmp_path / "a_lips25fps.npy", lips)
+    sf.write(tmp_path / "b.wav", np.zeros(32000, dtype=np.float32), 16000)  # no labels
+    scores = evaluate_grid(tmp_path, _truth_predictor({48000: lips[:, 0]}, 25))
+    assert scores["clips"] == 1.0
+    assert scores["r"] == pytest.approx(1.0)
+    (tmp_path / "a_lips25fps.npy").unlink()
+    with pytest.raises(ConfigError, match="no <id>.wav with a usable"):
+        evaluate_grid(tmp_path, _truth_predictor({}, 25))
+
+
+def test_mngu0_leaves_out_sensor_gaps(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    ema = rng.standard_normal((400, 12))
+    ema[100:150, 5] = np.nan  # lower-lip y dropped out
+    sf.write(tmp_path / "u.wav", np.zeros(32000, dtype=np.float32), 16000)
+    np.save(tmp_path / "u.npy", ema)
+    at_100_hz = 0.5 * (ema[0::2] + ema[1::2])
+    aperture = at_100_hz[:, 3] - at_100_hz[:, 5]
+    scores = evaluate_mngu0(tmp_path, _truth_predictor({32000: aperture}, 100))
+    assert scores["utterances"] == 1.0
+    assert scores["lip_aperture_r"] == pytest.approx(1.0)
