@@ -175,6 +175,8 @@ def _reference(path: Path) -> F64 | None:
             ref: F64 = np.load(path, allow_pickle=False).astype(np.float64)
         except (OSError, ValueError) as e:
             raise ConfigError(f"evaluate: cannot read {path}: {e}") from e
+    if ref.ndim == 1:
+        ref = ref[:, None]  # a single track (e.g. GRID aperture without the width column)
     if ref.ndim != 2 or not np.isfinite(ref).any():
         log.warning("evaluate: %s has no usable frames (shape %s): clip skipped", path, ref.shape)
         return None

@@ -138,6 +138,8 @@ def test_grid_skips_clips_without_labels_and_scores_the_known_frames(tmp_path: P
     scores = evaluate_grid(tmp_path, _truth_predictor({48000: lips[:, 0]}, 25))
     assert scores["clips"] == 1.0
     assert scores["r"] == pytest.approx(1.0)
+    np.save(tmp_path / "a_lips25fps.npy", lips[:, 0])  # the aperture column alone
+    assert evaluate_grid(tmp_path, _truth_predictor({48000: lips[:, 0]}, 25))["r"] == pytest.approx(1.0)
     (tmp_path / "a_lips25fps.npy").unlink()
     with pytest.raises(ConfigError, match="no <id>.wav with a usable"):
         evaluate_grid(tmp_path, _truth_predictor({}, 25))
