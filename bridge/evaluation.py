@@ -397,18 +397,17 @@ def ulipsync_predictor() -> Predictor:
 
 
 def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dict[str, dict[str, float]]]:
-    """{method: {"grid": scores, "mngu0": scores[, "facegood": scores]}} on the dev data folder."""
-    if not (data_dir / "grid").is_dir() or not (data_dir / "mngu0").is_dir():
-        raise ConfigError(f"evaluate: {data_dir} has no grid/ and mngu0/ folders")
+    """{method: {corpus: scores}} for each of grid/, mngu0/ and facegood/ that the data folder has."""
+    corpora: dict[str, Callable[[Path, Predictor], dict[str, float]]] = {
+        "grid": evaluate_grid, "mngu0": evaluate_mngu0, "facegood": evaluate_facegood,
+    }  # fmt: skip
+    present = {name: score for name, score in corpora.items() if (data_dir / name).is_dir()}
+    if not present:
+        raise ConfigError(f"evaluate: {data_dir} has none of the folders grid/, mngu0/, facegood/")
     out = {}
     for name, predict in methods.items():
         log.info("evaluating %s", name)
-        out[name] = {
-            "grid": evaluate_grid(data_dir / "grid", predict),
-            "mngu0": evaluate_mngu0(data_dir / "mngu0", predict),
-        }
-        if (data_dir / "facegood").is_dir():
-            out[name]["facegood"] = evaluate_facegood(data_dir / "facegood", predict)
+        out[name] = {corpus: score(data_dir / corpus, predict) for corpus, score in present.items()}
     return out
 
 
@@ -422,32 +421,34 @@ _MNGU0_COLS = ("mean_r", "lip_aperture_r", "jaw_r")
 
 def format_markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     """Markdown tables: GRID, MNGU0, FACEGOOD (when measured) and the per-channel MNGU0 r of every method with EMA."""
-    lines = [
-        "| method | GRID r | closure recall | precision | F1 | onset error ms | MCC |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, res in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{res['grid'][c]:.2f}" for c in _GRID_COLS) + " |")
-    lines += ["", "| method | MNGU0 mean 12-ch r | lip aperture r | jaw r |", "|---|---|---|---|"]
-    for name, res in results.items():
-        cells = [f"{res['mngu0'][c]:.2f}" if c in res["mngu0"] else "n/a" for c in _MNGU0_COLS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines: list[str] = []
+    with_grid = [n for n, r in results.items() if "grid" in r]
+    if with_grid:
+        lines += ["| method | GRID r | closure recall | precision | F1 | onset error ms | MCC |", "|---" * 7 + "|"]
+        for name in with_grid:
+            lines.append(f"| {name} | " + " | ".join(f"{results[name]['grid'][c]:.2f}" for c in _GRID_COLS) + " |")
+    with_mngu0 = [n for n, r in results.items() if "mngu0" in r]
+    if with_mngu0:
+        lines += ["", "| method | MNGU0 mean 12-ch r | lip aperture r | jaw r |", "|---|---|---|---|"]
+        for name in with_mngu0:
+            m = results[name]["mngu0"]
+            lines.append(f"| {name} | " + " | ".join(f"{m[c]:.2f}" if c in m else "n/a" for c in _MNGU0_COLS) + " |")
     with_facegood = [n for n, r in results.items() if "facegood" in r]
     if with_facegood:
         lines += ["", "| method | FACEGOOD jaw-key r (pooled) | per-clip mean r |", "|---|---|---|"]
         for name in with_facegood:
             fg = results[name]["facegood"]
             lines.append(f"| {name} | {fg['jaw_r']:.3f} | {fg['clip_jaw_r']:.3f} |")
-    with_ema = [n for n, r in results.items() if "mean_r" in r["mngu0"]]
+    with_ema = [n for n in with_mngu0 if "mean_r" in results[n]["mngu0"]]
     if with_ema:
         lines += ["", "| channel | " + " | ".join(with_ema) + " |", "|---" * (len(with_ema) + 1) + "|"]
         for ch in EMA_NAMES:
             lines.append(f"| {ch} | " + " | ".join(f"{results[n]['mngu0'][f'r_{ch}']:.2f}" for n in with_ema) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 def add_evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with grid/ and mngu0/ (dev data)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with grid/, mngu0/, facegood/")
     p.add_argument("--weights", type=Path, default=None, help="weights file (default: the packaged model)")
     p.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30))
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")

@@ -14,9 +14,11 @@ from bridge.evaluation import (
     ClosureCounts,
     Prediction,
     energy_predictor,
+    evaluate_all,
     evaluate_facegood,
     evaluate_grid,
     evaluate_mngu0,
+    format_markdown,
     pearson,
     predicted_closed,
 )
@@ -156,3 +158,17 @@ def test_mngu0_leaves_out_sensor_gaps(tmp_path: Path) -> None:
     scores = evaluate_mngu0(tmp_path, _truth_predictor({32000: aperture}, 100))
     assert scores["utterances"] == 1.0
     assert scores["lip_aperture_r"] == pytest.approx(1.0)
+
+
+def test_a_data_folder_with_one_corpus_is_scored_on_that_corpus(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="none of the folders"):
+        evaluate_all(tmp_path, {"energy": energy_predictor()})
+    grid = tmp_path / "grid"
+    grid.mkdir()
+    rng = np.random.default_rng(3)
+    sf.write(grid / "a.wav", (rng.standard_normal(48000) * 0.1).astype(np.float32), 16000)
+    np.save(grid / "a_lips25fps.npy", np.stack([rng.uniform(0.0, 0.05, 75), np.full(75, 0.3)], axis=1))
+    results = evaluate_all(tmp_path, {"energy": energy_predictor()})
+    assert list(results["energy"]) == ["grid"]
+    table = format_markdown(results)
+    assert table.startswith("| method | GRID r |") and "MNGU0" not in table and "FACEGOOD" not in table
