@@ -36,7 +36,8 @@ def load_weights(path: Path, lookahead_ms: int = 30) -> ArticulationModel:
         raise ConfigError(f"model.lookahead_ms must be a non-negative multiple of 10, got {lookahead_ms}")
     if not path.is_file():
         raise ModelError(f"model weights not found: {path}")
-    nets = [NumpyArticulationModel(m, lookahead_ms // 10) for m in Weights(path).members]
+    members = Weights(path).members
+    nets = [NumpyArticulationModel(m, lookahead_ms // 10, level_guard=len(members) == 1) for m in members]
     return nets[0] if len(nets) == 1 else EnsembleModel(nets)
 
 

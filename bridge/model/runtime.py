@@ -1,6 +1,6 @@
 """Numpy streaming inference of the trained articulation network (no torch).
 
-Per 10 ms hop: log-mel frame -> causal conv -> causal conv -> GRU step -> head L, where head L
+Per 10 ms hop: input level guard -> log-mel frame -> causal conv -> causal conv -> GRU step -> head L, where head L
 reads the GRU state of L frames later, so a frame's output leaves ``L`` hops after its audio.
 Convolutions keep their last two inputs, the GRU its state and the last L states; the same code
 runs whatever the block size, so streaming output equals offline output.
@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.errors import AudioError, ConfigError, ModelError
+from bridge.features.level import LevelGuard
 from bridge.features.logmel import HOP, SAMPLE_RATE_HZ, StreamingLogMel
 from bridge.features.phones import phone_features_for
 from bridge.frames import F32, ModelOutput
@@ -71,11 +72,15 @@ class NumpyArticulationModel:
         weights: the arrays of one trained network (a ``Weights`` member).
         lookahead_frames: hops of look-ahead (one of the trained heads, 0..3); ``lookahead_s``
             is ``lookahead_frames * 0.01`` because the feature window ends at its hop's end.
+        level_guard: run the input level guard (``bridge.features.level``); an ensemble runs one
+            for all its members instead.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
 
-    def __init__(self, weights: Mapping[str, npt.NDArray[np.float32]], lookahead_frames: int) -> None:
+    def __init__(
+        self, weights: Mapping[str, npt.NDArray[np.float32]], lookahead_frames: int, level_guard: bool = True
+    ) -> None:
         heads = tuple(int(v) for v in weights["lookaheads"])
         if lookahead_frames not in heads:
             raise ConfigError(f"model.lookahead_ms: {lookahead_frames * 10} ms has no trained head (heads: {heads})")
@@ -100,10 +105,13 @@ class NumpyArticulationModel:
         )  # fmt: skip
         # Weights trained with phone features carry the acoustic model that computes them.
         self._phones = phone_features_for(w)
+        self._level = LevelGuard() if level_guard else None
         self._n_in = w["conv1_w"].shape[1]
         self.reset()
 
     def reset(self) -> None:
+        if self._level is not None:
+            self._level.reset()
         self._features.reset()
         if self._phones is not None:
             self._phones.reset()
@@ -135,6 +143,8 @@ class NumpyArticulationModel:
         return out
 
     def _featurize(self, x: F32) -> F32:
+        if self._level is not None:
+            x = self._level.process(x)
         feats = self._features.process(x)
         if self._phones is None:
             return feats
@@ -212,17 +222,21 @@ class EnsembleModel:
 
     def __init__(self, members: list[NumpyArticulationModel]) -> None:
         self._members = members
+        self._level = LevelGuard()  # one for all: the members are built without theirs
         self.lookahead_s = members[0].lookahead_s
         self.name = f"{members[0].name}-x{len(members)}"
 
     def reset(self) -> None:
+        self._level.reset()
         for m in self._members:
             m.reset()
 
     def process(self, samples: F32, /) -> ModelOutput:
-        return _mean([m.process(samples) for m in self._members])
+        x = self._level.process(samples)
+        return _mean([m.process(x) for m in self._members])
 
     def flush(self) -> ModelOutput:
+        self._level.reset()
         return _mean([m.flush() for m in self._members])
 
 
