@@ -21,8 +21,8 @@ from degraded_input import ROOT, Degradation, degraded, parse_args, report  # fi
 from bridge.audio.files import read_audio
 from bridge.audio.resample import StreamingResampler
 from bridge.evaluation import evaluate_grid, evaluate_mngu0, model_predictor, pearson
+from bridge.features.logmel import SAMPLE_RATE_HZ as MODEL_RATE_HZ
 from bridge.frames import F32
-from bridge.model import DEFAULT_WEIGHTS, load_weights
 
 GAINS_DB = (-40.0, -30.0, -20.0, -10.0, 0.0, 6.0)
 WINDOW_S = 5.0
@@ -36,15 +36,12 @@ def gain(db: float) -> Degradation:
 
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
-    model = load_weights(args.weights or DEFAULT_WEIGHTS, args.lookahead_ms)
     predict = model_predictor(args.weights, args.lookahead_ms)
     speech, rate_hz = read_audio(ROOT / "examples" / "hello.wav")
-    stream = np.tile(StreamingResampler(rate_hz, model.sample_rate_hz).process(speech), REPEATS)
+    stream = np.tile(StreamingResampler(rate_hz, MODEL_RATE_HZ).process(speech), REPEATS)
 
     def aperture(x: F32) -> np.ndarray:
-        model.reset()
-        parts = [model.process(x), model.flush()]
-        return np.concatenate([p.controls[:, 1] for p in parts])
+        return predict(x, MODEL_RATE_HZ).opening  # the model's lip-aperture control, from a reset stream
 
     reference = aperture(stream)
     window = round(WINDOW_S * 100)
@@ -57,7 +54,7 @@ def main() -> int:
         scaled = degraded(predict, gain(db))
         g, m = evaluate_grid(args.data / "grid", scaled), evaluate_mngu0(args.data / "mngu0", scaled)
         rule = float(np.mean([g["r"], g["closure_f1"], m["mean_r"], m["lip_aperture_r"], m["jaw_r"]]))
-        out = aperture(gain(db)(stream, model.sample_rate_hz)[0])
+        out = aperture(gain(db)(stream, MODEL_RATE_HZ)[0])
         rs = [pearson(out[i : i + window], reference[i : i + window]) for i in range(0, out.size - window + 1, window)]
         unsettled = [k for k, r in enumerate(rs) if r < SETTLED_R]
         settled_s = (unsettled[-1] + 1) * WINDOW_S if unsettled else 0.0

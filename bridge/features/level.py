@@ -62,11 +62,6 @@ class LevelGuard:
         self._engaged = False
         self.gain_db = 0.0
 
-    @property
-    def speech_peak_dbfs(self) -> float | None:
-        """The followed peak level of the speech hops, None before any speech."""
-        return self._peak_db if self._speech_hops else None
-
     def process(self, samples: npt.NDArray[np.floating]) -> F32:
         """The samples with the guard's gain applied (the input array itself while the gain is 0 dB)."""
         x = np.asarray(samples, dtype=np.float32)

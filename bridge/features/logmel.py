@@ -86,6 +86,11 @@ def log_mel_frames(padded: F64, n_frames: int, fbank: F64) -> F64:
     return out
 
 
+def _gate_rate(row_mean: float, level: float) -> float:
+    """The normaliser's update rate for a row: slow for a pause (a row far below the running level)."""
+    return _ALPHA if row_mean > level - _GATE_NATS else _ALPHA * _QUIET_RATE
+
+
 class RunningNormaliser:
     """Per-column exponential running mean (and variance) with the pause gate; causal, any block size.
 
@@ -116,7 +121,7 @@ class RunningNormaliser:
         rates = np.empty(raw.shape[0])
         level = float(self._mean.mean())
         for t, row_mean in enumerate(row_level.tolist()):
-            rate = _ALPHA if row_mean > level - _GATE_NATS else _ALPHA * _QUIET_RATE
+            rate = _gate_rate(row_mean, level)
             level += rate * (row_mean - level)
             rates[t] = rate
         out = np.empty(raw.shape)
@@ -138,7 +143,7 @@ class RunningNormaliser:
         which cost several times the work; the result is bit for bit the same."""
         row = raw[0]
         level = float(self._mean.mean())
-        rate = _ALPHA if float(raw.mean(axis=1)[0]) > level - _GATE_NATS else _ALPHA * _QUIET_RATE
+        rate = _gate_rate(float(raw.mean(axis=1)[0]), level)
         keep = 1.0 - rate
         self._mean = mean = keep * (self._mean + rate * row / keep)
         if not self._scale:
