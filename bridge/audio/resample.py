@@ -11,6 +11,7 @@ from scipy.signal import firwin
 from bridge.frames import F32
 
 _HALF_TAPS_PER_PHASE = 10  # same filter length rule as scipy.signal.resample_poly
+_MAX_BLOCK = 1 << 16  # input samples resampled at once
 
 
 def to_mono(samples: npt.NDArray[np.floating], channel: int | None) -> F32:
@@ -25,6 +26,8 @@ def to_mono(samples: npt.NDArray[np.floating], channel: int | None) -> F32:
             raise IndexError(f"channel {channel} requested but the audio is mono")
         return x
     if channel is None:
+        if x.shape[1] == 1:  # no downmix: a view, not a second copy of a long file
+            return np.ascontiguousarray(x[:, 0])
         return np.ascontiguousarray(x.mean(axis=1, dtype=np.float32))
     if not 0 <= channel < x.shape[1]:
         raise IndexError(f"channel {channel} requested but the audio has {x.shape[1]} channels")
@@ -59,6 +62,14 @@ class StreamingResampler:
     def process(self, block: F32) -> F32:
         if self.identity:
             return np.asarray(block, dtype=np.float32)
+        if block.shape[0] > _MAX_BLOCK:
+            # The gather below holds taps_per_phase values per output sample; bounded pieces keep a long
+            # file's memory flat (an hour at 48 kHz whole would need tens of GB), with identical output.
+            pieces = [self._process(block[i : i + _MAX_BLOCK]) for i in range(0, block.shape[0], _MAX_BLOCK)]
+            return np.concatenate(pieces)
+        return self._process(block)
+
+    def _process(self, block: F32) -> F32:
         x = np.concatenate([self.history, np.asarray(block, dtype=np.float64)])
         base = self.n_in - self.history.size  # stream index of x[0]
         self.n_in += block.size

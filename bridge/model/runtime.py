@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _FORMAT_VERSION = 1
 _N_EMA, _N_CTRL, _N_VIS = 12, 7, 15
+_MAX_BLOCK_SAMPLES = 10 * SAMPLE_RATE_HZ  # audio the network takes at once
 
 
 def _sigmoid(x: F32) -> F32:
@@ -127,6 +128,10 @@ class NumpyArticulationModel:
         x = np.asarray(samples, dtype=np.float32)
         if x.ndim != 1:
             raise AudioError(f"model input must be mono, got shape {x.shape}")
+        if x.size > _MAX_BLOCK_SAMPLES:
+            # Intermediates (FFT frames, gate inputs) grow with the block: a long file goes in pieces.
+            parts = [self.process(x[i : i + _MAX_BLOCK_SAMPLES]) for i in range(0, x.size, _MAX_BLOCK_SAMPLES)]
+            return ModelOutput.concat(parts[0].frame_index, parts)
         self._n_samples += x.size
         return self._run(self._featurize(x))
 

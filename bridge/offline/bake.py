@@ -155,14 +155,18 @@ def make_take(
 
 def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> None:
     tmp = path.with_name(path.name + ".tmp")
+    written = False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("w", encoding="utf-8", newline="\n") as out:
             FORMATS[fmt].write(take, options, out)
         os.replace(tmp, path)
+        written = True
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+    finally:
+        if not written:  # also when interrupted (Ctrl+C, SIGTERM) halfway through a long export
+            tmp.unlink(missing_ok=True)
 
 
 def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,19 @@ def test_ensemble_file_averages_its_members_and_streams_exactly(tmp_path: Path) 
     np.savez(paths[2], **ensemble_arrays([first, dict(other, format_version=np.array(7))]))
     with pytest.raises(ModelError, match="format 7"):
         load_weights(paths[2])
+
+
+def test_a_long_signal_runs_in_bounded_memory_and_equals_its_stream() -> None:
+    """A minute in one call: the network's intermediates once grew with the block (116 MB here, 7 GB an hour)."""
+    x = np.tile(_speech(), 30)[: 16000 * 60]
+    model = load_default_model(30)
+    tracemalloc.start()
+    try:
+        whole = _concat([model.process(x), model.flush()])
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    assert whole.shape == (6000, 12 + 7 + 15 + 1)
+    assert peak_mb < 60, peak_mb
+    streamed = _concat([model.process(x[i : i + 16000]) for i in range(0, x.size, 16000)] + [model.flush()])
+    assert np.max(np.abs(streamed - whole)) <= 1e-4

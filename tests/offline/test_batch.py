@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from bridge.cli import main
-from bridge.config import load_config
+from bridge.config import Config, load_config
 from bridge.frames import ARKIT_NAMES
+from bridge.offline.bake import BakeJob, BakeSettings, bake_file
+from bridge.offline.exports import FORMATS, ExportOptions
 from bridge.offline.manifest import settings_digest
 from tests.conftest import DEV_DATA, EXAMPLE_WAV
 
@@ -206,3 +210,20 @@ def test_settings_digest_follows_model_files(tmp_path: Path) -> None:
     assert second != first
     (upstream / "model.safetensors").write_bytes(b"333")
     assert settings_digest(cfg, {}, None) != second
+
+
+def test_an_interrupted_export_leaves_no_partial_file(
+    tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C in the middle of writing a long export: no half-written .tmp is left next to the outputs."""
+    src = clip(tmp_path / "line.wav", speech)
+
+    def interrupted(take: object, options: object, out: TextIO) -> None:
+        out.write("0.00\tX\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(FORMATS, "rhubarb-tsv", dataclasses.replace(FORMATS["rhubarb-tsv"], write=interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        job = BakeJob(src, (("rhubarb-tsv", tmp_path / "line.tsv"),), tmp_path / "line.bake.json", None, "digest")
+        bake_file(job, BakeSettings(Config(), ("rhubarb-tsv",), ExportOptions(), 0.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["line.wav"]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import signal
 from pathlib import Path
 
 import jsonschema
@@ -336,3 +337,63 @@ def test_rhubarb_cues_always_tile_the_clip(runs: list[tuple[str, float, float, i
         assert c.value in allowed
         if len(cues) > 1:
             assert c.end_s - c.start_s >= rhubarb.MIN_CUE_S - 1e-9
+
+
+def _drop_short_by_rescanning(cues: list[rhubarb.MouthCue], min_s: float) -> list[rhubarb.MouthCue]:
+    """The rule as first written (rescan the whole list after every merge): the oracle for the fast one."""
+    cues = list(cues)
+    while len(cues) > 1:
+        lengths = [c.end_s - c.start_s for c in cues]
+        i = int(np.argmin(lengths))
+        if lengths[i] >= min_s - 1e-9:
+            break
+        prev_len = lengths[i - 1] if i > 0 else -1.0
+        next_len = lengths[i + 1] if i + 1 < len(cues) else -1.0
+        if prev_len >= next_len:
+            cues[i - 1] = rhubarb.MouthCue(cues[i - 1].start_s, cues[i].end_s, cues[i - 1].value)
+        else:
+            cues[i + 1] = rhubarb.MouthCue(cues[i].start_s, cues[i + 1].end_s, cues[i + 1].value)
+        del cues[i]
+        merged: list[rhubarb.MouthCue] = []
+        for c in cues:
+            if merged and merged[-1].value == c.value:
+                merged[-1] = rhubarb.MouthCue(merged[-1].start_s, c.end_s, c.value)
+            else:
+                merged.append(c)
+        cues = merged
+    return cues
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABCX"), st.integers(1, 9)), min_size=1, max_size=40))
+def test_short_cues_are_dropped_as_by_the_rescanning_rule(runs: list[tuple[str, int]]) -> None:
+    cues: list[rhubarb.MouthCue] = []
+    t_cs = 0
+    for value, length_cs in runs:  # centisecond lengths, as mouth_cues makes them: many ties
+        if cues and cues[-1].value == value:
+            continue
+        cues.append(rhubarb.MouthCue(t_cs / 100, (t_cs + length_cs) / 100, value))
+        t_cs += length_cs
+    assert rhubarb._drop_short(cues, rhubarb.MIN_CUE_S) == _drop_short_by_rescanning(cues, rhubarb.MIN_CUE_S)
+
+
+def _too_slow(*_: object) -> None:
+    raise TimeoutError("dropping short cues does not scale with the take's length")
+
+
+def test_an_hour_of_flickering_cues_is_cleaned_quickly() -> None:
+    """360 000 one-frame cues (an hour at 100 fps): the rescanning rule needed hours for this."""
+    rng = np.random.default_rng(5)
+    values = rng.choice(list("ABCDEFX"), size=360_000)
+    cues = [rhubarb.MouthCue(i / 100, (i + 1) / 100, str(v)) for i, v in enumerate(values)]
+    cues = [c for i, c in enumerate(cues) if i == 0 or c.value != cues[i - 1].value]
+    cues = [rhubarb.MouthCue(c.start_s, n.start_s, c.value) for c, n in zip(cues, cues[1:], strict=False)] + cues[-1:]
+    signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(60)  # it takes about a second; the rescanning rule would run for hours
+    try:
+        out = rhubarb._drop_short(cues, rhubarb.MIN_CUE_S)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    assert out[0].start_s == 0.0 and out[-1].end_s == pytest.approx(3600.0)
+    assert all(b.end_s - b.start_s >= rhubarb.MIN_CUE_S - 1e-9 for b in out)

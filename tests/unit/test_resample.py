@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,28 @@ def test_to_mono_downmix_and_select() -> None:
     np.testing.assert_allclose(to_mono(x, 1), -0.5)
     with pytest.raises(IndexError):
         to_mono(x, 2)
+
+
+def test_a_long_file_resamples_in_bounded_memory_with_identical_output() -> None:
+    """A minute at 48 kHz in one call: the polyphase gather once held about 1.5 GB for it."""
+    rng = np.random.default_rng(1)
+    x = (0.1 * rng.standard_normal(48000 * 60)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        whole = StreamingResampler(48000, 16000).process(x)
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    assert whole.shape == (16000 * 60,)
+    assert peak_mb < 200, peak_mb
+    r = StreamingResampler(48000, 16000)
+    streamed = np.concatenate([r.process(x[i : i + 4800]) for i in range(0, x.size, 4800)])
+    np.testing.assert_array_equal(streamed, whole)
+
+
+def test_to_mono_of_one_channel_shares_the_samples() -> None:
+    """A mono file read as (n, 1) is not copied: an hour at 48 kHz is 690 MB."""
+    x = np.arange(8, dtype=np.float32).reshape(-1, 1)
+    mono = to_mono(x, None)
+    np.testing.assert_array_equal(mono, np.arange(8))
+    assert np.shares_memory(mono, x)
