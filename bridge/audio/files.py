@@ -1,10 +1,11 @@
-"""Audio files (WAV, FLAC, anything libsndfile reads): whole-file reading and real-time playback as blocks."""
+"""Audio files (WAV, FLAC, anything libsndfile reads): whole-file reading, and playback as blocks read from disk."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,32 @@ from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 
 log = logging.getLogger(__name__)
+_SCAN_FRAMES = 1 << 16  # frames per read while checking a file
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, expected an audio file")
+
+
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """libsndfile's and numpy's failures while opening or decoding ``path``, as AudioError."""
+    try:
+        yield
+    except sf.LibsndfileError as e:
+        raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise AudioError(f"{path}: cannot decode audio ({e})") from e
+    except OSError as e:
+        raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
+
+
+def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{path}: the audio holds NaN or infinite samples")
 
 
 def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
@@ -24,23 +51,20 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     Raises:
         AudioError: missing, unreadable, corrupt, unsupported or empty audio.
     """
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, expected an audio file")
-    try:
+    _check_path(path)
+    with _decoding(path):
         data, rate_hz = sf.read(str(path), dtype="float32", always_2d=True)
-    except sf.LibsndfileError as e:
-        raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise AudioError(f"{path}: cannot decode audio ({e})") from e
-    except OSError as e:
-        raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{path}: the audio holds NaN or infinite samples")
+    _check_finite(path, data)
     return data, int(rate_hz)
+
+
+def _mono(path: Path, data: npt.NDArray[np.float32], channel: int | None) -> npt.NDArray[np.float32]:
+    try:
+        return to_mono(data, channel)
+    except IndexError as e:
+        raise AudioError(f"{path}: {e}") from e
 
 
 def read_audio(path: Path, channel: int | None = None) -> tuple[npt.NDArray[np.float32], int]:
@@ -50,40 +74,62 @@ def read_audio(path: Path, channel: int | None = None) -> tuple[npt.NDArray[np.f
         AudioError: as read_audio_channels, or the selected channel does not exist.
     """
     data, rate_hz = read_audio_channels(path)
-    try:
-        return to_mono(data, channel), rate_hz
-    except IndexError as e:
-        raise AudioError(f"{path}: {e}") from e
+    return _mono(path, data, channel), rate_hz
 
 
 class FileSource:
-    """A file delivered block by block, paced like a microphone (real time) or as fast as possible."""
+    """A file delivered block by block, paced like a microphone (real time) or as fast as possible.
+
+    The file is read from disk as it plays, so an hour-long recording costs no more memory than a
+    short one. It is checked in one pass first (decodable, not empty, finite, the channel exists), so
+    bad audio is reported before streaming starts.
+    """
 
     def __init__(self, path: Path, channel: int | None, block_ms: int, realtime: bool) -> None:
-        self.samples, self.sample_rate_hz = read_audio(path, channel)
+        _check_path(path)
         self.name = str(path)
-        self.duration_s = self.samples.shape[0] / self.sample_rate_hz
+        self._path = path
+        self._channel = channel
+        peak = 0.0
+        n_frames = 0
+        with _decoding(path), sf.SoundFile(str(path)) as f:
+            self.sample_rate_hz = int(f.samplerate)
+            for raw in f.blocks(blocksize=_SCAN_FRAMES, dtype="float32", always_2d=True):
+                _check_finite(path, raw)
+                peak = max(peak, float(np.max(np.abs(_mono(path, raw, channel)))))
+                n_frames += raw.shape[0]
+        if n_frames == 0:
+            raise AudioError(f"{path}: the file holds no audio samples")
+        self.duration_s = n_frames / self.sample_rate_hz
         self._hop = max(1, self.sample_rate_hz * block_ms // 1000)
         self._realtime = realtime
         self._stopped = False
         self.dropped_s = 0.0
-        if float(np.max(np.abs(self.samples))) < 1e-4:
+        if peak < 1e-4:
             log.warning("%s: the audio is silent: the face will stay at rest", path)
 
     def blocks(self) -> Iterator[AudioBlock]:
-        """Yield blocks; t_capture_s is when the block's last sample became due (paced) or now (fast)."""
+        """Yield blocks; t_capture_s is when the block's last sample became due (paced) or now (fast).
+
+        Raises:
+            AudioError: the file became unreadable, or was changed into bad audio, since it was checked.
+        """
         t0 = time.monotonic()
-        for start in range(0, self.samples.shape[0], self._hop):
-            if self._stopped:
-                return
-            block = self.samples[start : start + self._hop]
-            t_capture_s = time.monotonic()
-            if self._realtime:
-                t_capture_s = t0 + (start + block.shape[0]) / self.sample_rate_hz
-                delay_s = t_capture_s - time.monotonic()
-                if delay_s > 0:
-                    time.sleep(delay_s)
-            yield AudioBlock(block, self.sample_rate_hz, t_capture_s, start / self.sample_rate_hz)
+        start = 0
+        with _decoding(self._path), sf.SoundFile(str(self._path)) as f:
+            for raw in f.blocks(blocksize=self._hop, dtype="float32", always_2d=True):
+                if self._stopped:
+                    return
+                _check_finite(self._path, raw)
+                block = _mono(self._path, raw, self._channel)
+                t_capture_s = time.monotonic()
+                if self._realtime:
+                    t_capture_s = t0 + (start + block.shape[0]) / self.sample_rate_hz
+                    delay_s = t_capture_s - time.monotonic()
+                    if delay_s > 0:
+                        time.sleep(delay_s)
+                yield AudioBlock(block, self.sample_rate_hz, t_capture_s, start / self.sample_rate_hz)
+                start += block.shape[0]
 
     def stop(self) -> None:
         self._stopped = True

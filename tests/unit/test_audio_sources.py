@@ -1,4 +1,5 @@
 import io
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,45 @@ def test_file_source_blocks_cover_the_file(tmp_path: Path) -> None:
     assert len(blocks) == 100
     np.testing.assert_allclose(np.concatenate([b.samples for b in blocks]), x)
     assert blocks[10].t_stream_s == pytest.approx(0.1)
+
+
+def test_file_source_reads_from_disk_as_it_plays(tmp_path: Path) -> None:
+    """Two minutes at 48 kHz stereo: the source held all of it (and a copy) in memory, 92 MB here."""
+    rng = np.random.default_rng(2)
+    x = (0.1 * rng.standard_normal((48000 * 120, 2))).astype(np.float32)
+    path = write_wav(tmp_path / "long.wav", x, 48000, "FLOAT")
+    tracemalloc.start()
+    try:
+        src = FileSource(path, 1, 10, realtime=False)
+        n, last = 0, np.zeros(0, dtype=np.float32)
+        for block in src.blocks():
+            n += block.samples.size
+            last = block.samples
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    assert peak_mb < 10, peak_mb
+    assert n == x.shape[0] and src.duration_s == pytest.approx(120.0)
+    np.testing.assert_array_equal(last, x[-480:, 1])
+
+
+def test_file_source_checks_the_whole_file_before_playing(tmp_path: Path) -> None:
+    x = np.full(48000, 0.1, dtype=np.float32)
+    x[40000] = np.nan
+    with pytest.raises(AudioError, match="NaN"):
+        FileSource(write_wav(tmp_path / "nan.wav", x, 16000, "FLOAT"), None, 10, realtime=False)
+    with pytest.raises(AudioError, match="channel 2"):
+        FileSource(write_wav(tmp_path / "st.wav", np.zeros((160, 2), np.float32), 16000), 2, 10, realtime=False)
+    with pytest.raises(AudioError, match="no audio samples"):
+        FileSource(write_wav(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000), None, 10, realtime=False)
+
+
+def test_a_file_that_goes_bad_while_playing_is_one_clear_error(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "r.wav", np.full(16000, 0.1, dtype=np.float32), 16000)
+    src = FileSource(path, None, 10, realtime=False)
+    path.write_bytes(b"RIFF not a wave file any more")
+    with pytest.raises(AudioError, match="cannot decode"):
+        list(src.blocks())
 
 
 def test_stdin_s16_stereo_with_partial_tail() -> None:
