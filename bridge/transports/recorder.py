@@ -6,6 +6,7 @@ frame per line with ``t_rel_s``, the publish time relative to the first recorded
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,15 +35,31 @@ class RecorderSink:
         self.frames = 0
 
     def send(self, frame: AnimationFrame, /) -> None:
+        if self._file.closed:  # stopped by a write error: the live stream goes on without it
+            return
         if self._t0_s is None:
             self._t0_s = frame.t_publish_s
-        self._file.write(encode_record(frame, frame.t_publish_s - self._t0_s))
+        try:
+            self._file.write(encode_record(frame, frame.t_publish_s - self._t0_s))
+        except OSError as e:
+            log.error(
+                "recording %s stopped after about %d frames: %s; the stream goes on",
+                self.path, self.frames, e.strerror or e,
+            )  # fmt: skip
+            with contextlib.suppress(OSError):  # the buffered frames that failed fail again; they are lost
+                self._file.close()
+            return
         self.frames += 1
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self._file.close()
-            log.info("recorded %d frames to %s", self.frames, self.path)
+        except OSError as e:
+            log.error("recording %s: the last frames could not be written: %s", self.path, e.strerror or e)
+            return
+        log.info("recorded %d frames to %s", self.frames, self.path)
 
 
 def read_recording(path: str | Path) -> Iterator[tuple[float, AnimationFrame]]:
@@ -61,8 +78,12 @@ def read_recording(path: str | Path) -> Iterator[tuple[float, AnimationFrame]]:
                 if not line.strip():
                     continue
                 try:
-                    yield decode_record(line)
+                    record = decode_record(line)
                 except ProtocolError as e:
+                    if not line.endswith(b"\n"):  # cut off by a crash or a full disk: keep what came before
+                        log.warning("%s:%d: the last line is cut off; the recording ends before it", p, number)
+                        return
                     raise ProtocolError(f"{p}:{number}: {e}") from e
+                yield record
     except OSError as e:
         raise TransportError(f"recording {p}: cannot read ({e.strerror or e})") from e

@@ -16,6 +16,7 @@ from bridge.frames import AnimationFrame
 from bridge.transports.golden import sample_frames
 from bridge.transports.recorder import RecorderSink, read_recording
 from bridge.transports.replay import replay
+from tests.conftest import EXAMPLE_WAV
 
 
 class ListSink:
@@ -102,6 +103,31 @@ def test_bad_recordings_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "cut.jsonl").write_bytes(b"\n".join([lines[0], lines[1], lines[2][:50]]) + b"\n")
     with pytest.raises(ProtocolError, match="cut.jsonl:3"):
         list(read_recording(tmp_path / "cut.jsonl"))
+
+
+def test_a_recording_cut_off_mid_line_replays_up_to_the_cut(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A crash or a full disk leaves a last line without its newline: the frames before it are kept."""
+    frames = _record(tmp_path / "r.jsonl", [0.0, 0.01, 0.01])
+    data = (tmp_path / "r.jsonl").read_bytes()
+    (tmp_path / "cut.jsonl").write_bytes(data[: data.rindex(b"\n", 0, -1) + 40])
+    back = list(read_recording(tmp_path / "cut.jsonl"))
+    assert [f.seq for _, f in back] == [0, 1] and _same(back[1][1], frames[1])
+    assert "cut.jsonl:4: the last line is cut off" in caplog.text
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write: no space left)")
+def test_a_full_disk_stops_the_recording_not_the_stream(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = RecorderSink("/dev/full")
+    frame = sample_frames()[0]
+    for i in range(200):  # well past the write buffer, so writes reach the device and fail
+        rec.send(replace(frame, seq=i))
+    rec.close()
+    assert "recording /dev/full stopped after about" in caplog.text and "the stream goes on" in caplog.text
+    assert main(["run", "--input", str(EXAMPLE_WAV), "--fast", "--no-status", "--record", "/dev/full"]) == 0
+    err = capsys.readouterr().err
+    assert "recording /dev/full stopped" in err and "stopped after 508 frames" in err
 
 
 def test_cli_replay_republishes_to_osc(tmp_path: Path) -> None:
