@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,15 @@ _ONES = (
     "sixteen seventeen eighteen nineteen"
 ).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth", "nine": "ninth",
+             "twelve": "twelfth"}  # fmt: skip
+# A number (thousands commas allowed), its decimals, an ordinal suffix or a percent sign; or a word.
+_TOKEN = re.compile(
+    r"(?P<number>[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.(?P<fraction>[0-9]+))?"
+    r"(?:(?P<ordinal>st|nd|rd|th)\b)?(?P<percent>\s?%)?"
+    r"|(?P<word>[A-Za-z]+(?:'[A-Za-z]+)*)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +76,41 @@ def number_words(n: int) -> list[str]:
     raise AssertionError("unreachable")
 
 
+def ordinal_words(n: int) -> list[str]:
+    """English ordinal for 0 <= n < 10**12 ("twenty first", "one hundredth")."""
+    words = number_words(n)
+    last = words[-1]
+    words[-1] = _ORDINALS.get(last) or (last[:-1] + "ieth" if last.endswith("y") else last + "th")
+    return words
+
+
+def _digit_words(digits: str) -> list[str]:
+    return [_ONES[int(d)] for d in digits]
+
+
 def normalize_text(text: str) -> list[str]:
-    """Lowercase words the dictionary can know: digits spelled out, punctuation removed."""
+    """Lowercase words the dictionary can know: accents folded (café -> cafe), numbers, ordinals,
+    decimals and percentages spelled out ("1,000" -> one thousand, "2nd" -> second, "3.5%" -> three
+    point five percent), other punctuation removed."""
+    folded = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
     words: list[str] = []
-    for token in re.findall(r"[0-9]+|[A-Za-z]+(?:'[A-Za-z]+)*", text.replace("\u2019", "'")):
-        if token.isdigit():
-            words += number_words(int(token)) if len(token) < 13 else list(map(lambda d: _ONES[int(d)], token))
+    for m in _TOKEN.finditer(folded):
+        number, fraction, ordinal, percent, word = m.group("number", "fraction", "ordinal", "percent", "word")
+        if word is not None:
+            words.append(word.lower())
+            continue
+        digits = number.replace(",", "")
+        if len(digits) >= 13:
+            words += _digit_words(digits)
+        elif ordinal and not fraction:
+            words += ordinal_words(int(digits))
         else:
-            words.append(token.lower())
+            words += number_words(int(digits))
+        if fraction:
+            words += ["point", *_digit_words(fraction)]
+        if percent:
+            words.append("percent")
     return words
 
 

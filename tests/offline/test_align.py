@@ -32,6 +32,19 @@ def test_normalize_text() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("Caf\u00e9 na\u00efve, Jos\u00e9!", "cafe naive jose"),
+     ("the 2nd door, the 21st floor, 3rd 11th 12th 20th 100th",
+      "the second door the twenty first floor third eleventh twelfth twentieth one hundredth"),
+     ("50% of 3.5 m", "fifty percent of three point five m"),
+     ("1,000,000 and 12,34", "one million and twelve thirty four")],
+)  # fmt: skip
+def test_normalize_text_spells_what_dialogue_writes(text: str, words: str) -> None:
+    """Game dialogue has names with accents, ordinals, decimals and percentages: none may be lost."""
+    assert " ".join(normalize_text(text)) == words
+
+
 @pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID dev clips not found at {GRID}")
 def test_alignment_times_the_words_of_a_grid_clip() -> None:
     x, rate = sf.read(str(GRID / "bbaf2n.wav"), dtype="float32")
