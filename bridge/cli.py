@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="stream from a microphone, a file or stdin and publish frames")
     p.add_argument("--input", "-i", default=None,
-                   help="'default' microphone, a device name or index, a WAV/FLAC file, or '-' for raw PCM on stdin")
+                   help="'default' microphone, a device name or index, an audio file (WAV, FLAC, MP3, OGG; "
+                   "M4A/AAC, WMA and videos through ffmpeg), or '-' for raw PCM on stdin")
     p.add_argument("--fast", action="store_true", help="play a file as fast as possible, not in real time")
     p.add_argument("--channel", type=int, help="use this input channel (0-based) instead of a downmix")
     p.add_argument("--stdin-rate-hz", type=int, help="sample rate of raw PCM on stdin (default 16000)")

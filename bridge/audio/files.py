@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from bridge.audio.ffmpeg import decode_to_wav
 from bridge.audio.resample import to_mono
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
@@ -40,6 +43,23 @@ def _decoding(path: Path) -> Iterator[None]:
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
 
 
+@contextmanager
+def _readable(path: Path) -> Iterator[Path]:
+    """``path`` when libsndfile reads its format, else a WAV that ffmpeg decodes from it (deleted afterwards)."""
+    try:
+        sf.info(str(path))
+    except sf.LibsndfileError as e:
+        if "not recognised" not in e.error_string:
+            raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
+    else:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="avatar-bridge-") as tmp:
+        wav = Path(tmp) / "decoded.wav"
+        decode_to_wav(path, wav)
+        yield wav
+
+
 def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: the audio holds NaN or infinite samples")
@@ -52,8 +72,8 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
         AudioError: missing, unreadable, corrupt, unsupported or empty audio.
     """
     _check_path(path)
-    with _decoding(path):
-        data, rate_hz = sf.read(str(path), dtype="float32", always_2d=True)
+    with _decoding(path), _readable(path) as readable:
+        data, rate_hz = sf.read(str(readable), dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     _check_finite(path, data)
@@ -92,14 +112,18 @@ class FileSource:
         self._channel = channel
         peak = 0.0
         n_frames = 0
-        with _decoding(path), sf.SoundFile(str(path)) as f:
-            self.sample_rate_hz = int(f.samplerate)
-            for raw in f.blocks(blocksize=_SCAN_FRAMES, dtype="float32", always_2d=True):
-                _check_finite(path, raw)
-                peak = max(peak, float(np.max(np.abs(_mono(path, raw, channel)))))
-                n_frames += raw.shape[0]
-        if n_frames == 0:
-            raise AudioError(f"{path}: the file holds no audio samples")
+        with contextlib.ExitStack() as stack:
+            # A format libsndfile cannot read plays from a WAV that ffmpeg decoded, kept until playing ends.
+            self._readable = stack.enter_context(_readable(path))
+            with _decoding(path), sf.SoundFile(str(self._readable)) as f:
+                self.sample_rate_hz = int(f.samplerate)
+                for raw in f.blocks(blocksize=_SCAN_FRAMES, dtype="float32", always_2d=True):
+                    _check_finite(path, raw)
+                    peak = max(peak, float(np.max(np.abs(_mono(path, raw, channel)))))
+                    n_frames += raw.shape[0]
+            if n_frames == 0:
+                raise AudioError(f"{path}: the file holds no audio samples")
+            self._files = stack.pop_all()
         self.duration_s = n_frames / self.sample_rate_hz
         self._hop = max(1, self.sample_rate_hz * block_ms // 1000)
         self._realtime = realtime
@@ -116,7 +140,7 @@ class FileSource:
         """
         t0 = time.monotonic()
         start = 0
-        with _decoding(self._path), sf.SoundFile(str(self._path)) as f:
+        with self._files, _decoding(self._path), sf.SoundFile(str(self._readable)) as f:
             for raw in f.blocks(blocksize=self._hop, dtype="float32", always_2d=True):
                 if self._stopped:
                     return

@@ -9,7 +9,10 @@ from typing import Protocol
 from bridge.config import AudioConfig
 from bridge.frames import AudioBlock
 
-AUDIO_FILE_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+# Audio files by name: libsndfile's formats, then those read through ffmpeg (bridge.audio.ffmpeg).
+AUDIO_SUFFIXES = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".au", ".caf", ".m4a", ".aac", ".wma"}
+)
 
 
 class AudioSource(Protocol):
@@ -27,7 +30,7 @@ class AudioSource(Protocol):
 def is_file_input(spec: str) -> bool:
     """A path-like input (has a separator or an audio suffix, or exists) is a file, not a device name."""
     return spec != "-" and (
-        "/" in spec or Path(spec).suffix.lower() in AUDIO_FILE_SUFFIXES or Path(spec).exists()
+        "/" in spec or Path(spec).suffix.lower() in AUDIO_SUFFIXES or Path(spec).exists()
     )
 
 

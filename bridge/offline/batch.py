@@ -18,6 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from bridge.audio.sources import AUDIO_SUFFIXES
 from bridge.errors import BridgeError, ConfigError
 from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file
 from bridge.offline.exports import FORMATS
@@ -26,8 +27,6 @@ from bridge.offline.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
-# What libsndfile (soundfile) decodes; folders and globs pick these up.
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".au", ".caf"})
 TRANSCRIPT_SUFFIX = ".txt"
 
 

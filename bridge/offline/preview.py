@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bridge.audio.ffmpeg import ffmpeg_exe
 from bridge.audio.files import read_audio
 from bridge.errors import BridgeError, ConfigError
 from bridge.frames import F32
@@ -50,19 +51,6 @@ class PreviewRequest:
     size: int = 360
 
 
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary of imageio-ffmpeg.
-
-    Raises:
-        ConfigError: imageio-ffmpeg is not installed.
-    """
-    try:
-        import imageio_ffmpeg
-    except ImportError as e:
-        raise ConfigError("preview video needs imageio-ffmpeg: pip install 'avatar-bridge[offline]'") from e
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
 def _caption(take: Take, k: int) -> str:
     f = take.frames[k]
     mood = f"  {f.pose.mood} {f.pose.mood_intensity:.1f}" if f.pose.mood != "neutral" else ""
@@ -92,7 +80,7 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
         wav = Path(tmp) / "audio.wav"
         sf.write(str(wav), samples, sample_rate_hz, subtype="PCM_16")
         cmd = [
-            ffmpeg_exe(), "-y", "-loglevel", "error",
+            ffmpeg_exe("preview video"), "-y", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}", "-r", str(rate), "-i", "-",
             "-i", str(wav),
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import TextIO
 
@@ -227,3 +228,18 @@ def test_an_interrupted_export_leaves_no_partial_file(
         job = BakeJob(src, (("rhubarb-tsv", tmp_path / "line.tsv"),), tmp_path / "line.bake.json", None, "digest")
         bake_file(job, BakeSettings(Config(), ("rhubarb-tsv",), ExportOptions(), 0.0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["line.wav"]
+
+
+def test_a_folder_of_m4a_lines_is_baked(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """Lines recorded on a phone arrive as AAC in .m4a: folders pick them up, ffmpeg decodes them."""
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="ffmpeg comes with the offline extra")
+    wav = clip(tmp_path / "src.wav", speech)
+    (tmp_path / "in").mkdir()
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(wav), "-c:a", "aac",
+         str(tmp_path / "in" / "line.m4a")],
+        check=True,
+    )  # fmt: skip
+    assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    frames = read_jsonl(tmp_path / "out" / "line.jsonl")
+    assert abs(len(frames) - 72) <= 3  # 1.2 s at 60 fps

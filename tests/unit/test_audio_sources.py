@@ -1,16 +1,19 @@
 import io
+import subprocess
+import tempfile
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bridge.audio import ffmpeg
 from bridge.audio.capture import RingBuffer
 from bridge.audio.files import FileSource, read_audio
 from bridge.audio.sources import is_file_input
 from bridge.audio.stdin import StdinSource
 from bridge.errors import AudioError
-from tests.conftest import write_wav
+from tests.conftest import EXAMPLE_WAV, write_wav
 
 
 def test_read_stereo_44k_downmixes(tmp_path: Path) -> None:
@@ -133,3 +136,40 @@ def test_ring_buffer_drops_oldest_and_counts() -> None:
 def test_input_kind_detection() -> None:
     assert is_file_input("speech.wav") and is_file_input("./x") and not is_file_input("-")
     assert not is_file_input("default") and not is_file_input("3") and not is_file_input("USB Mic")
+
+
+def _ffmpeg_encode(tmp_path: Path, name: str, *args: str) -> Path:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="ffmpeg comes with the offline extra")
+    out = tmp_path / name
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", *args, str(out)]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def test_m4a_and_video_sound_are_read_through_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Phone recordings (AAC in M4A) and screen or stream captures (MP4) play and bake like WAV files."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the decoded WAVs go, to see them removed
+    wav, rate = read_audio(EXAMPLE_WAV)
+    m4a = _ffmpeg_encode(tmp_path, "line.m4a", "-i", str(EXAMPLE_WAV), "-c:a", "aac", "-b:a", "96k")
+    video = _ffmpeg_encode(
+        tmp_path, "take.mp4", "-f", "lavfi", "-i", "color=c=gray:s=64x64:d=3", "-i", str(EXAMPLE_WAV),
+        "-shortest", "-c:v", "libx264", "-c:a", "aac",
+    )  # fmt: skip
+    mono, m4a_rate = read_audio(m4a)
+    assert m4a_rate == rate and abs(mono.size - wav.size) < rate // 20
+    n = min(mono.size, wav.size)
+    assert np.corrcoef(mono[:n], wav[:n])[0, 1] > 0.95  # the same sound, time-aligned (AAC is lossy)
+    src = FileSource(video, None, 10, realtime=False)
+    played = np.concatenate([b.samples for b in src.blocks()])
+    assert src.sample_rate_hz == rate and played.size > 2 * rate
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["line.m4a", "take.mp4"]  # no decoded WAV left
+
+
+def test_without_ffmpeg_other_formats_are_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ffmpeg, "ffmpeg_path", lambda: None)
+    path = tmp_path / "line.m4a"
+    path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))
+    with pytest.raises(AudioError, match=r"need ffmpeg: pip install 'avatar-bridge\[offline\]'"):
+        read_audio(path)
+    with pytest.raises(AudioError, match="need ffmpeg"):
+        FileSource(path, None, 10, realtime=False)
