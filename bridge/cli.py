@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -134,6 +135,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bridge.app import run_live
     from bridge.upstream import build_model
 
+    if args.duration is not None and not 0 < args.duration < math.inf:
+        raise ConfigError(f"--duration: must be a positive number of seconds (got {args.duration!r})")
     return run_live(config_from_args(args), build_model, duration_s=args.duration)
 
 
