@@ -7,7 +7,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ def _check_path(path: Path) -> None:
         raise AudioError(f"{path}: is a directory, expected an audio file")
 
 
-@contextmanager
+@contextlib.contextmanager
 def _decoding(path: Path) -> Iterator[None]:
     """libsndfile's and numpy's failures while opening or decoding ``path``, as AudioError."""
     try:
@@ -43,7 +42,7 @@ def _decoding(path: Path) -> Iterator[None]:
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
 
 
-@contextmanager
+@contextlib.contextmanager
 def _readable(path: Path) -> Iterator[Path]:
     """``path`` when libsndfile reads its format, else a WAV that ffmpeg decodes from it (deleted afterwards)."""
     try:
