@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import bpy
 
@@ -19,12 +19,11 @@ from ..core.stream import PacketStream
 from ..core.timing import FrameConfig, KeyPicker
 from . import prefs
 from .props import AvatarBridgeSettings
-from .rig import KeyBuffer, RigWriter, fresh_actions
+from .rig import RigWriter, fresh_actions
 
 log = logging.getLogger(__name__)
 
 REDRAW_INTERVAL_S = 0.25
-WRITE_EVERY_FRAMES = 24  # recorded keys go into the action about once a second (at 24 fps)
 
 
 @dataclass
@@ -38,7 +37,6 @@ class Recording:
     keys: int = 0
     first_frame: int | None = None
     last_frame: int | None = None
-    buffer: KeyBuffer = field(default_factory=KeyBuffer)
 
 
 class LiveLink:
@@ -141,7 +139,6 @@ def start_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording:
 def stop_recording(link: LiveLink) -> Recording | None:
     rec, link.recording = link.recording, None
     if rec is not None:
-        rec.buffer.write()
         log.info("recorded %d keys on frames %s..%s", rec.keys, rec.first_frame, rec.last_frame)
     return rec
 
@@ -160,11 +157,9 @@ def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
     frame_number = rec.picker.offer(frame.t_s)
     if compiled is None or frame_number is None:
         return
-    rec.keys += link.writer.key(scene.avatar_bridge, compiled, frame_number, rec.buffer)
+    rec.keys += link.writer.key(scene.avatar_bridge, compiled, frame_number)
     rec.first_frame = frame_number if rec.first_frame is None else min(rec.first_frame, frame_number)
     rec.last_frame = frame_number if rec.last_frame is None else max(rec.last_frame, frame_number)
-    if rec.buffer.frames >= WRITE_EVERY_FRAMES:
-        rec.buffer.write(before=rec.last_frame)  # the newest frame may still get a closer sample
 
 
 def scene_frame_config(scene: bpy.types.Scene, start_frame: float) -> FrameConfig:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import bpy
 from mathutils import Euler
@@ -130,107 +129,22 @@ class RigWriter:
                 set_bone_rotation(pose_bones[bone], euler)
         return compiled
 
-    def key(self, settings: AvatarBridgeSettings, compiled: CompiledMapping, frame_number: int, keys: KeyBuffer) -> int:
-        """Queue a key of every driven target at ``frame_number`` (its current value); returns the targets keyed."""
-        keyed = 0
+    def key(self, settings: AvatarBridgeSettings, compiled: CompiledMapping, frame_number: int) -> int:
+        """Keyframe every driven target at ``frame_number``; returns the number of keys inserted.
+
+        ``keyframe_insert`` works with Blender 4.4+ slotted actions (5.0 removed Action.fcurves).
+        """
+        inserted = 0
         if compiled.shape_targets and settings.mesh is not None:
             blocks = settings.mesh.data.shape_keys.key_blocks
             for name in compiled.shape_targets:
-                block = blocks[name]
-                keys.add(Channel(block, "value", 0, ""), frame_number, block.value)
-                keyed += 1
+                inserted += bool(blocks[name].keyframe_insert("value", frame=frame_number))
         if compiled.bone_targets and settings.armature is not None:
             pose_bones = settings.armature.pose.bones
             for bone in dict.fromkeys(b for b, _ in compiled.bone_targets):
                 pb = pose_bones[bone]
-                path = rotation_path(pb)
-                for index, value in enumerate(getattr(pb, path)):
-                    keys.add(Channel(pb, path, index, bone), frame_number, value)
-                keyed += 1
-        return keyed
-
-
-@dataclass(frozen=True)
-class Channel:
-    """One keyed property: the struct that owns it, the property, its array index, the F-curve group."""
-
-    owner: bpy.types.bpy_struct
-    prop: str
-    index: int
-    group: str
-
-
-class KeyBuffer:
-    """Keys waiting to be written, a whole F-curve at a time.
-
-    ``keyframe_insert`` recalculates and reallocates the whole curve for every key, so a take's cost
-    per scene frame grew with its length (57 shape keys: 6 ms at the start, 31 ms after 5000 frames,
-    more than a frame's time at 24-60 fps within minutes). Writing many keys per curve with
-    ``keyframe_points.add`` and ``foreach_set`` costs one pass over the curve.
-    """
-
-    def __init__(self) -> None:
-        self._keys: dict[Channel, dict[int, float]] = {}
-
-    def add(self, channel: Channel, frame_number: int, value: float) -> None:
-        self._keys.setdefault(channel, {})[frame_number] = value  # a later value for a frame replaces it
-
-    @property
-    def frames(self) -> int:
-        """The most frames any channel has waiting."""
-        return max((len(k) for k in self._keys.values()), default=0)
-
-    def write(self, before: int | None = None) -> None:
-        """Write the waiting keys; with ``before``, only those on earlier frames, and the curves' handles
-        are left for the last write (recalculating them costs a pass over the whole curve)."""
-        for channel, keys in self._keys.items():
-            ready = {f: v for f, v in keys.items() if before is None or f < before}
-            if ready:
-                _write_curve(channel, ready)
-                for f in ready:
-                    del keys[f]
-            if before is None:
-                fc = _fcurve(channel)
-                if fc is not None:
-                    fc.update()  # sorted, and the handles of the new keys set as keyframe_insert sets them
-
-
-def _fcurve(channel: Channel) -> bpy.types.FCurve | None:
-    anim = channel.owner.id_data.animation_data
-    if anim is None or anim.action is None:
-        return None
-    path = channel.owner.path_from_id(channel.prop)
-    if hasattr(anim, "action_slot"):  # Blender 4.4+: slotted actions (5.0 removed Action.fcurves)
-        from bpy_extras import anim_utils
-
-        bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        return None if bag is None else bag.fcurves.find(path, index=channel.index)
-    return anim.action.fcurves.find(path, index=channel.index)
-
-
-def _write_curve(channel: Channel, keys: dict[int, float]) -> None:
-    fc = _fcurve(channel)
-    if fc is None:  # the first key makes the curve (and the action's slot) the version-independent way
-        channel.owner.keyframe_insert(channel.prop, frame=min(keys), group=channel.group)
-        fc = _fcurve(channel)
-        assert fc is not None, "keyframe_insert makes the curve"
-    points = fc.keyframe_points
-    n = len(points)
-    new = sorted(keys.items())
-    if n and new[0][0] > points[n - 1].co[0]:
-        # The usual case while recording: keys after the curve's end. Touch only them, so a write costs
-        # the same late in a long take as at its start.
-        points.add(len(new))
-        for k, (f, v) in enumerate(new, start=n):
-            points[k].co = (f, v)
-    else:
-        co = [0.0] * (2 * n)
-        points.foreach_get("co", co)
-        merged = dict(zip(co[0::2], co[1::2], strict=True))
-        merged.update((float(f), v) for f, v in new)
-        frames = sorted(merged)
-        points.add(len(frames) - n)
-        points.foreach_set("co", [x for f in frames for x in (f, merged[f])])
+                inserted += bool(pb.keyframe_insert(rotation_path(pb), frame=frame_number, group=bone))
+        return inserted
 
 
 def fresh_actions(settings: AvatarBridgeSettings, label: str) -> list[str]:
