@@ -416,7 +416,12 @@ def test_recording_keys_every_scene_frame_at_audio_time(rigged: tuple[Any, Any, 
         time.sleep(0.01)
     frames = pump_until(link, scene, n)
     assert len(frames) == n
+    # Keys reach the action in batches while recording; evaluating the scene must not pull the rig
+    # back to the keyed pose at the playhead: the performer sees the newest frame.
+    bpy.context.evaluated_depsgraph_get()
+    assert_rig_shows(face, rig, frames[-1])
     assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    assert_rig_shows(face, rig, frames[-1])
     picks = timing.pick_keys([f.t_s for f in frames], timing.FrameConfig(30, 1.0, 11.0))
     assert min(picks) == 11 + 60 and max(picks) == 11 + 60 + 45
     assert len(picks) == 46  # 2.0 s .. 3.483 s: frames 71..116 (115.5 rounds up)
@@ -428,9 +433,32 @@ def test_recording_keys_every_scene_frame_at_audio_time(rigged: tuple[Any, Any, 
     assert len(bone_curves) == 4 * 4 + 3  # four quaternion bones and the Euler eye
     keyed = sorted({int(k.co.x) for fc in shape_curves for k in fc.keyframe_points})
     assert keyed == list(picks)
+    for fc in shape_curves + bone_curves:  # handles set around every key, as keyframe_insert sets them
+        for k in fc.keyframe_points:
+            assert k.handle_left.x < k.co.x < k.handle_right.x, (fc.data_path, tuple(k.co))
     for frame_number, index in list(picks.items())[::7]:
         scene.frame_set(frame_number)
         assert_rig_shows(face, rig, frames[index])
+
+
+def test_a_take_saved_or_ended_by_disconnect_keeps_every_key(rigged: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    link = live.current()
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    send(scene.avatar_bridge.port, [osc_frame_message(i, i / 24, synthetic_values(i / 24, 76)).dgram for i in range(5)])
+    assert len(pump_until(link, scene, 5)) == 5
+    # Five frames are fewer than a batch, so nothing is in the action until the file is saved.
+    assert bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "take.blend")) == {"FINISHED"}
+    assert {len(fc.keyframe_points) for fc in fcurves_of(face.data.shape_keys)} == {5}
+    send(
+        scene.avatar_bridge.port,
+        [osc_frame_message(i, i / 24, synthetic_values(i / 24, 76)).dgram for i in range(5, 9)],
+    )
+    assert len(pump_until(link, scene, 4)) == 4
+    assert bpy.ops.avatar_bridge.disconnect() == {"FINISHED"}  # ends the take without Stop Recording
+    assert {len(fc.keyframe_points) for fc in fcurves_of(face.data.shape_keys)} == {9}
 
 
 def test_recording_aligned_to_record_start(rigged: tuple[Any, Any, Any]) -> None:

@@ -11,7 +11,7 @@ import bpy
 from .._vendor.avatar_wire import load_bake_jsonl
 from ..core.timing import FrameConfig, pick_keys
 from .props import AvatarBridgeSettings
-from .rig import RigWriter, fresh_actions
+from .rig import KeyBuffer, RigWriter, fresh_actions
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,13 @@ def import_bake(scene: bpy.types.Scene, bake_path: Path, audio_path: Path | None
     picks = pick_keys((f.t_s for f in frames), cfg)
     actions = fresh_actions(settings, bake_path.stem)
     writer = RigWriter()
+    buffer = KeyBuffer()
     keys = 0
     for frame_number, index in picks.items():
         compiled = writer.write(settings, frames[index])
         if compiled is not None:
-            keys += writer.key(settings, compiled, frame_number)
+            keys += writer.key(settings, compiled, frame_number, buffer)
+    buffer.write(settings)
     first = min(picks, default=start_frame)
     last = max(picks, default=start_frame)
     strip, note = "", ""

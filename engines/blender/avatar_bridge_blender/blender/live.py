@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bpy
 
@@ -19,11 +19,13 @@ from ..core.stream import PacketStream
 from ..core.timing import FrameConfig, KeyPicker
 from . import prefs
 from .props import AvatarBridgeSettings
-from .rig import RigWriter, fresh_actions
+from .rig import KeyBuffer, RigWriter, fresh_actions
 
 log = logging.getLogger(__name__)
 
 REDRAW_INTERVAL_S = 0.25
+WRITE_EVERY_FRAMES = 24  # recorded keys reach the action about once a second (at 24 fps) early in a take,
+WRITE_TAKE_FRACTION = 8  # and later every eighth of the take so far (see write_due)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Recording:
     keys: int = 0
     first_frame: int | None = None
     last_frame: int | None = None
+    buffer: KeyBuffer = field(default_factory=KeyBuffer)
 
 
 class LiveLink:
@@ -81,13 +84,21 @@ def connect(context: bpy.types.Context) -> LiveLink:
 
 
 def disconnect() -> None:
-    """Stop the timer and close the socket (no-op when not connected)."""
+    """Stop the timer, end a take in progress and close the socket (no-op when not connected)."""
     global _link
     if bpy.app.timers.is_registered(timer_tick):
         bpy.app.timers.unregister(timer_tick)
     if _link is not None:
+        stop_recording(bpy.context.scene, _link)
         _link.close()
         _link = None
+
+
+@bpy.app.handlers.persistent
+def write_keys_before_save(*_args: object) -> None:
+    """``save_pre`` handler: a file saved during a take holds every key recorded so far."""
+    if _link is not None and _link.recording is not None:
+        _link.recording.buffer.write(bpy.context.scene.avatar_bridge)
 
 
 def timer_tick() -> float | None:
@@ -136,9 +147,10 @@ def start_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording:
     return link.recording
 
 
-def stop_recording(link: LiveLink) -> Recording | None:
+def stop_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording | None:
     rec, link.recording = link.recording, None
     if rec is not None:
+        rec.buffer.write(scene.avatar_bridge)
         log.info("recorded %d keys on frames %s..%s", rec.keys, rec.first_frame, rec.last_frame)
     return rec
 
@@ -157,9 +169,22 @@ def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
     frame_number = rec.picker.offer(frame.t_s)
     if compiled is None or frame_number is None:
         return
-    rec.keys += link.writer.key(scene.avatar_bridge, compiled, frame_number)
-    rec.first_frame = frame_number if rec.first_frame is None else min(rec.first_frame, frame_number)
-    rec.last_frame = frame_number if rec.last_frame is None else max(rec.last_frame, frame_number)
+    rec.keys += link.writer.key(scene.avatar_bridge, compiled, frame_number, rec.buffer)
+    first = frame_number if rec.first_frame is None else min(rec.first_frame, frame_number)
+    last = frame_number if rec.last_frame is None else max(rec.last_frame, frame_number)
+    rec.first_frame, rec.last_frame = first, last
+    if write_due(rec.buffer.frames, last - first):
+        rec.buffer.write(scene.avatar_bridge, before=last)  # the newest frame may still get a closer sample
+
+
+def write_due(waiting_frames: int, take_frames: int) -> bool:
+    """Whether a take's waiting keys should go into its actions now.
+
+    Each write costs a pass over the whole curves (their handles, and Blender copying the action to
+    evaluate it), so writing at a fixed rate would cost more per frame the longer the take; batches
+    that grow with the take keep the cost per frame flat.
+    """
+    return waiting_frames >= max(WRITE_EVERY_FRAMES, take_frames // WRITE_TAKE_FRACTION)
 
 
 def scene_frame_config(scene: bpy.types.Scene, start_frame: float) -> FrameConfig:

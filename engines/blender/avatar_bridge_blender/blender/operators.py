@@ -100,9 +100,6 @@ class AVATARBRIDGE_OT_disconnect(_Validated, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         if self.refuse(context):
             return {"CANCELLED"}
-        link = live.current()
-        if link is not None:
-            live.stop_recording(link)
         live.disconnect()
         return {"FINISHED"}
 
@@ -150,7 +147,7 @@ class AVATARBRIDGE_OT_record_stop(_Validated, bpy.types.Operator):
         if self.refuse(context):
             return {"CANCELLED"}
         link = live.current()
-        rec = live.stop_recording(link) if link is not None else None
+        rec = live.stop_recording(context.scene, link) if link is not None else None
         if rec is not None:
             self.report({"INFO"}, f"Recorded {rec.keys} keys, frames {rec.first_frame}..{rec.last_frame}")
         return {"FINISHED"}

@@ -34,10 +34,13 @@ def register() -> None:
     for cls in classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.avatar_bridge = bpy.props.PointerProperty(type=AvatarBridgeSettings)
+    bpy.app.handlers.save_pre.append(live.write_keys_before_save)
 
 
 def unregister() -> None:
     live.disconnect()
+    if live.write_keys_before_save in bpy.app.handlers.save_pre:
+        bpy.app.handlers.save_pre.remove(live.write_keys_before_save)
     del bpy.types.Scene.avatar_bridge
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)
