@@ -80,10 +80,9 @@ class StreamingResampler:
         if m.size:
             n0 = (m * self.down) // self.up
             phase = (m * self.down) % self.up
+            # The history (zeros before the stream starts) always holds every earlier sample needed.
             idx = (n0 - base)[:, None] - np.arange(self.taps_per_phase)[None, :]
-            valid = idx >= 0
-            gathered = np.where(valid, x[np.clip(idx, 0, None)], 0.0)
-            out = np.einsum("ij,ij->i", gathered, self.poly[phase]).astype(np.float32)
+            out = np.einsum("ij,ij->i", x[idx], self.poly[phase]).astype(np.float32)
             self.n_out = int(m_end)
         keep = self.taps_per_phase - 1
         self.history = x[-keep:] if keep else x[:0]

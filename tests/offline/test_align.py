@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import soundfile as sf
 
 from bridge.frames import ModelOutput
 from bridge.offline import guided
-from bridge.offline.align import align, normalize_text, number_words
+from bridge.offline.align import align, normalize_text, number_words, to_pcm16
 from bridge.offline.progress import ProgressBar
 from tests.conftest import DEV_DATA
 
@@ -64,6 +65,26 @@ def test_alignment_times_the_words_of_a_grid_clip() -> None:
     again = [p for p in align(y, 48000, "bin blue at f two now").phones if p.name != "SIL"]
     assert [p.name for p in again] == [p.name for p in speech]
     assert max(abs(a.start_s - b.start_s) for a, b in zip(again, speech, strict=True)) <= 0.03
+
+
+def test_pcm_for_pocketsphinx_keeps_the_input_and_its_memory_bounded() -> None:
+    t = np.arange(48000 * 300) / 48000
+    x = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    before = x.copy()
+    tracemalloc.start()
+    try:
+        pcm = np.frombuffer(to_pcm16(x, 48000), dtype="<i2")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(x, before)
+    assert abs(pcm.size - 16000 * 300) <= 1
+    assert pcm[5000:].max() == pytest.approx(0.5 * 32767, rel=0.01)
+    # Five minutes at 48 kHz are 57.6 MB of float32; resample_poly in float64 peaked at 154 MB.
+    assert peak < x.nbytes, f"peak {peak / 1e6:.1f} MB"
+    loud = np.array([2.0, -2.0, 0.25], dtype=np.float32)
+    assert np.frombuffer(to_pcm16(loud, 16000), dtype="<i2").tolist() == [32767, -32767, 8191]
+    assert loud.tolist() == [2.0, -2.0, 0.25]  # at 16 kHz too, the caller's samples stay
 
 
 def test_alignment_failure_is_a_warning_not_an_error() -> None:
