@@ -34,6 +34,66 @@ def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(np.fft.irfft(spec / np.sqrt(f), n))
 
 
+def synthetic_music(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of random background music: chords, a bass line and drums on a beat grid.
+
+    The kind of music streamers and games play under speech, which the model must not animate.
+    Sustained synthesizer tones (4-12 harmonics, random brightness, attack-release envelopes) and a
+    drum kit (kick, snare, hi-hat); each layer is present or not, tempo 70-170 bpm, a random key.
+    """
+    t = np.arange(n) / SR_HZ
+    y = np.zeros(n)
+    beat_s = 60.0 / rng.uniform(70.0, 170.0)
+    key_hz = 110.0 * 2.0 ** (rng.integers(12) / 12.0)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11]) if rng.random() < 0.6 else np.array([0, 2, 3, 5, 7, 8, 10])
+    n_beats = int(np.ceil(n / SR_HZ / beat_s)) + 1
+
+    def tone(f_hz: float, start_s: float, dur_s: float, harmonics: int, tilt: float) -> None:
+        i0, i1 = int(start_s * SR_HZ), min(n, int((start_s + dur_s) * SR_HZ))
+        if i1 <= i0:
+            return
+        tt = t[i0:i1] - start_s
+        env = np.minimum(1.0, tt / 0.02) * np.minimum(1.0, (dur_s - tt) / 0.05).clip(0.0)
+        phase = 2 * np.pi * f_hz * tt
+        for h in range(1, harmonics + 1):
+            if f_hz * h < SR_HZ / 2:
+                y[i0:i1] += env * np.sin(h * phase) / h**tilt
+
+    def note(degree: int, octave: int) -> float:
+        return float(key_hz * 2.0 ** (octave + (scale[degree % 7] + 12 * (degree // 7)) / 12.0))
+
+    if rng.random() < 0.8:  # chords, one per bar of four beats
+        harmonics, tilt = int(rng.integers(4, 13)), float(rng.uniform(0.8, 2.0))
+        for bar in range(0, n_beats, 4):
+            root = int(rng.integers(7))
+            for third in (0, 2, 4):
+                if rng.random() < 0.9:
+                    tone(note(root + third, 1), bar * beat_s, 4 * beat_s, harmonics, tilt)
+    if rng.random() < 0.7:  # bass, one note per beat
+        for b in range(n_beats):
+            tone(note(int(rng.integers(7)), -1), b * beat_s, 0.9 * beat_s, 6, 1.5)
+    if rng.random() < 0.7:  # drums
+        for b in range(n_beats):
+            i0 = int(b * beat_s * SR_HZ)
+            length = min(n - i0, int(0.25 * SR_HZ))
+            if length <= 0:
+                break
+            tt = t[:length]
+            if b % 2 == 0:  # kick: a falling sine
+                y[i0 : i0 + length] += (
+                    3.0 * np.exp(-tt * 18.0) * np.sin(2 * np.pi * (50.0 * tt + 60.0 * (1 - np.exp(-tt * 30.0)) / 30.0))
+                )
+            else:  # snare: a noise burst
+                y[i0 : i0 + length] += 1.5 * np.exp(-tt * 25.0) * rng.standard_normal(length)
+            h0 = i0 + int(0.5 * beat_s * SR_HZ)  # hi-hat on the off-beat
+            h_len = min(n - h0, int(0.05 * SR_HZ))
+            if h_len > 0:
+                y[h0 : h0 + h_len] += 0.5 * np.exp(-t[:h_len] * 80.0) * np.diff(rng.standard_normal(h_len + 1))
+    if not np.any(y):
+        tone(note(0, 1), 0.0, n / SR_HZ, 8, 1.2)
+    return y
+
+
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2) + 1e-12))
 
@@ -112,12 +172,14 @@ def augment(
     babble: F32 | None = None,
     real_codecs: bool = False,
     direct_path_rooms: bool = False,
+    music: float = 0.0,
 ) -> F32:
     """One random degradation of clean speech ``x`` (16 kHz); the timing of speech is preserved.
 
     ``real_codecs`` adds Opus and MP3 to the codec step (and applies it twice as often);
-    ``direct_path_rooms`` gives rooms a direct-to-reverberant ratio of -5..+15 dB. Both off, the
-    random draws and results are those of the models up to v5.
+    ``direct_path_rooms`` gives rooms a direct-to-reverberant ratio of -5..+15 dB; ``music`` is the
+    share of the additive noise that is background music (``synthetic_music``). All off, the random
+    draws and results are those of the models up to v5.
     """
     y = x.astype(np.float64)
     if rng.random() < 0.4:
@@ -136,8 +198,10 @@ def augment(
     speech_rms = _rms(y[np.abs(y) > 1e-4]) if np.any(np.abs(y) > 1e-4) else 0.1
     if rng.random() < 0.75:
         snr_db = rng.uniform(0.0, 30.0) if rng.random() < 0.7 else rng.uniform(15.0, 40.0)
-        kind = rng.integers(3)
-        if kind == 0:
+        kind = 3 if music > 0.0 and rng.random() < music else rng.integers(3)
+        if kind == 3:
+            noise = synthetic_music(y.size, rng)
+        elif kind == 0:
             noise = rng.standard_normal(y.size)
         elif kind == 1:
             noise = _pink(y.size, rng)

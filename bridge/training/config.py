@@ -59,6 +59,9 @@ class TrainConfig:
         direct_path_rooms: the augmentation's rooms have a direct-to-reverberant ratio of -5..+15 dB
             (microphones from laptop to headset distance); off, the far-field rooms of models v0-v5
             (-9 to -19 dB).
+        music_noise: share of the augmentation's additive noise that is synthetic background music
+            (``bridge.training.augment.synthetic_music``), heard under speech and alone in its pauses,
+            where the targets are the resting mouth; 0 draws no extra random numbers.
         steps: optimizer steps.
         batch_size: crops per step.
         crop_frames: crop length in 10 ms frames.
@@ -102,6 +105,7 @@ class TrainConfig:
     augment_copies: int = 2
     real_codecs: bool = False
     direct_path_rooms: bool = False
+    music_noise: float = 0.0
     steps: int = 1500
     batch_size: int = 32
     crop_frames: int = 300
@@ -120,6 +124,8 @@ class TrainConfig:
             raise ConfigError(f"target_delay_ms must be a non-negative multiple of 10, not {self.target_delay_ms}")
         if self.members < 1:
             raise ConfigError(f"members must be at least 1, not {self.members}")
+        if not 0.0 <= self.music_noise <= 1.0:
+            raise ConfigError(f"music_noise must be within 0..1, not {self.music_noise}")
         if self.closure_weight < 0:
             raise ConfigError(f"closure_weight must not be negative, not {self.closure_weight}")
         if not 0 <= self.envelope_coeffs <= N_MELS:

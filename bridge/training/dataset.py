@@ -198,7 +198,7 @@ def build(cfg: TrainConfig) -> TrainingData:
         tgt = delay_rows(tgt, cfg.target_delay_ms * SAMPLE_RATE_HZ // 1000 // HOP)
         for _ in range(cfg.augment_copies):
             warp = float(rng.uniform(0.84, 1.2))
-            audio = augment(utt.samples, rng, babble, cfg.real_codecs, cfg.direct_path_rooms)
+            audio = augment(utt.samples, rng, babble, cfg.real_codecs, cfg.direct_path_rooms, cfg.music_noise)
             raws.append(raw_log_mel(audio, warp, cfg.envelope_coeffs))
             if cfg.phone_features:
                 raw_banks.append(raw_log_filterbank(audio, warp))

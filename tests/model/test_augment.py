@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
-from bridge.training.augment import SR_HZ, augment, codec_roundtrip, room_impulse
+from bridge.training.augment import SR_HZ, augment, codec_roundtrip, room_impulse, synthetic_music
 
 
 def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -89,3 +89,25 @@ def test_real_codecs_change_the_output_only_through_the_codec_step() -> None:
     same = sum(np.array_equal(a, b) for a, b in outputs)
     # With the codec step skipped (or mu-law drawn on both sides) the two agree; Opus and MP3 change the rest.
     assert 0 < same < len(outputs)
+
+
+def test_synthetic_music_is_deterministic_broadband_and_rhythmic() -> None:
+    a = synthetic_music(SR_HZ * 6, np.random.default_rng(3))
+    b = synthetic_music(SR_HZ * 6, np.random.default_rng(3))
+    assert np.array_equal(a, b) and np.all(np.isfinite(a)) and a.size == SR_HZ * 6
+    spectrum = np.abs(np.fft.rfft(a)) ** 2
+    f_hz = np.fft.rfftfreq(a.size, 1 / SR_HZ)
+    assert spectrum[f_hz < 300].sum() > 0.01 * spectrum.sum()  # bass or kick
+    assert spectrum[f_hz > 1000].sum() > 0.001 * spectrum.sum()  # harmonics, snare or hi-hat
+    different = [synthetic_music(SR_HZ, np.random.default_rng(s)) for s in range(4)]
+    assert len({round(float(np.std(m)), 6) for m in different}) == 4
+
+
+def test_music_noise_fills_the_pauses_and_is_off_by_default() -> None:
+    x = _speechlike(4.0)  # silent for its first 0.5 s
+    plain = augment(x, np.random.default_rng(1))
+    assert np.array_equal(plain, augment(x, np.random.default_rng(1), music=0.0))
+    quiet_pause = [float(np.std(augment(x, np.random.default_rng(s))[: SR_HZ // 2])) for s in range(8)]
+    music_pause = [float(np.std(augment(x, np.random.default_rng(s), music=1.0)[: SR_HZ // 2])) for s in range(8)]
+    # Whenever the additive-noise step runs, music instead of noise is heard in the pause.
+    assert sum(m != q for m, q in zip(music_pause, quiet_pause, strict=True)) >= 4
