@@ -9,7 +9,7 @@ reports the mouth opening (jawOpen - mouthClose + mouthLowerDown/2 + mouthUpperU
   from A3-C5), peak -10 dBFS. Synthetic: no real music ships with the project or its dev data;
 * speech with that music added at half its level.
 
-Usage: ``.venv/bin/python bench/music_bleed.py [--out results.json]``.
+Usage: ``.venv/bin/python bench/music_bleed.py [--weights model.npz] [--out results.json]``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,10 @@ def plucked_music(rng: np.random.Generator) -> F32:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write the results as JSON")
+    parser.add_argument("--weights", default="default", help="weights file (default: the packaged model)")
     args = parser.parse_args()
+    cfg = Config()
+    cfg = replace(cfg, model=replace(cfg.model, weights=args.weights))
     rng = np.random.default_rng(0)
     speech, rate = sf.read(str(ROOT / "examples" / "hello.wav"), dtype="float32")
     assert rate == RATE_HZ
@@ -66,7 +70,7 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     sys.stdout.write("| signal | opening mean | p95 | frames above 0.1 |\n|---|---|---|---|\n")
     for name, x in signals.items():
-        opening = np.array([mouth_opening(f.pose.blendshapes) for f in render_offline(x, RATE_HZ, Config())])
+        opening = np.array([mouth_opening(f.pose.blendshapes) for f in render_offline(x, RATE_HZ, cfg)])
         row = {
             "mean": round(float(opening.mean()), 3),
             "p95": round(float(np.percentile(opening, 95)), 3),
