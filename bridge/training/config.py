@@ -149,7 +149,8 @@ class TrainConfig:
 # (seeds 1 and 2) averaged. Phone-posterior input features scored worse, and a Piper neural voice
 # traded closure F1 for EMA and FACEGOOD r in two seed pairs (docs/accuracy.md). Opus/MP3 in the
 # augmentation (real_codecs), alone and with direct-path rooms, did not make the model more robust
-# to codecs or rooms in two seed pairs (docs/accuracy.md, bench/channel_robustness.py).
+# to codecs or rooms in two seed pairs (docs/accuracy.md, bench/channel_robustness.py). Synthetic
+# background music in the augmentation (music_noise=0.3) cost FACEGOOD r and barely quietened music.
 FULL = TrainConfig(
     flite_voices=("fl-awb", "fl-rms", "fl-slt", "fl-kal16"),
     paragraphs_per_flite_voice=10,
