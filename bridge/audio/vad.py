@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import webrtcvad
 
 from bridge.config import VadConfig
@@ -13,6 +14,20 @@ from bridge.frames import F32
 VAD_RATE_HZ = 16000
 VAD_FRAME = 160  # 10 ms at 16 kHz, the model's hop
 _ATTACK_MS = 20.0  # fast rise so the first syllable is not clipped
+
+
+def _pcm16(samples_16k: F32, n_frames: int) -> npt.NDArray[np.int16]:
+    return (np.clip(samples_16k[: n_frames * VAD_FRAME], -1.0, 1.0) * 32767).astype("<i2")
+
+
+def voiced_frames(samples_16k: F32, aggressiveness: int) -> npt.NDArray[np.bool_]:
+    """webrtcvad's own decision for every complete 10 ms frame: no hangover, no smoothing."""
+    vad = webrtcvad.Vad(aggressiveness)
+    n = samples_16k.shape[0] // VAD_FRAME
+    pcm = _pcm16(samples_16k, n)
+    return np.array(
+        [vad.is_speech(pcm[i * VAD_FRAME : (i + 1) * VAD_FRAME].tobytes(), VAD_RATE_HZ) for i in range(n)], dtype=bool
+    )
 
 
 class VoiceActivity:
@@ -38,7 +53,7 @@ class VoiceActivity:
         n = x.shape[0] // VAD_FRAME
         self._pending = x[n * VAD_FRAME :]
         out = np.empty(n, dtype=np.float32)
-        pcm = (np.clip(x[: n * VAD_FRAME], -1.0, 1.0) * 32767).astype("<i2")
+        pcm = _pcm16(x, n)
         for i in range(n):
             if not self._enabled:
                 out[i] = 1.0

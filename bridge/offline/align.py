@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bridge.audio.resample import resample
+from bridge.audio.vad import VAD_RATE_HZ, voiced_frames
 from bridge.errors import ConfigError
 from bridge.frames import F32
 from bridge.offline.take import Phone
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALIGN_RATE_HZ = 16000  # the shipped en-us model's sample rate
+# Share of webrtcvad's voiced frames an aligned transcript should cover. Measured on the dev clips
+# (mode 2): the right transcripts cover 0.71-0.93; half of one 0.35-0.60, two words of a long
+# sentence 0.14. Set for gross mismatches only: a wrong warning would be worse than a missed one.
+MIN_SPEECH_COVERAGE = 0.5
+_COVER_MARGIN_S = 0.05  # a voiced frame this close to an aligned phone counts as covered
 _FRAME_S = 0.01  # pocketsphinx's default frame rate is 100/s
 NOISE_PHONES = {"SIL", "+SPN+", "+NSN+", "+BREATH+", "+COUGH+", "+NOISE+", "+UH+", "+UM+"}
 
@@ -179,3 +185,19 @@ def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
         return Alignment((), tuple(known), tuple(warnings))
     log.debug("aligned %d words, %d phones", len(known), len(phones))
     return Alignment(tuple(phones), tuple(known), tuple(warnings))
+
+
+def speech_coverage(
+    phones: tuple[Phone, ...], samples: F32, sample_rate_hz: int, aggressiveness: int = 2
+) -> float | None:
+    """Share of the frames webrtcvad hears as speech that lie on (or within 50 ms of) an aligned
+    phone; None when it hears no speech. Low means the transcript does not say what the audio does."""
+    voiced = voiced_frames(resample(samples, sample_rate_hz, VAD_RATE_HZ), aggressiveness)
+    if not voiced.any():
+        return None
+    covered = np.zeros(voiced.size, dtype=bool)
+    for p in phones:
+        if p.name != "SIL":
+            lo = max(0, int((p.start_s - _COVER_MARGIN_S) / _FRAME_S))
+            covered[lo : int(np.ceil((p.end_s + _COVER_MARGIN_S) / _FRAME_S))] = True
+    return float(covered[voiced].mean())

@@ -115,13 +115,19 @@ def make_take(
     words: tuple[str, ...] = ()
     align_s = 0.0
     if transcript is not None and transcript.strip() and not silent:
-        from bridge.offline.align import align
+        from bridge.offline.align import MIN_SPEECH_COVERAGE, align, speech_coverage
 
         t0 = time.perf_counter()
         result = align(samples, sample_rate_hz, transcript)
-        align_s = time.perf_counter() - t0
         warnings += result.warnings
         phones, words = result.phones, result.words
+        coverage = speech_coverage(phones, samples, sample_rate_hz, cfg.vad.aggressiveness) if phones else None
+        if coverage is not None and coverage < MIN_SPEECH_COVERAGE:
+            # A wrong or cut-short transcript holds the mouth shut where the unsaid words are spoken.
+            warnings.append(
+                f"the transcript covers only {coverage:.0%} of the speech heard: check that it says what the audio says"
+            )
+        align_s = time.perf_counter() - t0
     aligned = bool(phones)
     if not phones and settings.recognize and not silent:
         from bridge.offline.recognize import recognize_phones

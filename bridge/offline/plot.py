@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from bridge.frames import F32, JOINT_NAMES, VISEMES
 from bridge.offline.take import Take
 
 _J = {n: i for i, n in enumerate(JOINT_NAMES)}
+MIN_LABEL_S = 0.05
+LABEL_SHARE = 1 / 60  # a label at fontsize 6 needs about this share of the 12-inch axis to be legible
 _CURVES = (
     ("jawOpen", "jaw open", "tab:red"),
     ("mouthClose", "lips together (mouthClose)", "tab:brown"),
@@ -20,6 +23,18 @@ _CURVES = (
     ("mouthLowerDownLeft", "lower lip down", "tab:orange"),
     ("tongueOut", "tongue out", "tab:cyan"),
 )
+
+
+def viseme_runs(names: Sequence[str], times_s: F32, fps: int) -> list[tuple[str, float, float]]:
+    """(viseme, start s, end s) of each run of one dominant viseme, frames centred on ``times_s``."""
+    runs = []
+    start = 0
+    half = 0.5 / fps
+    for i in range(1, len(names) + 1):
+        if i == len(names) or names[i] != names[start]:
+            runs.append((names[start], float(times_s[start]) - half, float(times_s[i - 1]) + half))
+            start = i
+    return runs
 
 
 def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None:
@@ -65,22 +80,21 @@ def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None
     else:
         title += ", recognized phones)" if take.phones else ", acoustic model)"
     ax.set_title(title, fontsize=9)
-    # Viseme strip: one coloured span per run of the dominant viseme.
+    # Viseme strip: one collection of spans per viseme (an hour has tens of thousands of runs).
     cmap = plt.get_cmap("tab20")
-    names = [f.pose.viseme for f in take.frames]
-    start = 0
-    half = 0.5 / take.fps
-    for i in range(1, len(names) + 1):
-        if i == len(names) or names[i] != names[start]:
-            x0, x1 = t[start] - half, t[i - 1] + half
-            strip.axvspan(x0, x1, ymin=0.5, ymax=1.0, color=cmap(VISEMES.index(names[start]) % 20), lw=0)
-            if x1 - x0 > 0.05:
-                strip.text((x0 + x1) / 2, 0.75, names[start], ha="center", va="center", fontsize=6)
-            start = i
+    min_label_s = max(MIN_LABEL_S, take.duration_s * LABEL_SHARE)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for name, x0, x1 in viseme_runs([f.pose.viseme for f in take.frames], t, take.fps):
+        spans.setdefault(name, []).append((x0, x1 - x0))
+        if x1 - x0 > min_label_s:
+            strip.text((x0 + x1) / 2, 0.75, name, ha="center", va="center", fontsize=6)
+    for name, bars in spans.items():
+        strip.broken_barh(bars, (0.5, 0.5), facecolors=cmap(VISEMES.index(name) % 20), lw=0)
     for p in take.phones:
         if p.name != "SIL":
             strip.axvline(p.start_s, ymax=0.5, color="0.5", lw=0.5)
-            strip.text((p.start_s + p.end_s) / 2, 0.25, p.name, ha="center", va="center", fontsize=6)
+            if p.end_s - p.start_s > min_label_s:
+                strip.text((p.start_s + p.end_s) / 2, 0.25, p.name, ha="center", va="center", fontsize=6)
     strip.set_ylim(0, 1)
     strip.set_yticks([0.25, 0.75], ["phones" if take.phones else "", "viseme"], fontsize=7)
     strip.set_xlabel("time (s)")

@@ -11,8 +11,9 @@ import soundfile as sf
 
 from bridge.frames import ModelOutput
 from bridge.offline import guided
-from bridge.offline.align import align, normalize_text, number_words, to_pcm16
+from bridge.offline.align import align, normalize_text, number_words, speech_coverage, to_pcm16
 from bridge.offline.progress import ProgressBar
+from bridge.offline.take import Phone
 from tests.conftest import DEV_DATA
 
 GRID = DEV_DATA / "grid"
@@ -85,6 +86,24 @@ def test_pcm_for_pocketsphinx_keeps_the_input_and_its_memory_bounded() -> None:
     loud = np.array([2.0, -2.0, 0.25], dtype=np.float32)
     assert np.frombuffer(to_pcm16(loud, 16000), dtype="<i2").tolist() == [32767, -32767, 8191]
     assert loud.tolist() == [2.0, -2.0, 0.25]  # at 16 kHz too, the caller's samples stay
+
+
+def test_speech_coverage_counts_voiced_frames_on_aligned_phones() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(48000) / 16000
+    voiced = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.5 * np.sin(2 * np.pi * 600 * t))).astype(np.float32)
+    x = np.concatenate([np.zeros(16000, np.float32), voiced, np.zeros(16000, np.float32)])
+    x += (1e-4 * rng.standard_normal(x.size)).astype(np.float32)
+    whole = speech_coverage((Phone("AA", 1.0, 4.0),), x, 16000)
+    first_third = speech_coverage((Phone("SIL", 0.0, 1.0), Phone("AA", 1.0, 2.0)), x, 16000)
+    assert whole is not None and whole > 0.95
+    assert first_third is not None and 0.25 < first_third < 0.45
+    assert speech_coverage((Phone("AA", 1.0, 4.0),), np.zeros(32000, np.float32), 16000) is None
+    # Same answer at 48 kHz: the check resamples to webrtcvad's rate.
+    from bridge.audio.resample import resample
+
+    again = speech_coverage((Phone("AA", 1.0, 4.0),), resample(x, 16000, 48000), 48000)
+    assert again is not None and abs(again - whole) < 0.05
 
 
 def test_alignment_failure_is_a_warning_not_an_error() -> None:

@@ -196,6 +196,21 @@ def test_unknown_transcript_words_fall_back_to_the_acoustic_model(
     assert json.loads((tmp_path / "o.bake.json").read_text())["aligned"] is False
 
 
+HELLO_TEXT = "Hello! I am the avatar bridge. Watch my lips: papa, mama, baby. Five fine vowels, oh you see?"
+
+
+@pytest.mark.parametrize(("text", "warned"), [(HELLO_TEXT, False), ("papa mama", True)], ids=["right", "two-words"])
+def test_a_transcript_that_misses_most_of_the_speech_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, warned: bool
+) -> None:
+    assert main(["bake", str(EXAMPLE_WAV), "-o", str(tmp_path / "o.jsonl"), "--text", text, "--no-progress"]) == 0
+    sidecar = json.loads((tmp_path / "o.bake.json").read_text())
+    assert sidecar["aligned"] is True  # the words are still used: the warning asks the user to check them
+    notes = [w for w in sidecar["warnings"] if "of the speech heard" in w]
+    assert bool(notes) == warned, sidecar["warnings"]
+    assert ("check that it says what the audio says" in capsys.readouterr().err) == warned
+
+
 def test_settings_digest_follows_model_files(tmp_path: Path) -> None:
     """Retrained weights, a refitted head or new upstream weights make earlier bakes stale."""
     head = tmp_path / "head.npz"

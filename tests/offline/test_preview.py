@@ -73,3 +73,13 @@ def test_face_drawing_follows_the_pose() -> None:
 
     turned = r.render(pose(joints={"head_yaw_rad": 0.5}))
     assert face_centre_x(turned) > face_centre_x(closed) + 10  # the subject's left is the viewer's right
+
+
+def test_viseme_runs_merge_frames_and_span_them() -> None:
+    from bridge.offline.plot import viseme_runs
+
+    times = (np.arange(6) + 0.5) / 60
+    runs = viseme_runs(["sil", "sil", "PP", "aa", "aa", "aa"], times.astype(np.float32), 60)
+    assert [r[0] for r in runs] == ["sil", "PP", "aa"]
+    assert runs[0][1] == pytest.approx(0.0, abs=1e-6) and runs[-1][2] == pytest.approx(0.1, abs=1e-6)
+    assert all(a[2] == pytest.approx(b[1], abs=1e-6) for a, b in zip(runs, runs[1:], strict=False))
