@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.audio.files import read_audio
-from bridge.audio.resample import StreamingResampler
+from bridge.audio.resample import StreamingResampler, resample
 from bridge.config import Config, ModelConfig
 from bridge.errors import BridgeError, ModelError
 from bridge.frames import F32, ModelOutput
@@ -26,6 +26,7 @@ from bridge.stages import ArticulationModel
 log = logging.getLogger(__name__)
 
 SILENT_PEAK = 1e-4  # peak amplitude below which a file counts as silence
+WORK_RATE_HZ = 16000  # the model's, webrtcvad's and pocketsphinx's rate: a file is resampled once
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ def make_take(
         warnings.append("the audio is silent: the face stays at rest")
     model = _model(cfg.model)
     model.reset()
+    x = resample(samples, sample_rate_hz, WORK_RATE_HZ)
     phones: tuple[Phone, ...] = ()
     words: tuple[str, ...] = ()
     align_s = 0.0
@@ -118,10 +120,10 @@ def make_take(
         from bridge.offline.align import MIN_SPEECH_COVERAGE, align, speech_coverage
 
         t0 = time.perf_counter()
-        result = align(samples, sample_rate_hz, transcript)
+        result = align(x, WORK_RATE_HZ, transcript)
         warnings += result.warnings
         phones, words = result.phones, result.words
-        coverage = speech_coverage(phones, samples, sample_rate_hz, cfg.vad.aggressiveness) if phones else None
+        coverage = speech_coverage(phones, x, WORK_RATE_HZ, cfg.vad.aggressiveness) if phones else None
         if coverage is not None and coverage < MIN_SPEECH_COVERAGE:
             # A wrong or cut-short transcript holds the mouth shut where the unsaid words are spoken.
             warnings.append(
@@ -133,16 +135,16 @@ def make_take(
         from bridge.offline.recognize import recognize_phones
 
         t0 = time.perf_counter()
-        phones = recognize_phones(samples, sample_rate_hz)
+        phones = recognize_phones(x, WORK_RATE_HZ)
         align_s += time.perf_counter() - t0
         if not phones:
             warnings.append("phone recognition heard no speech; using the acoustic model alone")
     if phones:
-        acoustic = acoustic_articulation(samples, sample_rate_hz, model)
+        acoustic = acoustic_articulation(x, WORK_RATE_HZ, model)
         steered = guided.blend(acoustic, guided.phone_articulation(phones, acoustic.n_frames), settings.phone_weight)
-        frames = render_offline(samples, sample_rate_hz, cfg, articulation=steered)
+        frames = render_offline(x, WORK_RATE_HZ, cfg, articulation=steered)
     else:
-        frames = render_offline(samples, sample_rate_hz, cfg, model=model)
+        frames = render_offline(x, WORK_RATE_HZ, cfg, model=model)
     if frames and not all(
         np.all(np.isfinite(f.pose.blendshapes)) and np.all(np.isfinite(f.pose.joints)) for f in frames
     ):

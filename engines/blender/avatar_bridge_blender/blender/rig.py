@@ -188,6 +188,8 @@ class KeyBuffer:
         """Write the waiting keys (with ``before``, only those on earlier frames); the rig keeps showing
         the pose it showed before."""
         ready = sorted(f for f in self._rows if before is None or f < before)
+        if not ready:  # nothing to write, so no evaluation to pay for (a save or stop with an empty buffer)
+            return
         batches: dict[tuple[Channel, ...], list[int]] = {}
         for f in ready:
             batches.setdefault(self._rows[f][0], []).append(f)
