@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bridge.face.solver import JAW_RAD_AT_FULL_OPEN
 from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,19 @@ def test_livelinkface_golden(entry: dict[str, Any]) -> None:
     )
     assert [pkt.rate_num, pkt.rate_den] == d["rate"]
     assert dict(zip(w.LLF_NAMES, pkt.values, strict=True)) == d["values"]
+
+
+@pytest.mark.parametrize("entry", _entries("livelinkface"))
+def test_livelinkface_golden_gives_the_samples_head_eye_and_jaw_angles(entry: dict[str, Any]) -> None:
+    # Rigs with head, eye and jaw bones follow on this wire too; its angles are float32, scaled to -1..1.
+    # The jaw hinge is not on this wire: it follows jawOpen the way the bridge's solver makes it.
+    frame = w.parse_livelinkface(_data(entry)).to_frame()
+    sample = MANIFEST["samples"][entry["sample"]]
+    for name, _ in w.LLF_JOINTS:
+        assert frame.get(name, default=99.0) == pytest.approx(sample["joints"][name], abs=1e-6), name
+    jaw_open = _f32(sample["blendshapes"]["jawOpen"])
+    assert frame.get("jaw_open_rad", default=99.0) == pytest.approx(JAW_RAD_AT_FULL_OPEN * jaw_open, abs=1e-6)
+    assert w.JAW_RAD_AT_FULL_OPEN == JAW_RAD_AT_FULL_OPEN
 
 
 @pytest.mark.parametrize("entry", _entries(*ZMQ, "control-zmq-request", "control-zmq-reply"))

@@ -255,6 +255,18 @@ def test_bake_malformed_line_names_the_line(tmp_path: Path, line: str) -> None:
         w.load_bake_jsonl(str(path))
 
 
+@pytest.mark.parametrize(
+    "data", [b"\x1f\x8b\x08\x00binary", '{"t": 0, "subject": "caf\u00e9"}'.encode("latin-1"),
+             '{"t": 0}'.encode("utf-16")],
+    ids=["gzip", "latin-1", "utf-16"],
+)  # fmt: skip
+def test_bake_that_is_not_utf8_is_a_wire_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "line.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(w.WireError, match="not UTF-8"):
+        w.load_bake_jsonl(str(path))
+
+
 # msgpack / ZeroMQ ----------------------------------------------------------------------------
 
 

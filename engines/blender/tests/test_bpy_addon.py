@@ -461,6 +461,89 @@ def test_a_take_saved_or_ended_by_disconnect_keeps_every_key(rigged: tuple[Any, 
     assert {len(fc.keyframe_points) for fc in fcurves_of(face.data.shape_keys)} == {9}
 
 
+def _record(scene: Any, link: Any, first_seq: int, times_s: Sequence[float]) -> list[Any]:
+    datagrams = [osc_frame_message(first_seq + i, t, synthetic_values(t, 76)).dgram for i, t in enumerate(times_s)]
+    send(scene.avatar_bridge.port, datagrams)
+    return pump_until(link, scene, len(datagrams))
+
+
+def test_takes_imports_and_the_users_own_keys_survive_save_and_reopen(
+    rigged: tuple[Any, Any, Any], tmp_path: Path
+) -> None:
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    face.data.shape_keys.key_blocks["jawOpen"].keyframe_insert("value", frame=1)  # the user's own animation
+    users_action = face.data.shape_keys.animation_data.action.name
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    for take in range(2):
+        assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+        _record(scene, live.current(), 10 * take, [i / 24 for i in range(5)])
+        assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    bake = tmp_path / "line.jsonl"
+    bake.write_text('{"t": 0, "blendshapes": {"jawOpen": 0.5}}\n')
+    assert bpy.ops.avatar_bridge.import_bake(filepath=str(bake)) == {"FINISHED"}
+    kept = {a.name for a in bpy.data.actions}
+    assert bpy.ops.avatar_bridge.disconnect() == {"FINISHED"}
+    assert bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "takes.blend")) == {"FINISHED"}
+    assert bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "takes.blend")) == {"FINISHED"}
+    reopened = {a.name for a in bpy.data.actions}
+    assert users_action in reopened
+    assert {"Face_AvatarBridgeTake", "Face_AvatarBridgeTake.001", "Face_line"} <= reopened
+    assert reopened == kept
+
+
+def test_opening_another_file_mid_take_ends_the_take_there(rigged: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    other = tmp_path / "other.blend"
+    assert bpy.ops.wm.save_as_mainfile(filepath=str(other), copy=True) == {"FINISHED"}  # same names, no animation
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    port = scene.avatar_bridge.port
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    _record(scene, live.current(), 0, [i / 24 for i in range(5)])
+    assert bpy.ops.wm.open_mainfile(filepath=str(other)) == {"FINISHED"}
+    assert live.current() is None  # the take ended with its file; nothing listens for the next frames
+    send(port, [osc_frame_message(5, 5 / 24, synthetic_values(0.2, 76)).dgram])
+    assert live.timer_tick() is None
+    opened = bpy.data.objects["Face"].data.shape_keys
+    assert opened.animation_data is None or opened.animation_data.action is None
+    assert not bpy.data.actions
+
+
+def test_recording_with_live_off_keys_without_moving_the_rig(rigged: tuple[Any, Any, Any]) -> None:
+    scene, face, rig = rigged
+    live = sub("blender.live")
+    scene.avatar_bridge.live = False
+    jaw = face.data.shape_keys.key_blocks["jawOpen"]
+    jaw.value = 0.321
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    frames = _record(scene, live.current(), 0, [i / 24 for i in range(6)])
+    assert jaw.value == pytest.approx(0.321)
+    assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    assert jaw.value == pytest.approx(0.321)
+    for frame in frames[::2]:  # the keys hold the frames all the same
+        scene.frame_set(1 + round(frame.t_s * 24))
+        assert_rig_shows(face, rig, frame)
+
+
+def test_a_sender_restart_mid_take_goes_on_after_the_frames_it_has(rigged: tuple[Any, Any, Any]) -> None:
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    first = _record(scene, live.current(), 0, [2.0 + i / 24 for i in range(48)])  # frames 49..96
+    second = _record(scene, live.current(), 0, [i / 24 for i in range(24)])  # the bridge restarted at 0 s
+    assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    [jaw_curve] = [fc for fc in fcurves_of(face.data.shape_keys) if '"jawOpen"' in fc.data_path]
+    keyed = [int(k.co.x) for k in jaw_curve.keyframe_points]
+    assert keyed == list(range(49, 97 + 24))
+    values = [k.co.y for k in jaw_curve.keyframe_points]
+    jaw = sub("_vendor.avatar_wire").ARKIT_NAMES.index("jawOpen")
+    assert values[:48] == pytest.approx([f.values[jaw] for f in first], abs=F32_TOL)
+    assert values[48:] == pytest.approx([f.values[jaw] for f in second], abs=F32_TOL)
+
+
 def test_recording_aligned_to_record_start(rigged: tuple[Any, Any, Any]) -> None:
     scene, face, _rig = rigged
     live = sub("blender.live")
@@ -566,6 +649,27 @@ def test_import_bad_bake_reports_the_line(rigged: tuple[Any, Any, Any], tmp_path
     bake.write_text('{"t": 0, "blendshapes": {}}\n{"t": "soon"}\n')
     with pytest.raises(RuntimeError, match="line 2"):
         bpy.ops.avatar_bridge.import_bake(filepath=str(bake))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "has no frames"), (b"\n \n", "has no frames"), (b"\x1f\x8b\x08\x00\xff", "not UTF-8"),
+     (b'{"t": 1e12, "blendshapes": {}}', "beyond Blender's frames")],
+    ids=["empty", "blank", "binary", "time past the last frame"],
+)  # fmt: skip
+def test_import_of_an_unusable_bake_changes_nothing(
+    rigged: tuple[Any, Any, Any], tmp_path: Path, content: bytes, message: str
+) -> None:
+    scene, face, _rig = rigged
+    face.data.shape_keys.key_blocks["jawOpen"].keyframe_insert("value", frame=1)
+    action = face.data.shape_keys.animation_data.action
+    end = scene.frame_end
+    bake = tmp_path / "line.jsonl"
+    bake.write_bytes(content)
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.avatar_bridge.import_bake(filepath=str(bake))
+    assert face.data.shape_keys.animation_data.action == action
+    assert len(bpy.data.actions) == 1 and scene.frame_end == end
 
 
 # ----------------------------------------------------------------------------------------------

@@ -345,7 +345,7 @@ def test_golden_osc_and_livelinkface_decode_to_the_manifest_values(core: ModuleT
             (frame,) = frames
             assert frame.subject == decoded["subject"]
             expected = [decoded["values"][n] for n in manifest["livelinkface_curve_names"]]
-            assert list(frame.values) == expected
+            assert list(frame.values[: len(expected)]) == expected  # then the joints they imply
             num, den = decoded["rate"]
             assert frame.t_s == pytest.approx((decoded["frame_number"] + decoded["subframe"]) * den / num)
         else:

@@ -63,6 +63,17 @@ _MAX_BUNDLE_DEPTH = 8
 _MAX_NAME_BYTES = 1024
 
 
+# Live Link Face sends head and eye angles as -1..1 with 1 = 90 degrees; the bridge's jaw hinge is
+# jawOpen times 0.45 rad (bridge.face.solver.JAW_RAD_AT_FULL_OPEN), so bones follow on this wire too.
+LLF_ANGLE_FULL_SCALE_RAD = math.pi / 2
+JAW_RAD_AT_FULL_OPEN = 0.45
+LLF_JOINTS = (
+    ("head_yaw_rad", "HeadYaw"), ("head_pitch_rad", "HeadPitch"), ("head_roll_rad", "HeadRoll"),
+    ("eye_left_yaw_rad", "LeftEyeYaw"), ("eye_left_pitch_rad", "LeftEyePitch"),
+    ("eye_right_yaw_rad", "RightEyeYaw"), ("eye_right_pitch_rad", "RightEyePitch"),
+)  # fmt: skip
+
+
 class WireError(ValueError):
     """Malformed or unsupported bytes, message or file line; the message says what and where."""
 
@@ -571,9 +582,14 @@ class LiveLinkFacePacket:
 
     def to_frame(self, seq: int = 0) -> Frame:
         """As a Frame: the 52 blendshapes under their ARKit lowerCamelCase names, the 9 pose
-        values under their LLF names (units as sent); no viseme or voice on this wire."""
+        values under their LLF names (units as sent), and the joint channels this wire implies
+        (head and eye angles in radians, the jaw hinge from jawOpen); no viseme or voice."""
         names = ARKIT_NAMES + LLF_NAMES[len(ARKIT_NAMES) :]
-        return Frame(self.subject, seq, self.time_s(), "sil", 0.0, names, self.values)
+        pose = dict(zip(LLF_NAMES[len(ARKIT_NAMES) :], self.values[len(ARKIT_NAMES) :]))  # noqa: B905
+        joints = [JAW_RAD_AT_FULL_OPEN * self.values[ARKIT_NAMES.index("jawOpen")]]
+        joints += [pose[llf] * LLF_ANGLE_FULL_SCALE_RAD for _, llf in LLF_JOINTS]
+        names += ("jaw_open_rad",) + tuple(joint for joint, _ in LLF_JOINTS)
+        return Frame(self.subject, seq, self.time_s(), "sil", 0.0, names, self.values + tuple(joints))
 
 
 def _llf_string(data: bytes, pos: int, what: str) -> tuple[str, int]:
@@ -678,16 +694,19 @@ def load_bake_jsonl(path: str) -> list[Frame]:
     """Read a file written by ``avatar-bridge bake``; blank lines are skipped.
 
     Raises:
-        WireError: a malformed line (the message names the file and line number).
+        WireError: a malformed line (the message names the file and line number), or not UTF-8 text.
         OSError: the file cannot be read.
     """
     frames: list[Frame] = []
     with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                frames.append(parse_bake_line(line, len(frames)))
-            except WireError as e:
-                raise WireError(f"{path} line {lineno}: {e}") from e
+        try:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    frames.append(parse_bake_line(line, len(frames)))
+                except WireError as e:
+                    raise WireError(f"{path} line {lineno}: {e}") from e
+        except UnicodeDecodeError as e:  # a binary, compressed or non-UTF-8 file
+            raise WireError(f"{path}: not UTF-8 text, so not a bake file") from e
     return frames

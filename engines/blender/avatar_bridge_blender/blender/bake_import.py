@@ -8,7 +8,7 @@ from pathlib import Path
 
 import bpy
 
-from .._vendor.avatar_wire import load_bake_jsonl
+from .._vendor.avatar_wire import WireError, load_bake_jsonl
 from ..core.timing import FrameConfig, pick_keys
 from .props import AvatarBridgeSettings
 from .rig import KeyBuffer, RigWriter, fresh_actions
@@ -16,6 +16,7 @@ from .rig import KeyBuffer, RigWriter, fresh_actions
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+MAX_FRAME = 1_048_574  # Blender's MAXFRAME: no key, scene end or strip goes past it
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class ImportResult:
         frames_read: lines in the bake file.
         keyed_frames: scene frames that got keys (one per scene frame the samples fall on).
         keys: keyframes inserted over all targets.
-        first_frame, last_frame: the keyed range (equal to start when nothing was keyed).
+        first_frame, last_frame: the keyed range.
         actions: names of the new actions.
         sound_strip: name of the sound strip ("" when none was added).
         sound_note: why no sound strip was added ("" when one was).
@@ -59,13 +60,19 @@ def import_bake(scene: bpy.types.Scene, bake_path: Path, audio_path: Path | None
     in sync. Extends the scene's end frame when the take is longer.
 
     Raises:
-        WireError: a malformed line in the bake file.
+        WireError: a malformed line in the bake file, no frames, or times past Blender's last frame
+            (nothing in the scene changes then).
         OSError: the file cannot be read.
     """
     settings: AvatarBridgeSettings = scene.avatar_bridge
     frames = load_bake_jsonl(str(bake_path))
+    if not frames:
+        raise WireError(f"{bake_path.name} has no frames")
     cfg = FrameConfig(fps=scene.render.fps, fps_base=scene.render.fps_base, start_frame=float(start_frame))
     picks = pick_keys((f.t_s for f in frames), cfg)
+    outside = [f for f in (min(picks), max(picks)) if not -MAX_FRAME <= f <= MAX_FRAME]
+    if outside:  # checked before anything changes, so a bad line leaves the rig and its actions alone
+        raise WireError(f"{bake_path.name}: a time in it falls on frame {outside[0]}, beyond Blender's frames")
     actions = fresh_actions(settings, bake_path.stem)
     writer = RigWriter()
     buffer = KeyBuffer()
@@ -73,10 +80,9 @@ def import_bake(scene: bpy.types.Scene, bake_path: Path, audio_path: Path | None
     for frame_number, index in picks.items():
         compiled = writer.write(settings, frames[index])
         if compiled is not None:
-            keys += writer.key(settings, compiled, frame_number, buffer)
+            keys += writer.key(settings, frame_number, buffer)
     buffer.write(settings)
-    first = min(picks, default=start_frame)
-    last = max(picks, default=start_frame)
+    first, last = min(picks), max(picks)
     strip, note = "", ""
     if audio_path is None:
         note = "no audio found beside the bake"

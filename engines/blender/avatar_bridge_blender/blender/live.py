@@ -8,6 +8,7 @@ recording, and applies only the newest frame to the rig.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 REDRAW_INTERVAL_S = 0.25
 WRITE_EVERY_FRAMES = 24  # recorded keys reach the action about once a second (at 24 fps) early in a take,
 WRITE_TAKE_FRACTION = 8  # and later every eighth of the take so far (see write_due)
+RESTART_S = 1.0  # stream time going back further than this is a new run of the sender, not UDP reordering
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Recording:
     keys: int = 0
     first_frame: int | None = None
     last_frame: int | None = None
+    last_t_s: float = -math.inf  # the newest stream time, to notice a sender that restarted
     buffer: KeyBuffer = field(default_factory=KeyBuffer)
 
 
@@ -101,6 +104,15 @@ def write_keys_before_save(*_args: object) -> None:
         _link.recording.buffer.write(bpy.context.scene.avatar_bridge)
 
 
+@bpy.app.handlers.persistent
+def disconnect_before_load(*_args: object) -> None:
+    """``load_pre`` handler: the take and the connection belong to the file being closed; without
+    this, frames would go on being keyed into whatever file is opened, onto its objects of the same name."""
+    if _link is not None:
+        log.info("another file is being opened: ending the take and disconnecting")
+        disconnect()
+
+
 def timer_tick() -> float | None:
     """``bpy.app.timers`` callback: one poll, then the next interval (None stops the timer)."""
     link = _link
@@ -156,20 +168,31 @@ def stop_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording | None:
 
 
 def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
-    """Write ``frame`` to the rig and key it on the scene frame its stream time falls on."""
+    """Key ``frame`` on the scene frame its stream time falls on (and show it when Live is on)."""
     rec = link.recording
     if rec is None:
         return
+    restarted = rec.last_t_s - frame.t_s > RESTART_S
     if rec.picker is None:
         # Align to the record start: this first frame's time lands on the current frame.
         cfg = scene_frame_config(scene, float(scene.frame_current))
         rec.start_frame = cfg.start_frame - frame.t_s * cfg.rate_hz
         rec.picker = KeyPicker(FrameConfig(cfg.fps, cfg.fps_base, rec.start_frame))
-    compiled = link.writer.write(scene.avatar_bridge, frame)
+    elif restarted and rec.last_frame is not None:
+        # The sender restarted, and its clock with it: the take goes on after the frames it has,
+        # instead of the new run landing on (and losing to) the old one.
+        cfg = rec.picker.cfg
+        rec.picker = KeyPicker(FrameConfig(cfg.fps, cfg.fps_base, rec.last_frame + 1 - frame.t_s * cfg.rate_hz))
+        log.warning(
+            "stream time went back from %.2f to %.2f s (the sender restarted): the take goes on at frame %d",
+            rec.last_t_s, frame.t_s, rec.last_frame + 1,
+        )  # fmt: skip
+    rec.last_t_s = frame.t_s if restarted else max(rec.last_t_s, frame.t_s)
+    compiled = link.writer.write(scene.avatar_bridge, frame, apply=scene.avatar_bridge.live)
     frame_number = rec.picker.offer(frame.t_s)
     if compiled is None or frame_number is None:
         return
-    rec.keys += link.writer.key(scene.avatar_bridge, compiled, frame_number, rec.buffer)
+    rec.keys += link.writer.key(scene.avatar_bridge, frame_number, rec.buffer)
     first = frame_number if rec.first_frame is None else min(rec.first_frame, frame_number)
     last = frame_number if rec.last_frame is None else max(rec.last_frame, frame_number)
     rec.first_frame, rec.last_frame = first, last

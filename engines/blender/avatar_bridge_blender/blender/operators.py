@@ -188,7 +188,7 @@ class AVATARBRIDGE_OT_import_bake(_Validated, bpy.types.Operator, ImportHelper):
         if audio is not None and not audio.is_file():
             self.report({"ERROR"}, f"Audio file not found: {audio}")
             return {"CANCELLED"}
-        start = context.scene.frame_start if self.start_frame < 0 else self.start_frame
+        start = context.scene.frame_start if self.start_frame == -1 else self.start_frame
         try:
             result = import_bake(context.scene, bake, audio, start)
         except (OSError, WireError) as e:

@@ -35,12 +35,15 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.avatar_bridge = bpy.props.PointerProperty(type=AvatarBridgeSettings)
     bpy.app.handlers.save_pre.append(live.write_keys_before_save)
+    bpy.app.handlers.load_pre.append(live.disconnect_before_load)
 
 
 def unregister() -> None:
     live.disconnect()
     if live.write_keys_before_save in bpy.app.handlers.save_pre:
         bpy.app.handlers.save_pre.remove(live.write_keys_before_save)
+    if live.disconnect_before_load in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(live.disconnect_before_load)
     del bpy.types.Scene.avatar_bridge
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

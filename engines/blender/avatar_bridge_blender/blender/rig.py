@@ -40,16 +40,15 @@ def rotation_path(pb: bpy.types.PoseBone) -> str:
     return "rotation_euler"
 
 
-def set_bone_rotation(pb: bpy.types.PoseBone, euler_xyz: Sequence[float]) -> None:
-    """Set ``pb``'s rotation from XYZ Euler angles in whatever rotation mode the rig uses."""
+def bone_rotation(pb: bpy.types.PoseBone, euler_xyz: Sequence[float]) -> tuple[float, ...]:
+    """XYZ Euler angles as ``pb``'s rotation property (``rotation_path``) holds them in its mode."""
     q = Euler(euler_xyz, "XYZ").to_quaternion()
     if pb.rotation_mode == "QUATERNION":
-        pb.rotation_quaternion = q
-    elif pb.rotation_mode == "AXIS_ANGLE":
+        return tuple(q)
+    if pb.rotation_mode == "AXIS_ANGLE":
         axis, angle = q.to_axis_angle()
-        pb.rotation_axis_angle = (angle, *axis)
-    else:
-        pb.rotation_euler = q.to_euler(pb.rotation_mode)
+        return (angle, *axis)
+    return tuple(q.to_euler(pb.rotation_mode))
 
 
 class RigWriter:
@@ -67,6 +66,8 @@ class RigWriter:
         self._key: tuple[object, ...] | None = None
         self._compiled: CompiledMapping | None = None
         self._smoother = Smoother(0.0)
+        self._shapes: list[tuple[str, float]] = []  # the last frame's values, for key()
+        self._bones: dict[str, tuple[float, ...]] = {}
 
     def reset(self) -> None:
         self._smoother.reset()
@@ -113,45 +114,41 @@ class RigWriter:
             log.warning("not driven (missing): %s%s", shown, f" and {more} more" if more > 0 else "")
         return self._compiled
 
-    def write(self, settings: AvatarBridgeSettings, frame: Frame) -> CompiledMapping | None:
-        """Set the rig to ``frame`` (smoothed, times strength); returns the mapping used."""
+    def write(self, settings: AvatarBridgeSettings, frame: Frame, apply: bool = True) -> CompiledMapping | None:
+        """Work out the rig's pose for ``frame`` (smoothed, times strength) and, with ``apply``, set
+        the rig to it; returns the mapping used."""
         compiled = self.compiled(settings, frame.names)
         if compiled is None:
             return None
         self._smoother.time_constant_s = settings.smoothing_s
         values = self._smoother.step(frame.values, frame.t_s)
         strength = settings.strength
+        self._shapes, self._bones = [], {}
         if compiled.shape_targets and settings.mesh is not None:
-            blocks = settings.mesh.data.shape_keys.key_blocks
-            for name, v in zip(compiled.shape_targets, compiled.shape_values(values, strength), strict=True):
-                blocks[name].value = v
+            self._shapes = list(zip(compiled.shape_targets, compiled.shape_values(values, strength), strict=True))
+            if apply:
+                blocks = settings.mesh.data.shape_keys.key_blocks
+                for name, v in self._shapes:
+                    blocks[name].value = v
         if compiled.bone_targets and settings.armature is not None:
             pose_bones = settings.armature.pose.bones
             for bone, euler in compiled.bone_eulers(values, strength).items():
-                set_bone_rotation(pose_bones[bone], euler)
+                pb = pose_bones[bone]
+                self._bones[bone] = bone_rotation(pb, euler)
+                if apply:
+                    setattr(pb, rotation_path(pb), self._bones[bone])
         return compiled
 
-    def key(self, settings: AvatarBridgeSettings, compiled: CompiledMapping, frame_number: int, keys: KeyBuffer) -> int:
-        """Queue a key of every driven target at ``frame_number`` (its current value); returns the targets keyed."""
-        channels: list[Channel] = []
-        values: list[float] = []
-        keyed = 0
-        if compiled.shape_targets and settings.mesh is not None:
-            blocks = settings.mesh.data.shape_keys.key_blocks
-            channels += (Channel(name, "value", 0, False) for name in compiled.shape_targets)
-            values += (blocks[name].value for name in compiled.shape_targets)
-            keyed += len(compiled.shape_targets)
-        if compiled.bone_targets and settings.armature is not None:
-            pose_bones = settings.armature.pose.bones
-            for bone in dict.fromkeys(b for b, _ in compiled.bone_targets):
-                pb = pose_bones[bone]
-                path = rotation_path(pb)
-                rotation = getattr(pb, path)
-                channels += (Channel(bone, path, i, True) for i in range(len(rotation)))
-                values.extend(rotation)
-                keyed += 1
+    def key(self, settings: AvatarBridgeSettings, frame_number: int, keys: KeyBuffer) -> int:
+        """Queue a key of every target the last ``write`` posed, at ``frame_number``; returns the targets keyed."""
+        channels = [Channel(name, "value", 0, False) for name, _ in self._shapes]
+        values = [v for _, v in self._shapes]
+        for bone, rotation in self._bones.items():
+            path = rotation_path(settings.armature.pose.bones[bone])
+            channels += (Channel(bone, path, i, True) for i in range(len(rotation)))
+            values.extend(rotation)
         keys.add(frame_number, tuple(channels), values)
-        return keyed
+        return len(self._shapes) + len(self._bones)
 
 
 class Channel(NamedTuple):
@@ -268,7 +265,7 @@ def _write_curve(
 
 def fresh_actions(settings: AvatarBridgeSettings, label: str) -> list[str]:
     """Give the mesh's shape keys and the armature new, empty actions so a take never overwrites
-    an earlier one; returns the action names."""
+    an earlier one, and keep the actions they had in the file; returns the action names."""
     names = []
     targets: list[bpy.types.ID] = []
     if settings.mesh is not None and settings.mesh.data.shape_keys is not None:
@@ -279,6 +276,10 @@ def fresh_actions(settings: AvatarBridgeSettings, label: str) -> list[str]:
         owner = settings.mesh.name if isinstance(id_data, bpy.types.Key) else id_data.name
         action = bpy.data.actions.new(f"{owner}_{label}")
         anim = id_data.animation_data or id_data.animation_data_create()
+        if anim.action is not None:
+            # Unassigned, it would have no users and Blender would drop it on save: an earlier take,
+            # an imported line or the user's own keys.
+            anim.action.use_fake_user = True
         anim.action = action
         names.append(action.name)
     return names
