@@ -160,7 +160,7 @@ def test_save_config_roundtrips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("unit", "fps"),
     [("film", 24.0), ("ntsc", 30.0), ("pal", 25.0), ("ntscf", 60.0), ("game", 15.0), ("23.976fps", 23.976),
-     ("29.97df", 29.97), ("120fps", 120.0)],
+     ("29.97df", 29.97), ("120fps", 120.0), ("hour", 1 / 3600), ("min", 1 / 60), ("ntscField", 60.0)],
 )  # fmt: skip
 def test_fps_from_maya_time_units(unit: str, fps: float) -> None:
     assert timing.fps_from_time_unit(unit) == fps
@@ -195,6 +195,29 @@ def test_resample_sorts_reordered_and_duplicate_samples() -> None:
 def test_resample_single_sample_and_empty() -> None:
     assert timing.resample([0.3], [[1.0]], timing.SceneClock(10.0, 0.0)) == [(3, [1.0])]
     assert timing.resample([], [], timing.SceneClock(10.0, 0.0)) == []
+
+
+def test_resample_keys_samples_that_fall_between_two_frames() -> None:
+    # 10 ms apart at 24 fps: no whole frame lies between them; the nearer one is keyed on its frame.
+    assert timing.resample([0.01, 0.02], [[1.0], [2.0]], timing.SceneClock(24.0, 1.0)) == [(1, [1.0])]
+
+
+def test_resample_does_not_fill_a_long_gap() -> None:
+    # One stray time 2000 s on must not key every frame up to it: only its own frame.
+    times = [i / 24 for i in range(25)] + [2000.0]
+    keys = timing.resample(times, [[t] for t in times], timing.SceneClock(24.0, 1.0))
+    assert [f for f, _ in keys] == [*range(1, 26), 1 + 2000 * 24]
+
+
+def test_join_restarts_moves_a_second_run_after_the_first() -> None:
+    run = [i / 60 for i in range(60)]
+    times, restarts = timing.join_restarts([2.0 + t for t in run] + run)
+    assert restarts == 1
+    assert times[:60] == [2.0 + t for t in run]
+    assert times[60] == pytest.approx(2.0 + 59 / 60 + 1 / 60)
+    assert times[60:] == pytest.approx([times[60] + t for t in run])
+    reordered = [0.0, 0.05, 0.0333, 0.0667]  # UDP reordering is not a restart
+    assert timing.join_restarts(reordered) == (reordered, 0)
 
 
 def test_thin_keys_drops_only_the_middle_of_holds() -> None:

@@ -43,6 +43,8 @@ class FakeCmds:
         self.sounds: list[dict[str, Any]] = []
         self.batch = False
         self.prompt_text = ""
+        self.warnings: list[str] = []
+        self.dialog_paths: list[str] = []
 
     def __getattribute__(self, name: str) -> Any:
         attr = object.__getattribute__(self, name)
@@ -118,7 +120,7 @@ class FakeCmds:
         return "OK"
 
     def warning(self, text: str) -> None:
-        pass
+        self.warnings.append(text)
 
     # UI
     def menu(self, name: str, exists: bool = False, **kwargs: Any) -> Any:
@@ -149,7 +151,7 @@ class FakeCmds:
         return self.prompt_text if query else "OK"
 
     def fileDialog2(self, **kwargs: Any) -> list[str]:  # noqa: N802
-        return []
+        return self.dialog_paths
 
     def tabLayout(self, *args: Any, **kwargs: Any) -> str:  # noqa: N802
         return "Custom"
@@ -355,3 +357,38 @@ def test_menu_and_settings(maya: Any) -> None:
     cmds.prompt_text = "osc notaport - -"
     menu.settings()
     assert cmds.option_vars["avatarBridgePort"] == port  # unchanged by the bad entry
+
+
+def test_menu_commands_report_failures_as_one_warning(maya: Any, tmp_path: Path) -> None:
+    cmds, utils, session = maya
+    import avatar_bridge_maya.menu as menu
+
+    _rig(cmds)
+    menu.toggle_record()  # before Connect
+    assert cmds.warnings == ["avatar bridge: connect first"]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    cmds.dialog_paths = [str(empty)]
+    menu.import_bake_dialog()
+    assert cmds.warnings[-1] == "avatar bridge: empty.jsonl has no frames"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        cmds.option_vars.update(avatarBridgeFormat="osc", avatarBridgePort=busy.getsockname()[1])
+        menu.connect()
+    assert "cannot listen on UDP" in cmds.warnings[-1] and len(cmds.warnings) == 3
+
+
+def test_a_take_survives_a_stop_that_cannot_key_it(maya: Any) -> None:
+    cmds, utils, session = maya
+    _rig(cmds)
+    cmds.units["time"] = "weird"
+    s = session.connect(port=0)
+    session.toggle_record()
+    _send(s._receiver.address[1], [_frame_dgram(i, i / 60, jaw=0.5) for i in range(10)])
+    _wait(lambda: s.hub.frames == 10)
+    with pytest.raises(ValueError, match="weird"):
+        session.toggle_record()
+    assert s.recording  # the frames are still in the take
+    cmds.units["time"] = "hour"  # a unit Maya has, which the receiver did not know before
+    assert session.toggle_record() is False
+    assert cmds.keys["face_bs.jawOpen"][0][1] == pytest.approx(0.5)

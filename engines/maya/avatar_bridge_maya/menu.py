@@ -5,7 +5,9 @@ Settings (port, subject, mapping file) persist in Maya optionVars.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 from maya import cmds
 
@@ -30,6 +32,25 @@ def _message(text: str) -> None:
         cmds.inViewMessage(assistMessage=text, position="topCenter", fade=True)
 
 
+def _reported(command: Callable[..., None]) -> Callable[..., None]:
+    """A menu command whose failure (a port in use, a broken bake, Record before Connect) shows as
+    one warning line, not a traceback in the Script Editor."""
+
+    @functools.wraps(command)
+    def run(*args: object) -> None:
+        try:
+            command(*args)
+        except Exception as e:  # noqa: BLE001 (the menu is this adapter's outermost layer, like a CLI)
+            log.debug("avatar bridge: %s failed", command.__name__, exc_info=True)
+            text = str(e) if str(e).startswith("avatar bridge") else f"avatar bridge: {e}"
+            cmds.warning(text)
+            if not cmds.about(batch=True):
+                cmds.inViewMessage(assistMessage=text, position="topCenter", fade=True)
+
+    return run
+
+
+@_reported
 def connect(*_: object) -> None:
     """Connect with the stored settings (menu callbacks receive a checkbox state; ignored)."""
     fmt = str(_option(_FORMAT_VAR, "osc"))
@@ -40,16 +61,19 @@ def connect(*_: object) -> None:
     _message(s.status().splitlines()[0] + f", driving {len(s.plan.drives)} plugs")
 
 
+@_reported
 def disconnect(*_: object) -> None:
     session.disconnect()
     _message("disconnected")
 
 
+@_reported
 def toggle_record(*_: object) -> None:
     recording = session.toggle_record()
     _message("recording" if recording else "recording stopped, keys written")
 
 
+@_reported
 def show_status(*_: object) -> None:
     text = session.status()
     log.info("avatar bridge status:\n%s", text)
@@ -57,6 +81,7 @@ def show_status(*_: object) -> None:
         cmds.confirmDialog(title="Avatar Bridge", message=text, button=["OK"])
 
 
+@_reported
 def settings(*_: object) -> None:
     """Ask for the format, port, subject filter and mapping file."""
     fmt = str(_option(_FORMAT_VAR, "osc"))
@@ -84,6 +109,7 @@ def settings(*_: object) -> None:
     cmds.optionVar(stringValue=(_MAPPING_VAR, "" if fields[3] == "-" else fields[3]))
 
 
+@_reported
 def import_bake_dialog(*_: object) -> None:
     paths = cmds.fileDialog2(fileFilter="avatar-bridge bake (*.jsonl)", fileMode=1, caption="Import bake")
     if not paths:

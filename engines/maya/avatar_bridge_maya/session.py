@@ -16,7 +16,7 @@ from .avatar_wire import Frame, load_bake_jsonl
 from .mapping import Plan, build_plan, load_config
 from .maya_scene import MayaScene
 from .receiver import CoalescingScheduler, FrameHub, ReceiverError, UdpReceiver, ZmqReceiver
-from .timing import SceneClock, fps_from_time_unit, resample, thin_keys
+from .timing import SceneClock, fps_from_time_unit, join_restarts, resample, thin_keys
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,22 @@ class Session:
         self.hub.start_recording()
 
     def stop_recording(self) -> tuple[int, int] | None:
-        """Key the take from the frame where recording started; None if nothing arrived."""
+        """Key the take from the frame where recording started; None if nothing arrived.
+
+        Raises:
+            ValueError: a scene time unit this receiver does not know (still recording then, so
+                the take is kept for another try).
+        """
+        fps = fps_from_time_unit(self.scene.time_unit())  # before the frames leave the hub
         frames = self.hub.stop_recording()
         if not frames:
             return None
-        fps = fps_from_time_unit(self.scene.time_unit())
-        t0 = min(f.t_s for f in frames)
-        return write_keys(self.scene, self.plan, frames, SceneClock(fps, self._record_start_frame, t0))
+        times_s, restarts = join_restarts([f.t_s for f in frames])
+        if restarts:
+            log.warning("avatar bridge: the sender restarted %d time(s) in the take; it goes on after each", restarts)
+            frames = [Frame(f.subject, f.seq, t, f.viseme, f.voice, f.names, f.values) for f, t in zip(frames, times_s)]  # noqa: B905
+        clock = SceneClock(fps, self._record_start_frame, min(times_s))
+        return write_keys(self.scene, self.plan, frames, clock)
 
     @property
     def recording(self) -> bool:
@@ -140,9 +149,7 @@ class Session:
             f"driving {len(self.plan.drives)} plugs" + ("; recording" if self.recording else ""),
         ]
         if last is not None:
-            lines.append(
-                f"last frame: subject {last.subject!r} seq {last.seq} t {last.t_s:.3f} s {last.viseme}"
-            )
+            lines.append(f"last frame: subject {last.subject!r} seq {last.seq} t {last.t_s:.3f} s {last.viseme}")
         if self.plan.missing:
             lines.append("not driven: " + "; ".join(self.plan.missing))
         if self._receiver.last_error:
@@ -171,6 +178,8 @@ def import_bake(
     """
     scene = MayaScene()
     frames = load_bake_jsonl(path)
+    if not frames:
+        raise ValueError(f"{os.path.basename(path)} has no frames")
     plan = build_plan(load_config(mapping_path), scene)
     if start_frame is None:
         start_frame = float(cmds.playbackOptions(query=True, minTime=True))
@@ -201,9 +210,7 @@ def connect(
     if _session is not None:
         _session.close()
         _session = None
-    _session = Session(
-        DEFAULT_PORTS.get(fmt, DEFAULT_PORT) if port is None else port, host, fmt, subject, mapping_path
-    )
+    _session = Session(DEFAULT_PORTS.get(fmt, DEFAULT_PORT) if port is None else port, host, fmt, subject, mapping_path)
     return _session
 
 

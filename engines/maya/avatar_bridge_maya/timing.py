@@ -5,7 +5,7 @@ Host-free (no maya import).
 
 from __future__ import annotations
 
-import bisect
+import math
 import re
 
 # Maya's named time units (cmds.currentUnit(q=True, time=True)) in frames per second.
@@ -17,9 +17,18 @@ _NAMED_UNITS = {
     "show": 48.0,
     "palf": 50.0,
     "ntscf": 60.0,
+    "ntscField": 60.0,
+    "palField": 50.0,
+    "hour": 1.0 / 3600.0,
+    "min": 1.0 / 60.0,
     "sec": 1.0,
     "millisec": 1000.0,
 }
+# Stream time going back further than this is a new run of the sender, not UDP reordering.
+RESTART_S = 1.0
+# Samples further apart than this are not bridged by interpolated keys (a stray time in a file
+# would otherwise key every scene frame up to it).
+MAX_GAP_S = 1.0
 _FPS_UNIT = re.compile(r"^(\d+(?:\.\d+)?)(?:fps|df)$")
 
 
@@ -62,10 +71,31 @@ class SceneClock:
         return self.t0_s + (frame - self.start_frame) / self.fps
 
 
-def resample(
-    times_s: list[float], rows: list[list[float]], clock: SceneClock
-) -> list[tuple[int, list[float]]]:
-    """Linearly interpolate a take onto every whole scene frame it covers.
+def join_restarts(times_s: list[float]) -> tuple[list[float], int]:
+    """A live take's stream times (in arrival order) with each restart of the sender moved to
+    follow what came before, so a second run continues the take instead of landing on the first.
+
+    Returns:
+        (times, restarts): the adjusted times and how many restarts were found.
+    """
+    out: list[float] = []
+    offset, newest, step_s, restarts = 0.0, float("-inf"), 1.0 / 60.0, 0
+    for t in times_s:
+        if newest - (t + offset) > RESTART_S:
+            offset = newest + step_s - t  # one frame interval after the newest sample so far
+            restarts += 1
+        elif out and 0.0 < t + offset - out[-1] <= MAX_GAP_S:
+            step_s = t + offset - out[-1]
+        out.append(t + offset)
+        newest = max(newest, t + offset)
+    return out, restarts
+
+
+def resample(times_s: list[float], rows: list[list[float]], clock: SceneClock) -> list[tuple[int, list[float]]]:
+    """Linearly interpolate a take onto the whole scene frames it covers.
+
+    Frames between samples more than MAX_GAP_S apart are left unkeyed, and a sample with no whole
+    frame between it and its neighbours is keyed on its nearest frame, so every sample shows.
 
     Args:
         times_s: stream time of each row; need not be sorted (UDP may reorder); duplicates keep
@@ -74,28 +104,27 @@ def resample(
         clock: where the take sits on the timeline.
 
     Returns:
-        (frame, values) for each whole frame from the first to the last sample, in order.
+        (frame, values) in frame order.
     """
     by_time = dict(zip(times_s, rows))  # noqa: B905 (zip strict= needs Python 3.10)
     ts = sorted(by_time)
-    if not ts:
-        return []
-    if len(ts) == 1:
-        frame = round(clock.frame(ts[0]))
-        return [(frame, list(by_time[ts[0]]))]
     frames = [clock.frame(t) for t in ts]
-    out: list[tuple[int, list[float]]] = []
-    first = int(-(-frames[0] // 1))  # ceil
-    for f in range(first, int(frames[-1] // 1) + 1):
-        i = bisect.bisect_right(frames, f)
-        if i >= len(frames):
-            out.append((f, list(by_time[ts[-1]])))
+    out: dict[int, list[float]] = {}
+    for i in range(1, len(ts)):
+        if ts[i] - ts[i - 1] > MAX_GAP_S:
             continue
         f0, f1 = frames[i - 1], frames[i]
         a, b = by_time[ts[i - 1]], by_time[ts[i]]
-        w = (f - f0) / (f1 - f0)
-        out.append((f, [x + (y - x) * w for x, y in zip(a, b)]))  # noqa: B905
-    return out
+        for f in range(int(-(-f0 // 1)), int(f1 // 1) + 1):  # ceil(f0)..floor(f1)
+            w = (f - f0) / (f1 - f0)
+            out[f] = [x + (y - x) * w for x, y in zip(a, b)]  # noqa: B905
+    nearest: dict[int, tuple[float, float]] = {}  # frame -> (distance, time) of its closest sample
+    for t, f in zip(ts, frames):  # noqa: B905
+        whole = math.floor(f + 0.5)
+        if whole not in out and (whole not in nearest or abs(f - whole) < nearest[whole][0]):
+            nearest[whole] = (abs(f - whole), t)
+    out.update((f, list(by_time[t])) for f, (_, t) in nearest.items())
+    return sorted(out.items())
 
 
 def thin_keys(keys: list[tuple[int, float]], tolerance: float = 1e-5) -> list[tuple[int, float]]:
