@@ -58,6 +58,7 @@ const char* to_string(DecodeError error) {
         case DecodeError::kBadCount: return "blendshape count is not 61";
         case DecodeError::kTrailingBytes: return "bytes after the last value";
         case DecodeError::kNonFiniteValue: return "NaN or infinite value";
+        case DecodeError::kBadFrameRate: return "frame rate is not positive";
     }
     return "unknown";
 }
@@ -77,6 +78,8 @@ DecodeError decode(const std::uint8_t* data, std::size_t size, Packet& out) {
     packet.rate_denominator = static_cast<std::int32_t>(read_u32(data + pos + 12));
     const std::uint8_t count = data[pos + 16];
     pos += 17;
+    // Frame times divide by the rate; the Python decoder rejects the same packets.
+    if (packet.rate_numerator <= 0 || packet.rate_denominator <= 0) return DecodeError::kBadFrameRate;
     if (count != kValueCount) return DecodeError::kBadCount;
     if (size - pos < kValueCount * 4) return DecodeError::kTruncated;
     if (size - pos > kValueCount * 4) return DecodeError::kTrailingBytes;

@@ -159,7 +159,7 @@ ParseError parse_message(const std::uint8_t* data, std::size_t size, std::vector
 ParseError parse_element(const std::uint8_t* data, std::size_t size, std::size_t depth, std::vector<Message>& out);
 
 ParseError parse_bundle(const std::uint8_t* data, std::size_t size, std::size_t depth, std::vector<Message>& out) {
-    if (depth > kMaxBundleDepth) {
+    if (depth >= kMaxBundleDepth) {  // at most kMaxBundleDepth nested bundles, as the Python decoder
         return ParseError::kTooDeep;
     }
     if (size < 16) {

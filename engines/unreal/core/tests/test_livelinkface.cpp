@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <utility>
 
 #include "avatar_bridge/channels.hpp"
 #include "avatar_bridge/livelinkface.hpp"
@@ -93,6 +94,12 @@ TEST_CASE("bad Live Link Face packets are refused", "[livelinkface]") {
         values[17] = std::nanf("");
         const Bytes p = test_support::livelinkface_packet("d", "s", 1, 0.0f, 30, 1, values);
         CHECK(livelinkface::decode(p.data(), p.size(), out) == DecodeError::kNonFiniteValue);
+    }
+    SECTION("zero or negative frame rate") {
+        for (const auto& [num, den] : {std::pair{0, 0}, std::pair{0, 1}, std::pair{30, 0}, std::pair{-30, 1}}) {
+            const Bytes p = test_support::livelinkface_packet("d", "s", 1, 0.0f, num, den, ramp());
+            CHECK(livelinkface::decode(p.data(), p.size(), out) == DecodeError::kBadFrameRate);
+        }
     }
     CHECK(out.subject == "untouched");
 }

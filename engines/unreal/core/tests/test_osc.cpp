@@ -225,7 +225,7 @@ TEST_CASE("malformed bundles are rejected with the reason", "[osc]") {
     }
     SECTION("nesting deeper than the limit") {
         Bytes p = inner;
-        for (std::size_t depth = 0; depth <= avatar_bridge::osc::kMaxBundleDepth + 1; ++depth) {
+        for (std::size_t depth = 0; depth <= avatar_bridge::osc::kMaxBundleDepth; ++depth) {
             p = test_support::bundle({p});
         }
         CHECK(parse(p, out) == ParseError::kTooDeep);
@@ -239,7 +239,7 @@ TEST_CASE("malformed bundles are rejected with the reason", "[osc]") {
 
 TEST_CASE("nesting exactly at the limit is accepted", "[osc]") {
     Bytes p = OscMessage("/a").i(1).bytes();
-    for (std::size_t depth = 0; depth <= avatar_bridge::osc::kMaxBundleDepth; ++depth) {
+    for (std::size_t depth = 0; depth < avatar_bridge::osc::kMaxBundleDepth; ++depth) {
         p = test_support::bundle({p});
     }
     std::vector<Message> out;

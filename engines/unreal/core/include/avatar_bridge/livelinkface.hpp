@@ -25,6 +25,7 @@ enum class DecodeError {
     kBadCount,
     kTrailingBytes,
     kNonFiniteValue,
+    kBadFrameRate,
 };
 
 const char* to_string(DecodeError error);

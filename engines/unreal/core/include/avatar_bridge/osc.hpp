@@ -10,7 +10,7 @@ namespace avatar_bridge::osc {
 
 // Largest UDP payload over IPv4; anything bigger cannot have come off the wire as one datagram.
 constexpr std::size_t kMaxPacketBytes = 65507;
-// Nested bundles beyond this depth are rejected so a crafted packet cannot exhaust the stack.
+// More nested bundles than this are rejected so a crafted packet cannot exhaust the stack.
 constexpr std::size_t kMaxBundleDepth = 8;
 constexpr std::size_t kMaxMessagesPerPacket = 1024;
 constexpr std::size_t kMaxArgumentsPerMessage = 1024;

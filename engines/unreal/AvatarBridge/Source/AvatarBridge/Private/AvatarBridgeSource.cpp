@@ -123,6 +123,14 @@ bool FAvatarBridgeSource::IsSourceStillValid() const
 bool FAvatarBridgeSource::RequestSourceShutdown()
 {
 	Stop();
+	// Join before agreeing: the client may remove this source's subjects as soon as this returns,
+	// and the receive thread must not push a frame after that (it wakes at least every 100 ms).
+	if (Thread != nullptr)
+	{
+		Thread->WaitForCompletion();
+		delete Thread;
+		Thread = nullptr;
+	}
 	return true;
 }
 
@@ -149,6 +157,11 @@ FText FAvatarBridgeSource::GetSourceStatus() const
 	}
 	const uint64 Received = FramesReceived.load();
 	const uint64 Rejected = PacketsRejected.load();
+	if (Received == 0 && Rejected > 0)
+	{
+		// Something is sending, but nothing it sends decodes (another protocol on this port?).
+		return FText::Format(LOCTEXT("StatusOnlyBad", "No valid frames ({0} bad packets)"), FText::AsNumber(Rejected));
+	}
 	if (Received == 0)
 	{
 		return LOCTEXT("StatusWaiting", "Waiting for the bridge");
