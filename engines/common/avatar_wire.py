@@ -330,6 +330,7 @@ class AvatarDecoder:
 
     def __init__(self) -> None:
         self._names: dict[str, tuple[str, ...]] = {}
+        self.foreign = 0  # messages of other protocols (VMC sent to this port, say), ignored
 
     def names_for(self, subject: str) -> tuple[str, ...]:
         """The channel order frames of ``subject`` are decoded with."""
@@ -352,6 +353,8 @@ class AvatarDecoder:
                 self._take_names(msg)
             elif msg.address == ADDRESS_FRAME:
                 frames.append(self._frame(msg))
+            elif not msg.address.startswith("/avatar/"):
+                self.foreign += 1
         return frames
 
     def _take_names(self, msg: OscMessage) -> None:

@@ -312,6 +312,21 @@ def test_stream_counts_and_survives_malformed_packets(core: ModuleType, wire: Mo
     assert stream.last_frame_age_s(10.25) == pytest.approx(0.25)
 
 
+def test_stream_counts_frames_lost_between_sequence_numbers(core: ModuleType, wire: ModuleType) -> None:
+    stream = core.stream.PacketStream("OSC")
+    seqs = [0, 1, 2, 5, 6, 10, 3, 4]  # 2 + 3 lost, then the sender restarted at 3
+    stream.decode([osc_frame(wire, seq, seq / 60, [0.0] * 76) for seq in seqs], now_s=1.0)
+    stream.decode([osc_frame(wire, 9, 0.0, [0.0] * 76, subject="other")], now_s=1.0)  # per subject
+    assert stream.lost == 5
+
+
+def test_stream_counts_messages_of_another_protocol(core: ModuleType, wire: ModuleType) -> None:
+    stream = core.stream.PacketStream("OSC")
+    vmc = _osc_string("/VMC/Ext/Blend/Val") + _osc_string(",sf") + _osc_string("A") + struct.pack(">f", 0.5)
+    assert stream.decode([vmc, vmc], now_s=1.0) == []
+    assert (stream.foreign, stream.malformed, stream.frames) == (2, 0, 0)
+
+
 def test_unknown_protocol_is_refused(core: ModuleType) -> None:
     with pytest.raises(ValueError, match="protocol"):
         core.stream.PacketStream("VMC")

@@ -42,6 +42,7 @@ class Recording:
     first_frame: int | None = None
     last_frame: int | None = None
     last_t_s: float = -math.inf  # the newest stream time, to notice a sender that restarted
+    rate_changed: bool = False  # warned that the scene's fps changed mid-take
     buffer: KeyBuffer = field(default_factory=KeyBuffer)
 
 
@@ -188,6 +189,10 @@ def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
             rec.last_t_s, frame.t_s, rec.last_frame + 1,
         )  # fmt: skip
     rec.last_t_s = frame.t_s if restarted else max(rec.last_t_s, frame.t_s)
+    take_rate = (rec.picker.cfg.fps, rec.picker.cfg.fps_base)
+    if not rec.rate_changed and (scene.render.fps, scene.render.fps_base) != take_rate:
+        rec.rate_changed = True
+        log.warning("the scene's frame rate changed during the take: its keys stay on %d/%g fps frames", *take_rate)
     compiled = link.writer.write(scene.avatar_bridge, frame, apply=scene.avatar_bridge.live)
     frame_number = rec.picker.offer(frame.t_s)
     if compiled is None or frame_number is None:

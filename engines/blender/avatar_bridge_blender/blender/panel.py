@@ -79,6 +79,10 @@ def _draw_status(layout: bpy.types.UILayout, link: live.LiveLink) -> None:
         col.label(text=f"{link.newest.subject or 'subject'}  t {link.newest.t_s:.2f} s  {link.newest.viseme}")
     if stream.malformed:
         col.label(text=f"{stream.malformed} malformed packets ignored", icon="ERROR")
+    if stream.lost:
+        col.label(text=f"{stream.lost} frames lost on the way", icon="ERROR")
+    if stream.frames == 0 and stream.foreign:
+        col.label(text="Packets of another protocol (VMC?): use the bridge's --osc", icon="ERROR")
 
 
 def _draw_problems(layout: bpy.types.UILayout, link: live.LiveLink) -> None:

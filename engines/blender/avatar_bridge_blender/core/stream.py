@@ -22,6 +22,8 @@ class PacketStream:
         packets: datagrams seen.
         frames: frames decoded.
         malformed: datagrams that failed to decode.
+        lost: OSC frames missing from each subject's sequence numbers (dropped on the way, or by
+            the socket's buffer when Blender fell behind).
         last_error: the most recent decode error message ("" if none).
         last_frame_s: host monotonic time the newest frame arrived (None before the first).
     """
@@ -34,6 +36,8 @@ class PacketStream:
         self.packets = 0
         self.frames = 0
         self.malformed = 0
+        self.lost = 0
+        self._last_seq: dict[str, int] = {}
         self.last_error = ""
         self.last_frame_s: float | None = None
         self._arrivals: deque[float] = deque()
@@ -50,6 +54,12 @@ class PacketStream:
                 if self.malformed == 1 or str(e) != self.last_error:
                     log.warning("ignored malformed %s packet: %s", self.protocol, e)
                 self.last_error = str(e)
+        if self.protocol == "OSC":
+            for frame in out:
+                last = self._last_seq.get(frame.subject)
+                if last is not None and frame.seq > last + 1:
+                    self.lost += frame.seq - last - 1  # a lower seq is a restarted sender: counted afresh
+                self._last_seq[frame.subject] = frame.seq
         if out:
             self.frames += len(out)
             self.last_frame_s = now_s
@@ -60,6 +70,11 @@ class PacketStream:
         if self.protocol == "LLF":
             return [parse_livelinkface(packet).to_frame(seq=self.frames)]
         return self._osc.feed(packet)
+
+    @property
+    def foreign(self) -> int:
+        """Messages of another protocol on this port (e.g. VMC), ignored."""
+        return self._osc.foreign
 
     def frames_per_s(self, now_s: float) -> float:
         """Frames that arrived in the last second."""
