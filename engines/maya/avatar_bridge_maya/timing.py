@@ -25,7 +25,7 @@ _NAMED_UNITS = {
     "millisec": 1000.0,
 }
 # Stream time going back further than this is a new run of the sender, not UDP reordering.
-RESTART_S = 1.0
+RESTART_S = 0.25
 # Samples further apart than this are not bridged by interpolated keys (a stray time in a file
 # would otherwise key every scene frame up to it).
 MAX_GAP_S = 1.0

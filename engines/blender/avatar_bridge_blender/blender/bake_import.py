@@ -70,9 +70,9 @@ def import_bake(scene: bpy.types.Scene, bake_path: Path, audio_path: Path | None
         raise WireError(f"{bake_path.name} has no frames")
     cfg = FrameConfig(fps=scene.render.fps, fps_base=scene.render.fps_base, start_frame=float(start_frame))
     picks = pick_keys((f.t_s for f in frames), cfg)
-    outside = [f for f in (min(picks), max(picks)) if not -MAX_FRAME <= f <= MAX_FRAME]
+    outside = [frames[picks[f]].t_s for f in (min(picks), max(picks)) if not -MAX_FRAME <= f <= MAX_FRAME]
     if outside:  # checked before anything changes, so a bad line leaves the rig and its actions alone
-        raise WireError(f"{bake_path.name}: a time in it falls on frame {outside[0]}, beyond Blender's frames")
+        raise WireError(f"{bake_path.name}: its time {outside[0]:g} s falls beyond Blender's frames")
     actions = fresh_actions(settings, bake_path.stem)
     writer = RigWriter()
     buffer = KeyBuffer()

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 REDRAW_INTERVAL_S = 0.25
 WRITE_EVERY_FRAMES = 24  # recorded keys reach the action about once a second (at 24 fps) early in a take,
 WRITE_TAKE_FRACTION = 8  # and later every eighth of the take so far (see write_due)
-RESTART_S = 1.0  # stream time going back further than this is a new run of the sender, not UDP reordering
+RESTART_S = 0.25  # stream time going back further than this is a new run of the sender, not UDP reordering
 
 
 @dataclass
