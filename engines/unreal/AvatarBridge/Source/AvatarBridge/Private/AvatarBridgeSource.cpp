@@ -166,6 +166,14 @@ FText FAvatarBridgeSource::GetSourceStatus() const
 	{
 		return LOCTEXT("StatusWaiting", "Waiting for the bridge");
 	}
+	const uint64 Dropped = SubjectFramesDropped.load();
+	if (Dropped > 0)
+	{
+		return FText::Format(
+			LOCTEXT("StatusSubjectsFull", "Receiving ({0} frames, {1} bad packets, {2} dropped: more than {3} subjects)"),
+			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Dropped),
+			FText::AsNumber(static_cast<uint64>(avatar_bridge::kMaxSubjects)));
+	}
 	return FText::Format(LOCTEXT("StatusReceiving", "Receiving ({0} frames, {1} bad packets)"),
 		FText::AsNumber(Received), FText::AsNumber(Rejected));
 }
@@ -199,6 +207,7 @@ uint32 FAvatarBridgeSource::Run()
 						Rejected, UTF8_TO_TCHAR(avatar_bridge::osc::to_string(Assembler.stats().last_parse_error)));
 				}
 			}
+			SubjectFramesDropped.store(Assembler.stats().dropped_subjects);
 			for (const avatar_bridge::AssembledFrame& Frame : Frames)
 			{
 				HandleFrame(Frame);

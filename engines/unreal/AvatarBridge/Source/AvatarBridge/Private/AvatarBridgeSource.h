@@ -68,4 +68,6 @@ private:
 	// Read by GetSourceStatus on the game thread.
 	std::atomic<uint64> FramesReceived{0};
 	std::atomic<uint64> PacketsRejected{0};
+	// Mirrors the assembler's count (read only on the receive thread) for the status text.
+	std::atomic<uint64> SubjectFramesDropped{0};
 };
