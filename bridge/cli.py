@@ -17,7 +17,7 @@ from bridge.config import OUTPUT_FPS, Config, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.evaluation import add_evaluate_args
 from bridge.frames import MOODS
-from bridge.logs import setup_logging
+from bridge.logs import flush_logging, setup_logging
 from bridge.offline.cli_args import add_bake_args, add_preview_args
 from bridge.training.command import add_train_args
 from bridge.training.head import add_train_head_args
@@ -285,6 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run_command(args)
+    finally:
+        flush_logging()
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the chosen command; every error becomes one log line and an exit code."""
     try:
         code: int = args.func(args)
         return code

@@ -16,6 +16,7 @@ from typing import Protocol
 import zmq
 
 from bridge.errors import BridgeError, ProtocolError, TransportError
+from bridge.logs import RateLimitedLog
 from bridge.transports.encoding import (
     decode_control_osc,
     decode_control_zmq_request,
@@ -32,7 +33,6 @@ from bridge.transports.messages import (
     SetMuted,
     SetSubject,
 )
-from bridge.transports.udp import RateLimitedLog
 from bridge.transports.zeromq import bind_socket
 
 log = logging.getLogger(__name__)
@@ -77,17 +77,19 @@ def apply_request(target: ControlTarget, request: ControlRequest) -> ControlRepl
                 return ControlReply(ok=True, status=target.status())
     except BridgeError as e:
         return ControlReply(ok=False, error=str(e))
-    log.info("control: %s", request)
     return ControlReply(ok=True)
 
 
 class _ServerThread(ABC):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, target: ControlTarget) -> None:
+        self._target = target
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.handled = 0
         self.rejected = 0
         self._rejects = RateLimitedLog(log)
+        # A fader sending 60 requests a second is normal use, but not 60 log lines a second.
+        self._applied = RateLimitedLog(log)
 
     def start(self) -> None:
         self._thread.start()
@@ -95,23 +97,35 @@ class _ServerThread(ABC):
     @abstractmethod
     def _run(self) -> None: ...
 
-    def _reject(self, source: str, e: ProtocolError) -> ControlReply:
+    def _reject(self, transport: str, sender: str, e: ProtocolError) -> ControlReply:
         self.rejected += 1
-        self._rejects.warning(f"control {source}: rejected: {e}")
+        # One line per field at fault per interval: values and sender ports vary from packet to packet.
+        field, sep, _ = str(e).partition(":")
+        self._rejects.warning(
+            "control %s: rejected%s: %s", transport, sender, e, key=field if sep and " " not in field else ""
+        )
         return ControlReply(ok=False, error=str(e))
+
+    def _apply(self, request: ControlRequest) -> ControlReply:
+        self.handled += 1
+        reply = apply_request(self._target, request)
+        if reply.ok and not isinstance(request, QueryStatus):
+            self._applied.info("control: %s", request, key=type(request).__name__)
+        return reply
 
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
+        self._rejects.flush()
+        self._applied.flush()
 
 
 class OscControlServer(_ServerThread):
     """``/avatar/v1/control/*`` over UDP; a status query is answered to the sender with /avatar/v1/status."""
 
     def __init__(self, target: ControlTarget, port: int, bind: str = "127.0.0.1") -> None:
-        super().__init__("control-osc")
-        self._target = target
+        super().__init__("control-osc", target)
         family = socket.AF_INET6 if ":" in bind else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -127,11 +141,13 @@ class OscControlServer(_ServerThread):
             try:
                 data, sender = self._sock.recvfrom(RECV_BYTES)
             except TimeoutError:
+                self._rejects.poll()
+                self._applied.poll()
                 continue
             except OSError as e:
                 if self._stop.is_set():
                     return
-                self._rejects.warning(f"control OSC: receive failed: {e.strerror or e}")
+                self._rejects.warning("control OSC: receive failed: %s", e.strerror or e)
                 continue
             self.handle(data, sender)
 
@@ -140,16 +156,15 @@ class OscControlServer(_ServerThread):
         try:
             request = decode_control_osc(data)
         except ProtocolError as e:
-            return self._reject(f"OSC from {sender[0]}:{sender[1]}", e)
-        self.handled += 1
-        reply = apply_request(self._target, request)
+            return self._reject("OSC", f" from {sender[0]}:{sender[1]}", e)
+        reply = self._apply(request)
         if reply.status is not None:
             try:
                 self._sock.sendto(encode_osc_status(reply.status), sender)
             except OSError as e:
-                self._rejects.warning(f"control OSC: status reply to {sender}: {e.strerror or e}")
+                self._rejects.warning("control OSC: status reply to %s: %s", sender, e.strerror or e)
         elif not reply.ok:
-            self._rejects.warning(f"control OSC: {reply.error}")
+            self._rejects.warning("control OSC: %s", reply.error)
         return reply
 
     def close(self) -> None:
@@ -163,8 +178,7 @@ class ZmqControlServer(_ServerThread):
     def __init__(
         self, target: ControlTarget, endpoint: str, context: zmq.Context[zmq.Socket[bytes]] | None = None
     ) -> None:
-        super().__init__("control-zmq")
-        self._target = target
+        super().__init__("control-zmq", target)
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -178,6 +192,8 @@ class ZmqControlServer(_ServerThread):
         try:
             while not self._stop.is_set():
                 if not poller.poll(int(POLL_INTERVAL_S * 1000)):
+                    self._rejects.poll()
+                    self._applied.poll()
                     continue
                 parts = self._sock.recv_multipart()
                 reply = self.handle(parts)
@@ -192,9 +208,8 @@ class ZmqControlServer(_ServerThread):
                 raise ProtocolError(f"expected a single-frame message, got {len(parts)} frames")
             request = decode_control_zmq_request(parts[0])
         except ProtocolError as e:
-            return self._reject("ZeroMQ", e)
-        self.handled += 1
-        return apply_request(self._target, request)
+            return self._reject("ZeroMQ", "", e)
+        return self._apply(request)
 
     def close(self) -> None:
         started = self._thread.is_alive()

@@ -10,9 +10,10 @@ import zmq
 
 from bridge.errors import TransportError
 from bridge.frames import AnimationFrame
+from bridge.logs import RateLimitedLog
 from bridge.transports.encoding import encode_zmq_ema, encode_zmq_face, encode_zmq_status
 from bridge.transports.messages import BridgeStatus
-from bridge.transports.udp import RateLimitedLog, SendStats
+from bridge.transports.udp import SendStats
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,10 @@ class ZmqPublisher:
             self._errors.warning("ZeroMQ PUB: send queue full, dropping")
         except zmq.ZMQError as e:
             self._dropped += 1
-            self._errors.warning(f"ZeroMQ PUB: {e.strerror}; dropping")
+            self._errors.warning("ZeroMQ PUB: %s; dropping", e.strerror, key=str(e.errno))
 
     def send(self, frame: AnimationFrame, /) -> None:
+        self._errors.poll()
         self._frames += 1
         self._send(encode_zmq_face(frame))
         self._send(encode_zmq_ema(frame))
@@ -106,4 +108,5 @@ class ZmqPublisher:
         return SendStats(self._sent, self._dropped)
 
     def close(self) -> None:
+        self._errors.flush()
         self._sock.close(linger=0)

@@ -3,6 +3,7 @@ of thousands of random/mutated packets leaves state unchanged while frames keep 
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import struct
@@ -203,6 +204,22 @@ def test_osc_control_ignores_invalid_packets(osc_server: OscControlServer, targe
     client.close()
     assert target.snapshot() == before
     assert osc_server.handled == 0
+
+
+def test_a_fader_out_of_range_and_valid_requests_are_rate_limited_not_one_line_each(
+    target: FakeTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = OscControlServer(target, 0)  # not started: handle() is driven directly
+    caplog.set_level(logging.INFO, logger="bridge.transports.control")
+    for i in range(180):  # a MIDI-range fader at 60 Hz, from changing sender ports
+        server.handle(encode_control_osc(SetMood("happy", i / 180)), ("127.0.0.1", 9000))
+        server.handle(osc_message("/avatar/v1/control/mood", ("happy", float(2 + i % 126))), ("127.0.0.1", 40000 + i))
+    server.close()
+    lines = [r.getMessage() for r in caplog.records]
+    rejected = [m for m in lines if "rejected" in m]
+    applied = [m for m in lines if m.startswith("control: SetMood")]
+    assert len(rejected) == 2 and "(and 179 more in" in rejected[1], rejected  # the count is flushed on close
+    assert len(applied) == 2 and "(and 179 more in" in applied[1], applied
 
 
 def test_zmq_control_replies_to_valid_and_invalid_requests(zmq_server: ZmqControlServer, target: FakeTarget) -> None:

@@ -237,8 +237,11 @@ def test_vanished_receiver_is_counted_and_logged_at_most_once_per_interval(caplo
     for p in pubs:
         assert p.stats.dropped > 0, p.name
         p.close()
-    refused = [r for r in caplog.records if "ECONNREFUSED" in r.getMessage()]
-    assert 1 <= len(refused) <= 3  # one per publisher within the 5 s interval
+    refused = [r.getMessage() for r in caplog.records if "ECONNREFUSED" in r.getMessage()]
+    first = [m for m in refused if "more in" not in m]
+    assert 1 <= len(first) <= 3  # one per publisher within the 5 s interval
+    # the repeats are not lost: each publisher's close reports their count
+    assert len([m for m in refused if "more in" in m]) == len(first)
 
 
 def test_unreachable_network_is_not_fatal() -> None:
