@@ -207,6 +207,17 @@ def _check_hostport(name: str, value: str) -> None:
         raise ConfigError(f"{name}: expected HOST:PORT with a port 1-65535 (got {value!r})")
 
 
+def _check_zmq_endpoint(name: str, value: str) -> None:
+    # libzmq takes a tcp port modulo 65536, so 99999 would bind 34463 without a word.
+    scheme, sep, address = value.partition("://")
+    if not sep or not scheme or not address:
+        raise ConfigError(f"{name}: expected an endpoint like tcp://127.0.0.1:5555 (got {value!r})")
+    if scheme == "tcp":
+        host, colon, port = address.rpartition(":")
+        if not colon or not host or not (port == "*" or (port.isdigit() and int(port) <= 65535)):
+            raise ConfigError(f"{name}: expected tcp://HOST:PORT, the port 1-65535 or * (any) (got {value!r})")
+
+
 def validate(cfg: Config) -> Config:
     """Check value ranges; raise ConfigError naming the first bad field."""
     _check_range("audio.buffer_s", cfg.audio.buffer_s, 0.1, 60.0)
@@ -233,8 +244,9 @@ def validate(cfg: Config) -> Config:
     if not cfg.output.subject or len(cfg.output.subject.encode()) > 64:
         raise ConfigError(f"output.subject: must be 1-64 bytes (got {cfg.output.subject!r})")
     for i, ep in enumerate(cfg.publish.zmq):
-        if "://" not in ep:
-            raise ConfigError(f"publish.zmq[{i}]: expected an endpoint like tcp://127.0.0.1:5555 (got {ep!r})")
+        _check_zmq_endpoint(f"publish.zmq[{i}]", ep)
+    if cfg.publish.control_zmq is not None:
+        _check_zmq_endpoint("publish.control_zmq", cfg.publish.control_zmq)
     for key in ("osc", "vmc", "livelinkface"):
         for i, target in enumerate(getattr(cfg.publish, key)):
             _check_hostport(f"publish.{key}[{i}]", target)

@@ -135,6 +135,7 @@ class OscControlServer(_ServerThread):
             raise TransportError(f"OSC control {bind}:{port}: cannot bind ({e.strerror or e})") from e
         self._sock.settimeout(POLL_INTERVAL_S)
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        log.info("OSC control listening on %s:%d", *self.address, extra={"event": "bound", "port": self.address[1]})
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -183,8 +184,7 @@ class ZmqControlServer(_ServerThread):
         self._sock = self._ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
-        bind_socket(self._sock, [endpoint], "ZeroMQ control")
-        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        (self.endpoint,) = bind_socket(self._sock, [endpoint], "ZeroMQ control")
 
     def _run(self) -> None:
         poller = zmq.Poller()

@@ -125,6 +125,7 @@ class UdpFanout:
         except TransportError:
             self.close()
             raise
+        log.info("%s: sending to %s", label, ", ".join(targets), extra={"event": "targets", "targets": list(targets)})
 
     def send(self, datagrams: Sequence[bytes]) -> None:
         for target in self._targets:

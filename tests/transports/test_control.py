@@ -256,6 +256,28 @@ def test_control_port_in_use_is_a_transport_error(osc_server: OscControlServer, 
     server.close()
 
 
+def test_zmq_control_answers_over_ipv6_and_logs_the_bound_address(
+    target: FakeTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    caplog.set_level(logging.INFO, logger="bridge.transports.zeromq")
+    server = ZmqControlServer(target, "tcp://[::1]:*")
+    server.start()
+    assert server.endpoint.startswith("tcp://[::1]:") and f"ZeroMQ control bound to {server.endpoint}" in caplog.text
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.IPV6, 1)
+    sock.connect(server.endpoint)
+    sock.send(encode_control_zmq_request(SetMood("sad", 0.25)))
+    assert decode_control_zmq_reply(sock.recv()).ok and target.mood == ("sad", 0.25, None)
+    sock.close()
+    server.close()
+
+
 def test_apply_request_reports_a_refusal_by_the_target(target: FakeTarget) -> None:
     reply = apply_request(target, SetSubject("reserved"))
     assert not reply.ok and target.subject == "avatar"

@@ -253,6 +253,37 @@ def test_unreachable_network_is_not_fatal() -> None:
     pub.close()
 
 
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_zmq_publisher_binds_ipv6_and_logs_the_bound_address(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.transports.zeromq")
+    pub = ZmqPublisher(["tcp://[::1]:*"])
+    (endpoint,) = pub.endpoints
+    assert endpoint.startswith("tcp://[::1]:") and not endpoint.endswith("*")
+    assert f"ZeroMQ PUB bound to {endpoint}" in caplog.text
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.IPV6, 1)
+    sub.setsockopt(zmq.SUBSCRIBE, b"face/")
+    sub.connect(endpoint)
+    frames = _frames(1)
+    for _ in range(200):  # until the subscription has reached the publisher
+        pub.send(frames[0])
+        if sub.poll(20):
+            break
+    assert sub.recv().startswith(b"face/")
+    sub.close(linger=0)
+    pub.close()
+
+
 def test_zmq_port_in_use_is_a_clear_transport_error() -> None:
     first = ZmqPublisher(["tcp://127.0.0.1:*"])
     endpoint = first._sock.getsockopt_string(zmq.LAST_ENDPOINT)
