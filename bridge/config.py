@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import ConfigError
-from bridge.frames import MOODS
+from bridge.frames import MOODS, subject_problem
 
 OUTPUT_FPS = (30, 60, 100)
 
@@ -241,8 +241,8 @@ def validate(cfg: Config) -> Config:
     _check_range("face.smoothing_ms", cfg.face.smoothing_ms, 0.0, 10.0)
     _check_range("face.calibrate_s", cfg.face.calibrate_s, 0.5, 60.0)
     _check_choice("output.fps", cfg.output.fps, OUTPUT_FPS)
-    if not cfg.output.subject or len(cfg.output.subject.encode()) > 64:
-        raise ConfigError(f"output.subject: must be 1-64 bytes (got {cfg.output.subject!r})")
+    if problem := subject_problem(cfg.output.subject):
+        raise ConfigError(f"output.subject: {problem} (got {cfg.output.subject!r})")
     for i, ep in enumerate(cfg.publish.zmq):
         _check_zmq_endpoint(f"publish.zmq[{i}]", ep)
     if cfg.publish.control_zmq is not None:

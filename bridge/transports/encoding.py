@@ -28,10 +28,10 @@ from bridge.frames import (
     VRM_PRESETS,
     AnimationFrame,
     FacePose,
+    subject_problem,
 )
 from bridge.transports.messages import (
     MAX_CONTROL_BYTES,
-    MAX_SUBJECT_BYTES,
     MAX_TRANSITION_S,
     BridgeStatus,
     Calibrate,
@@ -490,10 +490,8 @@ def check_subject(value: object) -> str:
     """A valid subject: 1-64 bytes of UTF-8, no control characters (it becomes part of topics)."""
     if not isinstance(value, str):
         raise ProtocolError(f"subject: expected a string, got {type(value).__name__}")
-    if not 0 < len(value.encode()) <= MAX_SUBJECT_BYTES:
-        raise ProtocolError(f"subject: must be 1-{MAX_SUBJECT_BYTES} bytes of UTF-8")
-    if any(not ch.isprintable() for ch in value):
-        raise ProtocolError("subject: control characters are not allowed")
+    if problem := subject_problem(value):
+        raise ProtocolError(f"subject: {problem}")
     return value
 
 
@@ -563,7 +561,8 @@ def decode_control_zmq_request(data: bytes) -> ControlRequest:
     if missing := required - keys:
         raise ProtocolError(f"{cmd}: missing {', '.join(sorted(missing))}")
     if extra := keys - required - optional:
-        raise ProtocolError(f"{cmd}: unknown keys {', '.join(sorted(map(str, extra)))}")
+        # repr: a key is network data, and raw text could forge log lines
+        raise ProtocolError(f"{cmd}: unknown keys {', '.join(sorted(map(repr, extra)))}")
     return _build_request(cmd, obj)
 
 

@@ -158,3 +158,12 @@ def test_calibrate_reaches_a_bridge_over_ipv6(tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
         rep.close(linger=0)
+
+
+@pytest.mark.parametrize("subject", ["cam\n1", "cam\t1", "a\x1b[31m"], ids=["newline", "tab", "escape"])
+def test_a_subject_the_control_channel_would_refuse_is_a_usage_error(wavs: dict[str, Path], subject: str) -> None:
+    # a recording made with it could not be replayed
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--subject", subject)
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and "output.subject: control characters are not allowed" in lines[0], p.stderr

@@ -278,6 +278,22 @@ def test_zmq_control_answers_over_ipv6_and_logs_the_bound_address(
     server.close()
 
 
+def test_network_text_reaches_the_log_escaped_never_raw(
+    zmq_server: ZmqControlServer, osc_server: OscControlServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = "x\n22:00:00 ERROR bridge.cli: FORGED\x1b[31m"
+    caplog.set_level(logging.WARNING, logger="bridge.transports.control")
+    sock = _req(zmq_server.endpoint)
+    sock.send(msgpack.packb({"v": 1, "cmd": "calibrate", forged: 1}))
+    assert "unknown keys 'x\\n22:00:00" in (decode_control_zmq_reply(sock.recv()).error or "")
+    sock.close()
+    osc_server.handle(osc_message("/avatar/v1/control/mood", (forged, 0.5)), ("127.0.0.1", 1))
+    osc_server.handle(osc_message(forged.replace("x", "/x"), ()), ("127.0.0.1", 1))
+    _wait(lambda: zmq_server.rejected == 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3 and not any("\n" in m or "\x1b" in m for m in messages), messages
+
+
 def test_apply_request_reports_a_refusal_by_the_target(target: FakeTarget) -> None:
     reply = apply_request(target, SetSubject("reserved"))
     assert not reply.ok and target.subject == "avatar"

@@ -35,6 +35,8 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ('[publish]\ncontrol_zmq = "tcp://127.0.0.1:70000"\n', "publish.control_zmq"),
         ('[publish]\ncontrol_zmq = "bogus"\n', "publish.control_zmq"),
         ('[publish]\nzmq = ["tcp://127.0.0.1"]\n', "publish.zmq[0]"),
+        ('[output]\nsubject = "cam\\n1"\n', "output.subject"),
+        ('[output]\nsubject = "cam\\t1"\n', "output.subject"),
     ],
     ids=[
         "fps",
@@ -50,6 +52,8 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         "control port wraps",
         "control not an endpoint",
         "zmq no port",
+        "subject newline",
+        "subject tab",
     ],  # fmt: skip
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:
