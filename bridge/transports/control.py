@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.1
 # Receive buffer larger than any valid request, so oversized datagrams are seen whole and rejected.
 RECV_BYTES = 65536
-# ZeroMQ peers sending more than this are disconnected by libzmq; 1,025..65,536 get an error reply.
-ZMQ_MAX_MESSAGE_BYTES = 65536
+# Requests up to this size are received and answered (over 1,024 bytes: an error); libzmq
+# disconnects a peer that sends more, so a bigger request is the one that gets no reply. Any
+# request a client can reasonably make fits; the cap bounds the memory one message can take.
+ZMQ_MAX_MESSAGE_BYTES = 1 << 20
 
 __all__ = ["BridgeStatus", "ControlTarget", "OscControlServer", "ZmqControlServer", "apply_request"]
 

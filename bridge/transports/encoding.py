@@ -641,7 +641,7 @@ def encode_control_osc(request: ControlRequest) -> bytes:
 
 
 def encode_osc_status(status: BridgeStatus) -> bytes:
-    """``/avatar/v1/status ,siiffffsfi`` sent back to the sender of ``/avatar/v1/control/status``."""
+    """``/avatar/v1/status ,siifffssfi`` sent back to the sender of ``/avatar/v1/control/status``."""
     return osc_message(
         OSC_STATUS_ADDRESS,
         (

@@ -238,8 +238,9 @@ def test_zmq_control_replies_to_valid_and_invalid_requests(zmq_server: ZmqContro
         assert not reply.ok and reply.error
     sock.send_multipart([b"a", b"b"])
     assert not decode_control_zmq_reply(sock.recv()).ok
-    sock.send(encode_control_zmq_request(SetMood("happy", 0.5)) + bytes(2000))
-    assert "exceeds" in (decode_control_zmq_reply(sock.recv()).error or "")
+    for size in (2000, 70_000, 1_000_000):  # every request is answered, not only those under 64 KiB
+        sock.send(encode_control_zmq_request(SetMood("happy", 0.5)) + bytes(size))
+        assert "exceeds" in (decode_control_zmq_reply(sock.recv()).error or "")
     assert target.snapshot() == before
     sock.send(msgpack.packb({"v": 1, "cmd": "status"}))
     status = decode_control_zmq_reply(sock.recv()).status
