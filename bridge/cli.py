@@ -17,7 +17,7 @@ from bridge.config import OUTPUT_FPS, Config, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.evaluation import add_evaluate_args
 from bridge.frames import MOODS
-from bridge.logs import setup_logging
+from bridge.logs import flush_logging, setup_logging
 from bridge.offline.cli_args import add_bake_args, add_preview_args
 from bridge.training.command import add_train_args
 from bridge.training.head import add_train_head_args
@@ -187,14 +187,17 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from bridge.errors import TransportError
     from bridge.transports.encoding import decode_control_zmq_reply, encode_control_zmq_request
     from bridge.transports.messages import Calibrate
+    from bridge.transports.zeromq import check_connect_host
 
+    check_connect_host(args.control_zmq, "--control-zmq")
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.IPV6, 1)
     try:
         sock.connect(args.control_zmq)
         sock.send(encode_control_zmq_request(Calibrate()))
-        if not sock.poll(int(args.timeout_s * 1000)):
+        if not sock.poll(round(args.timeout_s * 1000)):
             raise TransportError(f"no reply from a bridge at {args.control_zmq} within {args.timeout_s:g} s "
                                  "(is it running with --control-zmq?)")
         reply = decode_control_zmq_reply(sock.recv())
@@ -206,6 +209,21 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise TransportError(f"the bridge refused to calibrate: {reply.error}")
     log.info("calibrating: the bridge re-estimates the neutral from the next seconds of speech")
     return 0
+
+
+MAX_TIMEOUT_S = 3600.0
+
+
+def _timeout_s(text: str) -> float:
+    """argparse type: a finite number of seconds, more than 0 and at most an hour (zmq's poll
+    takes int milliseconds, and a negative one waits forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIMEOUT_S:g} s (got {text!r})")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="make a running bridge re-estimate the speaker's rest pose now")
     p.add_argument("--control-zmq", default="tcp://127.0.0.1:5556", help="the bridge's --control-zmq endpoint")
-    p.add_argument("--timeout-s", type=float, default=3.0, help="how long to wait for the reply")
+    p.add_argument("--timeout-s", type=_timeout_s, default=3.0, help="how long to wait for the reply (default 3)")
     p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("devices", help="list audio input devices")
@@ -285,6 +303,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run_command(args)
+    finally:
+        flush_logging()
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the chosen command; every error becomes one log line and an exit code."""
     try:
         code: int = args.func(args)
         return code

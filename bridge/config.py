@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.errors import ConfigError
-from bridge.frames import MOODS
+from bridge.frames import MOODS, subject_problem
 
 OUTPUT_FPS = (30, 60, 100)
 
@@ -207,6 +207,17 @@ def _check_hostport(name: str, value: str) -> None:
         raise ConfigError(f"{name}: expected HOST:PORT with a port 1-65535 (got {value!r})")
 
 
+def _check_zmq_endpoint(name: str, value: str) -> None:
+    # libzmq takes a tcp port modulo 65536, so 99999 would bind 34463 without a word.
+    scheme, sep, address = value.partition("://")
+    if not sep or not scheme or not address:
+        raise ConfigError(f"{name}: expected an endpoint like tcp://127.0.0.1:5555 (got {value!r})")
+    if scheme == "tcp":
+        host, colon, port = address.rpartition(":")
+        if not colon or not host or not (port == "*" or (port.isdigit() and int(port) <= 65535)):
+            raise ConfigError(f"{name}: expected tcp://HOST:PORT, the port 1-65535 or * (any) (got {value!r})")
+
+
 def validate(cfg: Config) -> Config:
     """Check value ranges; raise ConfigError naming the first bad field."""
     _check_range("audio.buffer_s", cfg.audio.buffer_s, 0.1, 60.0)
@@ -230,11 +241,12 @@ def validate(cfg: Config) -> Config:
     _check_range("face.smoothing_ms", cfg.face.smoothing_ms, 0.0, 10.0)
     _check_range("face.calibrate_s", cfg.face.calibrate_s, 0.5, 60.0)
     _check_choice("output.fps", cfg.output.fps, OUTPUT_FPS)
-    if not cfg.output.subject or len(cfg.output.subject.encode()) > 64:
-        raise ConfigError(f"output.subject: must be 1-64 bytes (got {cfg.output.subject!r})")
+    if problem := subject_problem(cfg.output.subject):
+        raise ConfigError(f"output.subject: {problem} (got {cfg.output.subject!r})")
     for i, ep in enumerate(cfg.publish.zmq):
-        if "://" not in ep:
-            raise ConfigError(f"publish.zmq[{i}]: expected an endpoint like tcp://127.0.0.1:5555 (got {ep!r})")
+        _check_zmq_endpoint(f"publish.zmq[{i}]", ep)
+    if cfg.publish.control_zmq is not None:
+        _check_zmq_endpoint("publish.control_zmq", cfg.publish.control_zmq)
     for key in ("osc", "vmc", "livelinkface"):
         for i, target in enumerate(getattr(cfg.publish, key)):
             _check_hostport(f"publish.{key}[{i}]", target)

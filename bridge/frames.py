@@ -57,6 +57,18 @@ VRM_PRESETS: tuple[str, ...] = ("A", "I", "U", "E", "O", "Blink", "Joy", "Angry"
 
 MOODS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "disgusted", "afraid", "surprised")
 
+# A subject becomes part of ZeroMQ topics, OSC strings and Live Link Face names.
+MAX_SUBJECT_BYTES = 64
+
+
+def subject_problem(subject: str) -> str | None:
+    """Why a subject name is invalid (None when valid): the one rule of config, control and recordings."""
+    if not 0 < len(subject.encode()) <= MAX_SUBJECT_BYTES:
+        return f"must be 1-{MAX_SUBJECT_BYTES} bytes of UTF-8"
+    if not subject.isprintable():
+        return "control characters are not allowed"
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class AudioBlock:

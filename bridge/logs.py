@@ -1,15 +1,33 @@
-"""Logging setup: human-readable text or one JSON object per event (`--log-format json`)."""
+"""Logging setup: human-readable text or one JSON object per event (`--log-format json`).
+
+Records are handed to a writer thread through a bounded queue, so a thread that logs never waits
+for stderr: a pipe nobody reads or a stuck log shipper must not stop the frame stream. When the queue
+is full, records are dropped and counted; the writer reports the count once it can write again.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import os
+import queue
 import sys
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 # LogRecord attributes that are not event fields.
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+QUEUE_RECORDS = 10_000
+FLUSH_TIMEOUT_S = 2.0
+LOG_INTERVAL_S = 5.0
+# Distinct reasons a RateLimitedLog tracks at once; templates are fixed strings, so this is a backstop.
+MAX_REASONS = 64
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,6 +54,8 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     A handler bound to the stream of setup time writes into a closed file once that stream is
     swapped and closed (pytest's capture, an embedding app); libraries log even at interpreter exit.
+    The process's own stderr is written with os.write: a write blocked on a full pipe then holds no
+    lock of ``sys.stderr``, which the interpreter needs at exit.
     """
 
     @property
@@ -46,9 +66,100 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def stream(self, _value: Any) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.__stderr__
+        if stream is None or sys.stderr is not stream:
+            super().emit(record)
+            return
+        try:
+            data = (self.format(record) + self.terminator).encode(stream.encoding, stream.errors or "strict")
+            fd = stream.fileno()
+            while data:
+                data = data[os.write(fd, data) :]
+        except (OSError, ValueError):  # stderr closed or gone: nowhere left to report it
+            pass
+        except Exception:
+            self.handleError(record)
+
+
+class AsyncHandler(logging.Handler):
+    """Queues records for a writer thread; never blocks the logging thread.
+
+    Attributes:
+        dropped: records dropped so far because the queue was full.
+    """
+
+    def __init__(self, target: logging.Handler, capacity: int = QUEUE_RECORDS) -> None:
+        super().__init__()
+        self._target = target
+        self._queue: queue.Queue[logging.LogRecord | threading.Event | None] = queue.Queue(capacity)
+        self.dropped = 0
+        self._reported = 0
+        self._stuck: threading.Event | None = None
+        self._thread = threading.Thread(target=self._drain, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Format the message now: arguments may change before the writer gets to it.
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1  # under the handler lock (Handler.handle)
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            # emit, not handle: the writer is the target's only caller, and a write blocked on stderr
+            # must not hold the target's lock, which logging.shutdown takes at exit.
+            lost = self.dropped - self._reported
+            if lost:
+                self._reported += lost
+                self._target.emit(
+                    logging.makeLogRecord({
+                        "name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
+                        "msg": "%d log lines were dropped: stderr was not being read",
+                        "args": (lost,), "event": "log_dropped", "dropped": lost,
+                    })
+                )  # fmt: skip
+            self._target.emit(item)
+
+    def flush(self) -> None:
+        self.drain()
+
+    def drain(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Wait until the records queued so far are written; False if stderr blocks for ``timeout_s``."""
+        if not self._thread.is_alive() or (self._stuck is not None and not self._stuck.is_set()):
+            return False  # once stderr blocked a drain, later ones (at exit) do not wait again
+        done = threading.Event()
+        deadline = time.monotonic() + timeout_s
+        try:
+            self._queue.put(done, timeout=timeout_s)
+        except queue.Full:
+            self._stuck = done
+            return False
+        if not done.wait(max(0.0, deadline - time.monotonic())):
+            self._stuck = done
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.drain():
+            self._queue.put(None)
+            self._thread.join()
+        # else the writer is stuck on stderr; it is a daemon thread and ends with the process
+        super().close()
+
 
 def setup_logging(level: str, fmt: str) -> None:
-    """Configure the root logger once, writing to stderr."""
+    """Configure the root logger, writing to stderr through a writer thread; replaces an earlier setup."""
     handler = _StderrHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -56,5 +167,91 @@ def setup_logging(level: str, fmt: str) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         logging.Formatter.converter = time.localtime
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        if isinstance(old, AsyncHandler):
+            old.close()
+    root.handlers[:] = [AsyncHandler(handler)]
     root.setLevel(level.upper())
+
+
+def flush_logging() -> None:
+    """Write out every queued record (bounded wait); the CLI calls this before it returns."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
+@dataclass(slots=True)
+class _Window:
+    opened_s: float
+    suppressed: int = 0
+    args: tuple[object, ...] = ()
+
+
+class RateLimitedLog:
+    """Logs each reason at most once per interval; repeats in between are counted, not logged.
+
+    A reason is a call site's message template (or an explicit ``key``), never the formatted text, so
+    changing values (a sender's port, a bad number) do not make a repeat look new. When a window
+    closes with repeats in it, one summary line with the count and the latest values is logged: on the
+    next call of any reason, on ``poll()`` (called by owners that run periodically) or on ``flush()``.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, interval_s: float = LOG_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._log = logger
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: OrderedDict[tuple[int, str, str], _Window] = OrderedDict()
+
+    def warning(self, msg: str, *args: object, key: str = "") -> None:
+        self.log(logging.WARNING, msg, *args, key=key)
+
+    def info(self, msg: str, *args: object, key: str = "") -> None:
+        self.log(logging.INFO, msg, *args, key=key)
+
+    def log(self, level: int, msg: str, *args: object, key: str = "") -> None:
+        """Log ``msg % args`` unless the same (level, msg, key) was logged less than an interval ago."""
+        now = self._clock()
+        with self._lock:
+            self._close_windows(now)
+            window = self._windows.get((level, msg, key))
+            if window is not None:
+                window.suppressed += 1
+                window.args = args
+                return
+            if len(self._windows) >= MAX_REASONS:
+                self._summarise(*self._windows.popitem(last=False), now)
+            self._windows[(level, msg, key)] = _Window(now)
+        self._log.log(level, msg, *args)
+
+    def poll(self) -> None:
+        """Log the summaries of windows that have closed."""
+        with self._lock:
+            self._close_windows(self._clock())
+
+    def flush(self) -> None:
+        """Log every pending summary now (at shutdown)."""
+        now = self._clock()
+        with self._lock:
+            while self._windows:
+                self._summarise(*self._windows.popitem(last=False), now)
+
+    def _close_windows(self, now: float) -> None:
+        # Windows are kept in the order they opened, so the closed ones are at the front.
+        while self._windows:
+            reason, window = next(iter(self._windows.items()))
+            if now - window.opened_s < self._interval_s:
+                return
+            del self._windows[reason]
+            self._summarise(reason, window, now)
+            if window.suppressed:  # the problem goes on: keep limiting it from now
+                self._windows[reason] = _Window(now)
+
+    def _summarise(self, reason: tuple[int, str, str], window: _Window, now: float) -> None:
+        if window.suppressed:
+            level, msg, _ = reason
+            self._log.log(
+                level, msg + " (and %d more in %.1f s)", *window.args, window.suppressed, now - window.opened_s,
+            )  # fmt: skip

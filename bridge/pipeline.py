@@ -16,7 +16,8 @@ from bridge.audio.sources import AudioSource
 from bridge.audio.vad import VoiceActivity
 from bridge.config import Config
 from bridge.frames import ARKIT_NAMES, F32, AnimationFrame, ArticulationFrame, AudioBlock, FacePose, ModelOutput
-from bridge.stages import ArticulationModel, FaceSolver, Sink
+from bridge.logs import RateLimitedLog
+from bridge.stages import ArticulationModel, FaceSolver, Sink, send_to_sinks
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class Bridge:
         self._publish_times: deque[float] = deque(maxlen=256)
         self._last: AnimationFrame | None = None
         self.on_frame: Callable[[AnimationFrame], None] | None = None
+        self._sink_errors = RateLimitedLog(log)
 
     # --- control (thread-safe) -------------------------------------------------------------
     def set_muted(self, muted: bool) -> None:
@@ -220,6 +222,7 @@ class Bridge:
             t_capture_s = block.t_capture_s
             self._emit(self.articulator.process(block), live=True)
         self._emit(self.articulator.flush(t_capture_s), live=False)
+        self._sink_errors.flush()
 
     def _emit(self, frames: list[ArticulationFrame], live: bool) -> None:
         out: list[tuple[float, float, FacePose]] = []
@@ -243,8 +246,7 @@ class Bridge:
             subject=self.subject,
             pose=pose,
         )
-        for sink in self.sinks:
-            sink.send(frame)
+        send_to_sinks(self.sinks, frame, self._sink_errors)
         with self._lock:
             self._seq += 1
             self._latencies_ms.append((time.monotonic() - t_capture_s) * 1000)

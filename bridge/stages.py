@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from bridge.frames import F32, AnimationFrame, ArticulationFrame, FacePose, ModelOutput
+from bridge.logs import RateLimitedLog
 
 
 class ArticulationModel(Protocol):
@@ -43,3 +46,15 @@ class Sink(Protocol):
     def send(self, frame: AnimationFrame, /) -> None: ...
 
     def close(self) -> None: ...
+
+
+def send_to_sinks(sinks: Sequence[Sink], frame: AnimationFrame, errors: RateLimitedLog) -> None:
+    """Send a frame to every sink; a sink that raises is logged (rate-limited) and the others still get it."""
+    for sink in sinks:
+        try:
+            sink.send(frame)
+        except Exception as e:  # a publisher's bug must not end the stream for the other publishers
+            errors.log(
+                logging.ERROR, "%s publisher failed: %s: %s; the other publishers go on", sink.name,
+                type(e).__name__, e, key=sink.name,
+            )  # fmt: skip

@@ -54,9 +54,7 @@ _J_HEAD = (_J["head_yaw_rad"], _J["head_pitch_rad"], _J["head_roll_rad"])
 _J_EYE_YAW = (_J["eye_left_yaw_rad"], _J["eye_right_yaw_rad"])
 _J_EYE_PITCH = (_J["eye_left_pitch_rad"], _J["eye_right_pitch_rad"])
 _J_BREATH = _J["breath"]
-_VRM_BLINK, _VRM_JOY, _VRM_ANGRY, _VRM_SORROW, _VRM_FUN = (
-    _VRM[n] for n in ("Blink", "Joy", "Angry", "Sorrow", "Fun")
-)
+_VRM_BLINK, _VRM_JOY, _VRM_ANGRY, _VRM_SORROW, _VRM_FUN = (_VRM[n] for n in ("Blink", "Joy", "Angry", "Sorrow", "Fun"))
 
 
 def _clamp01(x: float) -> float:
@@ -108,7 +106,7 @@ class FaceEngine:
             ConfigError: unknown mood, intensity outside 0..1 or transition outside 0..60 s.
         """
         self.moods.set_target({mood: intensity}, transition_s)
-        log.info("mood -> %s %.2f", mood, intensity)
+        log.debug("mood -> %s %.2f", mood, intensity)
 
     def set_mood_mix(self, weights: Mapping[str, float], transition_s: float | None = None) -> None:
         """Fade to a blend of moods ({name: intensity}); weights summing above 1 are normalised."""
@@ -233,4 +231,3 @@ class FaceEngine:
 def build_face_solver(cfg: FaceConfig) -> FaceEngine:
     """The face solver for a config (loads the rig profile; raises ConfigError when it is invalid)."""
     return FaceEngine(cfg, load_profile(cfg.profile))
-

@@ -16,6 +16,7 @@ from typing import Protocol
 import zmq
 
 from bridge.errors import BridgeError, ProtocolError, TransportError
+from bridge.logs import RateLimitedLog
 from bridge.transports.encoding import (
     decode_control_osc,
     decode_control_zmq_request,
@@ -32,7 +33,6 @@ from bridge.transports.messages import (
     SetMuted,
     SetSubject,
 )
-from bridge.transports.udp import RateLimitedLog
 from bridge.transports.zeromq import bind_socket
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.1
 # Receive buffer larger than any valid request, so oversized datagrams are seen whole and rejected.
 RECV_BYTES = 65536
-# ZeroMQ peers sending more than this are disconnected by libzmq; 1,025..65,536 get an error reply.
-ZMQ_MAX_MESSAGE_BYTES = 65536
+# Requests up to this size are received and answered (over 1,024 bytes: an error); libzmq
+# disconnects a peer that sends more, so a bigger request is the one that gets no reply. Any
+# request a client can reasonably make fits; the cap bounds the memory one message can take.
+ZMQ_MAX_MESSAGE_BYTES = 1 << 20
 
 __all__ = ["BridgeStatus", "ControlTarget", "OscControlServer", "ZmqControlServer", "apply_request"]
 
@@ -77,17 +79,19 @@ def apply_request(target: ControlTarget, request: ControlRequest) -> ControlRepl
                 return ControlReply(ok=True, status=target.status())
     except BridgeError as e:
         return ControlReply(ok=False, error=str(e))
-    log.info("control: %s", request)
     return ControlReply(ok=True)
 
 
 class _ServerThread(ABC):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, target: ControlTarget) -> None:
+        self._target = target
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.handled = 0
         self.rejected = 0
         self._rejects = RateLimitedLog(log)
+        # A fader sending 60 requests a second is normal use, but not 60 log lines a second.
+        self._applied = RateLimitedLog(log)
 
     def start(self) -> None:
         self._thread.start()
@@ -95,23 +99,35 @@ class _ServerThread(ABC):
     @abstractmethod
     def _run(self) -> None: ...
 
-    def _reject(self, source: str, e: ProtocolError) -> ControlReply:
+    def _reject(self, transport: str, sender: str, e: ProtocolError) -> ControlReply:
         self.rejected += 1
-        self._rejects.warning(f"control {source}: rejected: {e}")
+        # One line per field at fault per interval: values and sender ports vary from packet to packet.
+        field, sep, _ = str(e).partition(":")
+        self._rejects.warning(
+            "control %s: rejected%s: %s", transport, sender, e, key=field if sep and " " not in field else ""
+        )
         return ControlReply(ok=False, error=str(e))
+
+    def _apply(self, request: ControlRequest) -> ControlReply:
+        self.handled += 1
+        reply = apply_request(self._target, request)
+        if reply.ok and not isinstance(request, QueryStatus):
+            self._applied.info("control: %s", request, key=type(request).__name__)
+        return reply
 
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
+        self._rejects.flush()
+        self._applied.flush()
 
 
 class OscControlServer(_ServerThread):
     """``/avatar/v1/control/*`` over UDP; a status query is answered to the sender with /avatar/v1/status."""
 
     def __init__(self, target: ControlTarget, port: int, bind: str = "127.0.0.1") -> None:
-        super().__init__("control-osc")
-        self._target = target
+        super().__init__("control-osc", target)
         family = socket.AF_INET6 if ":" in bind else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -121,17 +137,20 @@ class OscControlServer(_ServerThread):
             raise TransportError(f"OSC control {bind}:{port}: cannot bind ({e.strerror or e})") from e
         self._sock.settimeout(POLL_INTERVAL_S)
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        log.info("OSC control listening on %s:%d", *self.address, extra={"event": "bound", "port": self.address[1]})
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 data, sender = self._sock.recvfrom(RECV_BYTES)
             except TimeoutError:
+                self._rejects.poll()
+                self._applied.poll()
                 continue
             except OSError as e:
                 if self._stop.is_set():
                     return
-                self._rejects.warning(f"control OSC: receive failed: {e.strerror or e}")
+                self._rejects.warning("control OSC: receive failed: %s", e.strerror or e)
                 continue
             self.handle(data, sender)
 
@@ -140,16 +159,15 @@ class OscControlServer(_ServerThread):
         try:
             request = decode_control_osc(data)
         except ProtocolError as e:
-            return self._reject(f"OSC from {sender[0]}:{sender[1]}", e)
-        self.handled += 1
-        reply = apply_request(self._target, request)
+            return self._reject("OSC", f" from {sender[0]}:{sender[1]}", e)
+        reply = self._apply(request)
         if reply.status is not None:
             try:
                 self._sock.sendto(encode_osc_status(reply.status), sender)
             except OSError as e:
-                self._rejects.warning(f"control OSC: status reply to {sender}: {e.strerror or e}")
+                self._rejects.warning("control OSC: status reply to %s: %s", sender, e.strerror or e)
         elif not reply.ok:
-            self._rejects.warning(f"control OSC: {reply.error}")
+            self._rejects.warning("control OSC: %s", reply.error)
         return reply
 
     def close(self) -> None:
@@ -163,14 +181,12 @@ class ZmqControlServer(_ServerThread):
     def __init__(
         self, target: ControlTarget, endpoint: str, context: zmq.Context[zmq.Socket[bytes]] | None = None
     ) -> None:
-        super().__init__("control-zmq")
-        self._target = target
+        super().__init__("control-zmq", target)
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.MAXMSGSIZE, ZMQ_MAX_MESSAGE_BYTES)
-        bind_socket(self._sock, [endpoint], "ZeroMQ control")
-        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        (self.endpoint,) = bind_socket(self._sock, [endpoint], "ZeroMQ control")
 
     def _run(self) -> None:
         poller = zmq.Poller()
@@ -178,6 +194,8 @@ class ZmqControlServer(_ServerThread):
         try:
             while not self._stop.is_set():
                 if not poller.poll(int(POLL_INTERVAL_S * 1000)):
+                    self._rejects.poll()
+                    self._applied.poll()
                     continue
                 parts = self._sock.recv_multipart()
                 reply = self.handle(parts)
@@ -192,9 +210,8 @@ class ZmqControlServer(_ServerThread):
                 raise ProtocolError(f"expected a single-frame message, got {len(parts)} frames")
             request = decode_control_zmq_request(parts[0])
         except ProtocolError as e:
-            return self._reject("ZeroMQ", e)
-        self.handled += 1
-        return apply_request(self._target, request)
+            return self._reject("ZeroMQ", "", e)
+        return self._apply(request)
 
     def close(self) -> None:
         started = self._thread.is_alive()

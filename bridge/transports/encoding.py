@@ -28,10 +28,10 @@ from bridge.frames import (
     VRM_PRESETS,
     AnimationFrame,
     FacePose,
+    subject_problem,
 )
 from bridge.transports.messages import (
     MAX_CONTROL_BYTES,
-    MAX_SUBJECT_BYTES,
     MAX_TRANSITION_S,
     BridgeStatus,
     Calibrate,
@@ -490,10 +490,8 @@ def check_subject(value: object) -> str:
     """A valid subject: 1-64 bytes of UTF-8, no control characters (it becomes part of topics)."""
     if not isinstance(value, str):
         raise ProtocolError(f"subject: expected a string, got {type(value).__name__}")
-    if not 0 < len(value.encode()) <= MAX_SUBJECT_BYTES:
-        raise ProtocolError(f"subject: must be 1-{MAX_SUBJECT_BYTES} bytes of UTF-8")
-    if any(not ch.isprintable() for ch in value):
-        raise ProtocolError("subject: control characters are not allowed")
+    if problem := subject_problem(value):
+        raise ProtocolError(f"subject: {problem}")
     return value
 
 
@@ -563,7 +561,8 @@ def decode_control_zmq_request(data: bytes) -> ControlRequest:
     if missing := required - keys:
         raise ProtocolError(f"{cmd}: missing {', '.join(sorted(missing))}")
     if extra := keys - required - optional:
-        raise ProtocolError(f"{cmd}: unknown keys {', '.join(sorted(map(str, extra)))}")
+        # repr: a key is network data, and raw text could forge log lines
+        raise ProtocolError(f"{cmd}: unknown keys {', '.join(sorted(map(repr, extra)))}")
     return _build_request(cmd, obj)
 
 
@@ -642,7 +641,7 @@ def encode_control_osc(request: ControlRequest) -> bytes:
 
 
 def encode_osc_status(status: BridgeStatus) -> bytes:
-    """``/avatar/v1/status ,siiffffsfi`` sent back to the sender of ``/avatar/v1/control/status``."""
+    """``/avatar/v1/status ,siifffssfi`` sent back to the sender of ``/avatar/v1/control/status``."""
     return osc_message(
         OSC_STATUS_ADDRESS,
         (
@@ -803,38 +802,84 @@ def decode_record_header(line: bytes) -> None:
         raise ProtocolError(f"unsupported recording version {obj.get('v')!r}")
 
 
+# Bounds a replayed frame must keep so that every encoder can represent it: Live Link Face packs
+# floor(t_s * fps) and the rate as int32, OSC/VMC pack times as float32.
+_RECORD_MAX_TIME_S = 1e7
+_RECORD_MAX_FPS = 1000
+_RECORD_MAX_SEQ = 2**63 - 1
+# Arrays whose values are weights 0..1 on every wire; joints and EMA are finite with loose bounds.
+_RECORD_UNIT_ARRAYS = ("blendshapes", "visemes", "vrm")
+_RECORD_MAX_ABS = 1e3
+
+
+def _reject_constant(name: str) -> float:
+    raise ProtocolError(f"{name} is not a valid JSON number")
+
+
+def _record_int(obj: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ProtocolError(f"{key}: expected an integer {lo}-{hi}, got {value!r}")
+    return value
+
+
+def _record_str(obj: dict[str, Any], key: str, choices: Sequence[str]) -> str:
+    value = obj[key]
+    if not isinstance(value, str) or value not in choices:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ProtocolError(f"{key}: must be one of {', '.join(choices)}, got {shown}")
+    return value
+
+
+def _record_array(obj: dict[str, Any], key: str, n: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    values = obj[key]
+    if not isinstance(values, list) or len(values) != n:
+        raise ProtocolError(f"{key}: expected {n} values")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ProtocolError(f"{key}: expected numbers")
+    lo, hi = (0.0, 1.0) if key in _RECORD_UNIT_ARRAYS else (-_RECORD_MAX_ABS, _RECORD_MAX_ABS)
+    array = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~((array >= lo) & (array <= hi)))  # NaN fails both comparisons
+    if bad.size:
+        raise ProtocolError(f"{key}[{bad[0]}]: must be between {lo:g} and {hi:g}, got {values[bad[0]]!r}")
+    return array.astype(np.float32)
+
+
 def decode_record(line: bytes) -> tuple[float, AnimationFrame]:
-    """Parse one recording line into (t_rel_s, frame).
+    """Parse and validate one recording line into (t_rel_s, frame).
 
     Raises:
-        ProtocolError: invalid JSON, missing fields, wrong array lengths or types.
+        ProtocolError: invalid JSON, missing fields, wrong array lengths or types, values no
+            publisher can send (NaN or infinite numbers, weights outside 0..1, a negative or huge
+            time, a frame rate outside 1-1000, an unknown mood or viseme).
     """
     try:
-        obj = json.loads(line)
-        arrays = {k: np.asarray(obj[k], dtype=np.float32) for k in _RECORD_LENGTHS}
-        for key, n in _RECORD_LENGTHS.items():
-            if arrays[key].shape != (n,):
-                raise ProtocolError(f"{key}: expected {n} values")
+        obj = json.loads(line, parse_constant=_reject_constant)
+        if not isinstance(obj, dict):
+            raise ProtocolError(f"expected an object, got {type(obj).__name__}")
+        arrays = {k: _record_array(obj, k, n) for k, n in _RECORD_LENGTHS.items()}
         pose = FacePose(
             blendshapes=arrays["blendshapes"],
             joints=arrays["joints"],
             ema=arrays["ema"],
             visemes=arrays["visemes"],
             vrm=arrays["vrm"],
-            viseme=str(obj["viseme"]),
-            voice=float(obj["voice"]),
-            mood=str(obj["mood"]),
-            mood_intensity=float(obj["mood_intensity"]),
+            viseme=_record_str(obj, "viseme", VISEMES),
+            voice=_check_finite("voice", obj["voice"], 0.0, 1.0),
+            mood=_record_str(obj, "mood", MOODS),
+            mood_intensity=_check_finite("mood_intensity", obj["mood_intensity"], 0.0, 1.0),
         )
         frame = AnimationFrame(
-            seq=int(obj["seq"]),
-            t_s=float(obj["t_s"]),
-            t_capture_s=float(obj["t_capture_s"]),
-            t_publish_s=float(obj["t_publish_s"]),
-            fps=int(obj["fps"]),
+            seq=_record_int(obj, "seq", 0, _RECORD_MAX_SEQ),
+            t_s=_check_finite("t_s", obj["t_s"], 0.0, _RECORD_MAX_TIME_S),
+            t_capture_s=_check_finite("t_capture_s", obj["t_capture_s"], -math.inf, math.inf),
+            t_publish_s=_check_finite("t_publish_s", obj["t_publish_s"], -math.inf, math.inf),
+            fps=_record_int(obj, "fps", 1, _RECORD_MAX_FPS),
             subject=check_subject(obj["subject"]),
             pose=pose,
         )
-        return float(obj["t_rel_s"]), frame
-    except (ValueError, KeyError, TypeError) as e:
+        return _check_finite("t_rel_s", obj["t_rel_s"], 0.0, _RECORD_MAX_TIME_S), frame
+    except KeyError as e:
+        raise ProtocolError(f"bad recording line: missing {e}") from e
+    except (ValueError, TypeError) as e:
         raise ProtocolError(f"bad recording line: {e}") from e

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 # Limits every control endpoint enforces (documented in schemas/control.md).
 MAX_CONTROL_BYTES = 1024
-MAX_SUBJECT_BYTES = 64
 MAX_TRANSITION_S = 60.0
 
 

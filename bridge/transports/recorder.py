@@ -72,8 +72,10 @@ def read_recording(path: str | Path) -> Iterator[tuple[float, AnimationFrame]]:
     p = Path(path)
     try:
         with p.open("rb") as f:
-            header = f.readline()
-            decode_record_header(header)
+            try:
+                decode_record_header(f.readline())
+            except ProtocolError as e:
+                raise ProtocolError(f"{p}:1: {e}") from e
             for number, line in enumerate(f, start=2):
                 if not line.strip():
                     continue

@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from bridge.config import Config
-from bridge.stages import Sink
+from bridge.logs import RateLimitedLog
+from bridge.stages import Sink, send_to_sinks
 from bridge.transports.recorder import read_recording
 from bridge.transports.sinks import build_sinks
 
@@ -29,12 +30,14 @@ def replay(
     """Send a recording's frames to every sink at the recorded pace (``speed`` 2 = twice as fast).
 
     Each frame keeps its seq, stream time, subject and content; its publish time becomes now and its
-    capture time keeps the recorded latency. Returns the number of frames sent.
+    capture time keeps the recorded latency. A sink that raises is logged and skipped for that frame,
+    as in the live loop. Returns the number of frames sent.
     """
     if not speed > 0:
         raise ValueError(f"speed must be positive (got {speed!r})")
     start_s = clock()
     sent = 0
+    errors = RateLimitedLog(log)
     for t_rel_s, frame in read_recording(path):
         if stop is not None and stop.is_set():
             break
@@ -43,9 +46,9 @@ def replay(
             sleep(wait_s)
         now = clock()
         out = replace(frame, t_publish_s=now, t_capture_s=now - (frame.t_publish_s - frame.t_capture_s))
-        for sink in sinks:
-            sink.send(out)
+        send_to_sinks(sinks, out, errors)
         sent += 1
+    errors.flush()
     return sent
 
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.errors import TransportError
+from bridge.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
-LOG_INTERVAL_S = 5.0
 RECONNECT_INTERVAL_S = 1.0
 
 
@@ -24,31 +24,6 @@ class SendStats:
 
     sent: int
     dropped: int
-
-
-class RateLimitedLog:
-    """Logs a warning per reason at most once per interval, with the count of repeats in between."""
-
-    def __init__(
-        self, logger: logging.Logger, interval_s: float = LOG_INTERVAL_S, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._log = logger
-        self._interval_s = interval_s
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warning(self, reason: str) -> None:
-        now = self._clock()
-        last = self._last.get(reason)
-        if last is not None and now - last < self._interval_s:
-            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
-            return
-        repeats = self._suppressed.pop(reason, 0)
-        self._last[reason] = now
-        self._log.warning(
-            "%s%s", reason, f" (and {repeats} more in the last {self._interval_s:g} s)" if repeats else ""
-        )
 
 
 def parse_hostport(target: str) -> tuple[str, int]:
@@ -104,10 +79,11 @@ class UdpTarget:
             self._connected = True
         except OSError as e:
             self._next_connect_s = self._clock() + RECONNECT_INTERVAL_S
-            self._errors.warning(f"{self._label} {self.target}: {e.strerror or e}; retrying")
+            self._errors.warning("%s %s: %s; retrying", self._label, self.target, e.strerror or e, key=str(e.errno))
 
     def send(self, datagrams: Sequence[bytes]) -> None:
         """Send datagrams in order; never blocks or raises for network conditions."""
+        self._errors.poll()
         if not self._connected:
             if self._clock() < self._next_connect_s:
                 self.dropped += len(datagrams)
@@ -121,17 +97,20 @@ class UdpTarget:
                 self._sock.send(datagram)
             except BlockingIOError:
                 self.dropped += 1
-                self._errors.warning(f"{self._label} {self.target}: socket buffer full, dropping")
+                self._errors.warning("%s %s: socket buffer full, dropping", self._label, self.target)
             except OSError as e:
                 # ECONNREFUSED (receiver gone), EHOSTUNREACH, ENETUNREACH, EMSGSIZE...: drop the rest
                 self.dropped += len(datagrams) - i
                 name = errno.errorcode.get(e.errno or 0, "error")
-                self._errors.warning(f"{self._label} {self.target}: {name} {e.strerror or e}; dropping")
+                self._errors.warning(
+                    "%s %s: %s %s; dropping", self._label, self.target, name, e.strerror or e, key=name
+                )
                 return
             else:
                 self.sent += 1
 
     def close(self) -> None:
+        self._errors.flush()
         self._sock.close()
 
 
@@ -146,6 +125,7 @@ class UdpFanout:
         except TransportError:
             self.close()
             raise
+        log.info("%s: sending to %s", label, ", ".join(targets), extra={"event": "targets", "targets": list(targets)})
 
     def send(self, datagrams: Sequence[bytes]) -> None:
         for target in self._targets:

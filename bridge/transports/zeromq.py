@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 
@@ -10,9 +11,10 @@ import zmq
 
 from bridge.errors import TransportError
 from bridge.frames import AnimationFrame
+from bridge.logs import RateLimitedLog
 from bridge.transports.encoding import encode_zmq_ema, encode_zmq_face, encode_zmq_status
 from bridge.transports.messages import BridgeStatus
-from bridge.transports.udp import RateLimitedLog, SendStats
+from bridge.transports.udp import SendStats
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +24,42 @@ SNDHWM = 64
 STATUS_INTERVAL_S = 1.0
 
 
-def bind_socket(sock: zmq.Socket[bytes], endpoints: Sequence[str], label: str) -> None:
-    """Bind to every endpoint; an address in use or a bad endpoint is a TransportError."""
+def bind_socket(sock: zmq.Socket[bytes], endpoints: Sequence[str], label: str) -> list[str]:
+    """Bind to every endpoint (IPv4 or IPv6) and log the addresses bound; return them.
+
+    The bound address is the one to give subscribers: ``tcp://127.0.0.1:*`` binds a random port.
+
+    Raises:
+        TransportError: an address in use or a bad endpoint; the socket is closed.
+    """
+    sock.setsockopt(zmq.IPV6, 1)
+    bound = []
     for endpoint in endpoints:
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as e:
             sock.close(linger=0)
             raise TransportError(f"{label} {endpoint}: cannot bind ({e.strerror})") from e
+        bound.append(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+        log.info("%s bound to %s", label, bound[-1], extra={"event": "bound", "endpoint": bound[-1]})
+    return bound
+
+
+def check_connect_host(endpoint: str, label: str) -> None:
+    """Resolve the host of a ``tcp://`` endpoint to connect to: libzmq connects in the background and
+    would only ever report no reply.
+
+    Raises:
+        TransportError: the host cannot be resolved.
+    """
+    scheme, _, address = endpoint.partition("://")
+    host = address.rpartition(":")[0].strip("[]")
+    if scheme != "tcp" or not host:
+        return
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise TransportError(f"{label} {endpoint}: cannot resolve host {host!r}") from e
 
 
 class ZmqPublisher:
@@ -54,8 +84,7 @@ class ZmqPublisher:
         self._sock = self._ctx.socket(zmq.PUB)
         self._sock.setsockopt(zmq.SNDHWM, SNDHWM)
         self._sock.setsockopt(zmq.LINGER, 0)
-        bind_socket(self._sock, endpoints, "ZeroMQ PUB")
-        self.endpoints = tuple(endpoints)
+        self.endpoints = tuple(bind_socket(self._sock, endpoints, "ZeroMQ PUB"))
         self._status_source = status_source
         self._status_interval_s = status_interval_s
         self._clock = clock
@@ -74,9 +103,10 @@ class ZmqPublisher:
             self._errors.warning("ZeroMQ PUB: send queue full, dropping")
         except zmq.ZMQError as e:
             self._dropped += 1
-            self._errors.warning(f"ZeroMQ PUB: {e.strerror}; dropping")
+            self._errors.warning("ZeroMQ PUB: %s; dropping", e.strerror, key=str(e.errno))
 
     def send(self, frame: AnimationFrame, /) -> None:
+        self._errors.poll()
         self._frames += 1
         self._send(encode_zmq_face(frame))
         self._send(encode_zmq_ema(frame))
@@ -106,4 +136,5 @@ class ZmqPublisher:
         return SendStats(self._sent, self._dropped)
 
     def close(self) -> None:
+        self._errors.flush()
         self._sock.close(linger=0)

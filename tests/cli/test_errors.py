@@ -114,3 +114,56 @@ def test_json_log_events_are_machine_readable(wavs: dict[str, Path]) -> None:
     assert p.returncode == 1
     events = [json.loads(line) for line in p.stderr.splitlines() if line.strip()]
     assert events[-1]["event"] == "error" and events[-1]["kind"] == "AudioError"
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "1e12", "soon"])
+def test_a_calibrate_timeout_that_is_not_a_sane_time_is_a_usage_error(value: str) -> None:
+    p = run_cli("calibrate", "--timeout-s", value, timeout=30)  # -1 used to wait forever
+    assert p.returncode == 2 and "--timeout-s" in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_calibrate_reports_an_unresolvable_host_as_such() -> None:
+    p = run_cli("calibrate", "--control-zmq", "tcp://nonexistent.invalid:5556", timeout=30)
+    assert p.returncode == 1
+    lines = error_lines(p)
+    assert len(lines) == 1 and "cannot resolve host 'nonexistent.invalid'" in lines[0], p.stderr
+
+
+def test_calibrate_reaches_a_bridge_over_ipv6(tmp_path: Path) -> None:
+    import zmq
+
+    from bridge.transports.encoding import decode_control_zmq_request, encode_control_zmq_reply
+    from bridge.transports.messages import Calibrate, ControlReply
+
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    rep = ctx.socket(zmq.REP)
+    rep.setsockopt(zmq.IPV6, 1)
+    try:
+        rep.bind("tcp://[::1]:*")
+    except zmq.ZMQError:
+        rep.close(linger=0)
+        pytest.skip("no IPv6 loopback here")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "calibrate", "--control-zmq", rep.getsockopt_string(zmq.LAST_ENDPOINT),
+         "--timeout-s", "30"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert rep.poll(30_000), "calibrate never reached the IPv6 endpoint"
+        assert decode_control_zmq_request(rep.recv()) == Calibrate()
+        rep.send(encode_control_zmq_reply(ControlReply(ok=True)))
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        rep.close(linger=0)
+
+
+@pytest.mark.parametrize("subject", ["cam\n1", "cam\t1", "a\x1b[31m"], ids=["newline", "tab", "escape"])
+def test_a_subject_the_control_channel_would_refuse_is_a_usage_error(wavs: dict[str, Path], subject: str) -> None:
+    # a recording made with it could not be replayed
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--subject", subject)
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and "output.subject: control characters are not allowed" in lines[0], p.stderr

@@ -3,6 +3,7 @@ of thousands of random/mutated packets leaves state unchanged while frames keep 
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import struct
@@ -205,6 +206,22 @@ def test_osc_control_ignores_invalid_packets(osc_server: OscControlServer, targe
     assert osc_server.handled == 0
 
 
+def test_a_fader_out_of_range_and_valid_requests_are_rate_limited_not_one_line_each(
+    target: FakeTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = OscControlServer(target, 0)  # not started: handle() is driven directly
+    caplog.set_level(logging.INFO, logger="bridge.transports.control")
+    for i in range(180):  # a MIDI-range fader at 60 Hz, from changing sender ports
+        server.handle(encode_control_osc(SetMood("happy", i / 180)), ("127.0.0.1", 9000))
+        server.handle(osc_message("/avatar/v1/control/mood", ("happy", float(2 + i % 126))), ("127.0.0.1", 40000 + i))
+    server.close()
+    lines = [r.getMessage() for r in caplog.records]
+    rejected = [m for m in lines if "rejected" in m]
+    applied = [m for m in lines if m.startswith("control: SetMood")]
+    assert len(rejected) == 2 and "(and 179 more in" in rejected[1], rejected  # the count is flushed on close
+    assert len(applied) == 2 and "(and 179 more in" in applied[1], applied
+
+
 def test_zmq_control_replies_to_valid_and_invalid_requests(zmq_server: ZmqControlServer, target: FakeTarget) -> None:
     sock = _req(zmq_server.endpoint)
     for _, request in CONTROL_SAMPLES:
@@ -221,8 +238,9 @@ def test_zmq_control_replies_to_valid_and_invalid_requests(zmq_server: ZmqContro
         assert not reply.ok and reply.error
     sock.send_multipart([b"a", b"b"])
     assert not decode_control_zmq_reply(sock.recv()).ok
-    sock.send(encode_control_zmq_request(SetMood("happy", 0.5)) + bytes(2000))
-    assert "exceeds" in (decode_control_zmq_reply(sock.recv()).error or "")
+    for size in (2000, 70_000, 1_000_000):  # every request is answered, not only those under 64 KiB
+        sock.send(encode_control_zmq_request(SetMood("happy", 0.5)) + bytes(size))
+        assert "exceeds" in (decode_control_zmq_reply(sock.recv()).error or "")
     assert target.snapshot() == before
     sock.send(msgpack.packb({"v": 1, "cmd": "status"}))
     status = decode_control_zmq_reply(sock.recv()).status
@@ -237,6 +255,44 @@ def test_control_port_in_use_is_a_transport_error(osc_server: OscControlServer, 
     with pytest.raises(TransportError, match="cannot bind"):
         ZmqControlServer(target, server.endpoint)
     server.close()
+
+
+def test_zmq_control_answers_over_ipv6_and_logs_the_bound_address(
+    target: FakeTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    caplog.set_level(logging.INFO, logger="bridge.transports.zeromq")
+    server = ZmqControlServer(target, "tcp://[::1]:*")
+    server.start()
+    assert server.endpoint.startswith("tcp://[::1]:") and f"ZeroMQ control bound to {server.endpoint}" in caplog.text
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.IPV6, 1)
+    sock.connect(server.endpoint)
+    sock.send(encode_control_zmq_request(SetMood("sad", 0.25)))
+    assert decode_control_zmq_reply(sock.recv()).ok and target.mood == ("sad", 0.25, None)
+    sock.close()
+    server.close()
+
+
+def test_network_text_reaches_the_log_escaped_never_raw(
+    zmq_server: ZmqControlServer, osc_server: OscControlServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = "x\n22:00:00 ERROR bridge.cli: FORGED\x1b[31m"
+    caplog.set_level(logging.WARNING, logger="bridge.transports.control")
+    sock = _req(zmq_server.endpoint)
+    sock.send(msgpack.packb({"v": 1, "cmd": "calibrate", forged: 1}))
+    assert "unknown keys 'x\\n22:00:00" in (decode_control_zmq_reply(sock.recv()).error or "")
+    sock.close()
+    osc_server.handle(osc_message("/avatar/v1/control/mood", (forged, 0.5)), ("127.0.0.1", 1))
+    osc_server.handle(osc_message(forged.replace("x", "/x"), ()), ("127.0.0.1", 1))
+    _wait(lambda: zmq_server.rejected == 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3 and not any("\n" in m or "\x1b" in m for m in messages), messages
 
 
 def test_apply_request_reports_a_refusal_by_the_target(target: FakeTarget) -> None:

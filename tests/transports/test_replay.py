@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -103,6 +104,59 @@ def test_bad_recordings_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "cut.jsonl").write_bytes(b"\n".join([lines[0], lines[1], lines[2][:50]]) + b"\n")
     with pytest.raises(ProtocolError, match="cut.jsonl:3"):
         list(read_recording(tmp_path / "cut.jsonl"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expect"),
+    [
+        ("blendshapes", [0.5] * 17 + ["NaN"] + [0.5] * 34, "NaN is not a valid JSON number"),
+        ("joints", ["Infinity"] + [0.0] * 11, "Infinity is not a valid JSON number"),
+        ("blendshapes", [5.0] + [0.5] * 51, r"blendshapes\[0\]: must be between 0 and 1, got 5.0"),
+        ("vrm", [0.0] * 9 + [-3.0], r"vrm\[9\]: must be between 0 and 1"),
+        ("t_s", "NaN", "NaN is not a valid JSON number"),
+        ("t_s", 1e300, "t_s: must be between"),
+        ("t_rel_s", -5.0, "t_rel_s: must be between"),
+        ("fps", 2**40, "fps: expected an integer 1-1000"),
+        ("fps", 0, "fps: expected an integer 1-1000"),
+        ("viseme", 123, "viseme: must be one of"),
+        ("mood", "\u0000evil", "mood: must be one of"),
+        ("voice", None, "voice: expected a number"),
+    ],
+    ids=["nan weight", "inf joint", "weight 5", "vrm -3", "t_s nan", "t_s huge", "t_rel_s negative", "fps huge",
+         "fps 0", "viseme int", "mood nul", "voice null"],
+)  # fmt: skip
+def test_values_no_publisher_can_send_are_errors_naming_file_and_line(
+    tmp_path: Path, key: str, value: object, expect: str
+) -> None:
+    _record(tmp_path / "r.jsonl", [0.0, 0.01])
+    header, first, second = (tmp_path / "r.jsonl").read_text().splitlines()
+    obj = json.loads(first)
+    obj[key] = value
+    bad = json.dumps(obj).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    (tmp_path / "bad.jsonl").write_text("\n".join([header, second, bad]) + "\n")
+    with pytest.raises(ProtocolError, match=f"bad.jsonl:3: {expect}"):
+        list(read_recording(tmp_path / "bad.jsonl"))
+    assert main(["replay", str(tmp_path / "bad.jsonl"), "--no-zmq", "--vmc", "127.0.0.1:9"]) == 1
+
+
+class BrokenSink(ListSink):
+    name = "broken"
+
+    def send(self, frame: AnimationFrame, /) -> None:
+        raise ValueError("math domain error")
+
+
+def test_a_failing_publisher_does_not_end_the_replay_for_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = _record(tmp_path / "r.jsonl", [0.0, 0.01, 0.01, 0.01])
+    good = ListSink()
+    fake = FakeTime()
+    assert replay(tmp_path / "r.jsonl", [BrokenSink(), good], clock=fake.clock, sleep=fake.sleep) == 4
+    assert [f.seq for f in good.frames] == [f.seq for f in frames]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and "broken publisher failed: ValueError: math domain error" in errors[0]
+    assert "(and 3 more in" in errors[1]
 
 
 def test_a_recording_cut_off_mid_line_replays_up_to_the_cut(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -31,8 +31,30 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ("[nonsense]\nx = 1\n", "nonsense"),
         ('[publish]\nosc = ["localhost"]\n', "publish.osc[0]"),
         ("[log]\nstatus = 3\n", "log.status"),
+        ('[publish]\nzmq = ["tcp://127.0.0.1:99999"]\n', "publish.zmq[0]"),
+        ('[publish]\ncontrol_zmq = "tcp://127.0.0.1:70000"\n', "publish.control_zmq"),
+        ('[publish]\ncontrol_zmq = "bogus"\n', "publish.control_zmq"),
+        ('[publish]\nzmq = ["tcp://127.0.0.1"]\n', "publish.zmq[0]"),
+        ('[output]\nsubject = "cam\\n1"\n', "output.subject"),
+        ('[output]\nsubject = "cam\\t1"\n', "output.subject"),
     ],
-    ids=["fps", "intensity", "mood", "vad", "type", "unknown key", "unknown section", "hostport", "bool"],
+    ids=[
+        "fps",
+        "intensity",
+        "mood",
+        "vad",
+        "type",
+        "unknown key",
+        "unknown section",
+        "hostport",
+        "bool",
+        "zmq port wraps",
+        "control port wraps",
+        "control not an endpoint",
+        "zmq no port",
+        "subject newline",
+        "subject tab",
+    ],  # fmt: skip
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:
     f = tmp_path / "bad.toml"
@@ -40,6 +62,12 @@ def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> Non
     with pytest.raises(ConfigError) as e:
         load_config(f, {})
     assert str(e.value).startswith(field)
+
+
+@pytest.mark.parametrize("endpoint", ["tcp://127.0.0.1:*", "tcp://127.0.0.1:0", "tcp://[::1]:5555", "ipc:///tmp/x"])
+def test_zmq_endpoints_with_any_port_ipv6_or_ipc_are_accepted(endpoint: str) -> None:
+    cfg = load_config(None, {"publish": {"zmq": [endpoint], "control_zmq": endpoint}})
+    assert cfg.publish.zmq == (endpoint,) and cfg.publish.control_zmq == endpoint
 
 
 def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:

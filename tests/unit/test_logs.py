@@ -1,4 +1,5 @@
-"""Logging setup: records reach the stderr of the moment, even after the old one was closed."""
+"""Logging: records reach the stderr of the moment, never block the thread that logs, and the rate
+limiter counts repeats by call site, not by the text."""
 
 from __future__ import annotations
 
@@ -6,29 +7,108 @@ import io
 import json
 import logging
 import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 
-from bridge.logs import setup_logging
+from bridge.logs import MAX_REASONS, QUEUE_RECORDS, RateLimitedLog, flush_logging, setup_logging
 
 
-def test_records_follow_a_swapped_stderr_and_a_closed_one_is_never_written(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def root_saved() -> Iterator[logging.Logger]:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    try:
-        first = io.StringIO()
-        monkeypatch.setattr(sys, "stderr", first)
-        setup_logging("info", "json")
-        logging.getLogger("bridge.test").info("one", extra={"event": "first"})
-        assert json.loads(first.getvalue())["event"] == "first"
-        first.close()  # what pytest's capture and embedding apps do with their stream
-        second = io.StringIO()
-        monkeypatch.setattr(sys, "stderr", second)
-        errors: list[logging.LogRecord] = []
-        monkeypatch.setattr(logging.Handler, "handleError", lambda self, record: errors.append(record))
-        logging.getLogger("bridge.test").info("two")
-        assert not errors
-        assert json.loads(second.getvalue())["message"] == "two"
-    finally:
-        root.handlers[:], level = saved
-        root.setLevel(level)
+    yield root
+    for handler in root.handlers:
+        if handler not in saved[0]:
+            handler.close()
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
+def test_records_follow_a_swapped_stderr_and_a_closed_one_is_never_written(
+    monkeypatch: pytest.MonkeyPatch, root_saved: logging.Logger
+) -> None:
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    setup_logging("info", "json")
+    logging.getLogger("bridge.test").info("one", extra={"event": "first"})
+    flush_logging()
+    assert json.loads(first.getvalue())["event"] == "first"
+    first.close()  # what pytest's capture and embedding apps do with their stream
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    errors: list[logging.LogRecord] = []
+    monkeypatch.setattr(logging.Handler, "handleError", lambda self, record: errors.append(record))
+    logging.getLogger("bridge.test").info("two")
+    flush_logging()
+    assert not errors
+    assert json.loads(second.getvalue())["message"] == "two"
+
+
+class BlockedStream(io.StringIO):
+    """A stderr whose writes wait until released, like a pipe nobody reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.release.wait()
+        return super().write(text)
+
+
+def test_a_blocked_stderr_never_blocks_the_thread_that_logs(
+    monkeypatch: pytest.MonkeyPatch, root_saved: logging.Logger
+) -> None:
+    stream = BlockedStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    setup_logging("info", "text")
+    n = QUEUE_RECORDS + 500
+
+    def flood() -> None:
+        for i in range(n):
+            logging.getLogger("bridge.test").warning("line %d", i)
+
+    logger_thread = threading.Thread(target=flood, daemon=True)
+    logger_thread.start()
+    logger_thread.join(timeout=30)
+    blocked = logger_thread.is_alive()
+    stream.release.set()
+    assert not blocked, "logging waited for stderr"
+    flush_logging()
+    lines = stream.getvalue().splitlines()
+    assert "log lines were dropped: stderr was not being read" in stream.getvalue()
+    assert "line 0" in lines[0] and len(lines) < n  # the first lines kept, the overflow dropped and counted
+
+
+def test_repeats_with_varying_values_are_one_reason(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    limiter = RateLimitedLog(logging.getLogger("bridge.test"), interval_s=5.0, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="bridge.test")
+    for i in range(100):
+        limiter.warning("control OSC: rejected from 127.0.0.1:%d: intensity: got %d", 40000 + i, i)
+        now[0] += 0.01
+    assert [r.getMessage() for r in caplog.records] == ["control OSC: rejected from 127.0.0.1:40000: intensity: got 0"]
+    now[0] = 5.5
+    limiter.poll()  # the window closed with repeats in it: its count is not lost when the problem stops
+    assert caplog.records[-1].getMessage() == (
+        "control OSC: rejected from 127.0.0.1:40099: intensity: got 99 (and 99 more in 5.5 s)"
+    )
+    limiter.poll()
+    assert len(caplog.records) == 2
+
+
+def test_pending_counts_are_logged_on_flush_and_memory_stays_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    limiter = RateLimitedLog(logging.getLogger("bridge.test"), interval_s=5.0, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="bridge.test")
+    limiter.warning("target %s refused", "a")
+    limiter.warning("target %s refused", "b")
+    limiter.flush()  # at shutdown, before the window closed
+    assert caplog.records[-1].getMessage() == "target b refused (and 1 more in 0.0 s)"
+    for i in range(10 * MAX_REASONS):
+        limiter.info("reason %d", i, key=str(i))
+    assert len(limiter._windows) <= MAX_REASONS
+    assert len(caplog.records) == 2 + 10 * MAX_REASONS  # distinct keys are all logged
