@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -161,11 +162,25 @@ def make_take(
     return take, align_s
 
 
+def make_parent(path: Path) -> None:
+    """Create the folder an output goes into.
+
+    Raises:
+        BridgeError: it cannot be made (a file in the way, no permission, a read-only file system).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # mkdir's own words ("File exists") hide that a file is in the way
+        raise BridgeError(f"{path}: cannot write ({e.filename} is a file, not a folder)") from e
+    except OSError as e:
+        raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+
+
 def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> None:
+    make_parent(path)
     tmp = path.with_name(path.name + ".tmp")
     written = False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("w", encoding="utf-8", newline="\n") as out:
             FORMATS[fmt].write(take, options, out)
         os.replace(tmp, path)
@@ -174,7 +189,10 @@ def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> N
         raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
     finally:
         if not written:  # also when interrupted (Ctrl+C, SIGTERM) halfway through a long export
-            tmp.unlink(missing_ok=True)
+            # Where the folder could not be made or is read-only there is nothing to remove, and the
+            # unlink's own error (ENOTDIR, EROFS) must not replace the one above.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:

@@ -226,11 +226,13 @@ def _failure_line(f: Failure) -> str:
 
 
 def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
-    """Worker entry: a BridgeError fails this file only."""
+    """Worker entry: a BridgeError or an OS error (a full disk, an output that cannot be made) fails this file only."""
     try:
         return bake_file(job, settings)
     except BridgeError as e:
         return Failure(job.source, str(e))
+    except OSError as e:
+        return Failure(job.source, f"{e.filename or job.source}: {e.strerror or e}")
 
 
 def _pool_results(jobs: list[BakeJob], settings: BakeSettings, workers: int) -> Iterator[BakeReport | Failure]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import subprocess
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import soundfile as sf
 
 from bridge.cli import main
 from bridge.config import Config, load_config
+from bridge.errors import BridgeError
 from bridge.frames import ARKIT_NAMES
 from bridge.offline.bake import BakeJob, BakeSettings, bake_file
 from bridge.offline.exports import FORMATS, ExportOptions
@@ -258,3 +260,77 @@ def test_a_folder_of_m4a_lines_is_baked(tmp_path: Path, speech: tuple[np.ndarray
     assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
     frames = read_jsonl(tmp_path / "out" / "line.jsonl")
     assert abs(len(frames) - 72) <= 3  # 1.2 s at 60 fps
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_output_that_cannot_be_written_fails_that_file_only(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    """An output folder whose place is taken by a file used to end the batch with "internal error"."""
+    for name in ("a", "sub/x", "z"):
+        clip(tmp_path / "in" / f"{name}.wav", speech)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").write_text("a file where the output folder goes\n")
+    code = main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-j", workers, "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (tmp_path / "out" / "a.jsonl").is_file() and (tmp_path / "out" / "z.jsonl").is_file()
+    assert "bake: 2 baked, 0 up to date, 1 failed" in err
+    blocked = tmp_path / "out" / "sub"
+    reason = f"{blocked / 'x.jsonl'}: cannot write ({blocked} is a file, not a folder)"
+    assert f"failed: {tmp_path / 'in' / 'sub' / 'x.wav'}: {reason}" in err, err
+    assert "internal error" not in err
+
+
+def test_a_single_output_under_a_file_is_one_clear_error(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = clip(tmp_path / "good.wav", speech)
+    (tmp_path / "afile").write_text("hi\n")
+    assert main(["bake", str(src), "-o", str(tmp_path / "afile" / "x.jsonl"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "x.jsonl: cannot write (" in err and "afile is a file, not a folder" in err and "internal error" not in err
+
+
+def test_a_failed_write_on_a_read_only_file_system_keeps_its_own_error(
+    tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a read-only file system removing the temporary file fails too; that second error used to win."""
+    src = clip(tmp_path / "line.wav", speech)
+
+    real_open = Path.open
+
+    def read_only(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.suffix == ".tmp":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(self, *args, **kwargs)
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "open", read_only)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    job = BakeJob(src, (("jsonl", tmp_path / "line.jsonl"),), tmp_path / "line.bake.json", None, "digest")
+    with pytest.raises(BridgeError, match=r"line\.jsonl: cannot write \(Read-only file system\)"):
+        bake_file(job, BakeSettings(Config(), ("jsonl",), ExportOptions(), 0.0))
+
+
+def test_an_os_error_of_one_file_does_not_end_the_batch(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under a temporary file (or any OS error a bake step does not wrap) fails that file only."""
+    import bridge.offline.batch as batch
+
+    for name in ("a", "b"):
+        clip(tmp_path / "in" / f"{name}.wav", speech)
+
+    def bake_or_fail(job: BakeJob, settings: BakeSettings) -> object:
+        if job.source.name == "a.wav":
+            raise OSError(errno.ENOSPC, "No space left on device", "/tmp/decoded.wav")
+        return bake_file(job, settings)
+
+    monkeypatch.setattr(batch, "bake_file", bake_or_fail)
+    assert main(["bake", str(tmp_path / "in"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "bake: 1 baked, 0 up to date, 1 failed" in err
+    assert f"failed: {tmp_path / 'in' / 'a.wav'}: /tmp/decoded.wav: No space left on device" in err
