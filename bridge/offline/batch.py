@@ -8,15 +8,18 @@ the other files are still baked.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import glob
 import logging
 import multiprocessing
+import signal
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from bridge.audio.sources import AUDIO_SUFFIXES
 from bridge.errors import BridgeError, ConfigError
@@ -235,7 +238,25 @@ def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
         return Failure(job.source, f"{e.filename or job.source}: {e.strerror or e}")
 
 
-def _pool_results(jobs: list[BakeJob], settings: BakeSettings, workers: int) -> Iterator[BakeReport | Failure]:
+def _exit_worker(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _init_worker() -> None:
+    """Workers leave stopping to the parent.
+
+    Ctrl+C reaches the whole process group: a worker that took it would fail its file and go on to
+    the next. The parent's ``Pool.terminate`` sends SIGTERM, which ends the worker through
+    SystemExit, so the file it was writing removes its temporary output on the way out.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_worker)
+
+
+def _pool_results(
+    jobs: list[BakeJob], settings: BakeSettings, workers: int
+) -> Generator[BakeReport | Failure, None, None]:
+    """Results in the order files finish; closing the iterator early (an interrupt) stops the workers."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _bake_one(job, settings)
@@ -243,10 +264,10 @@ def _pool_results(jobs: list[BakeJob], settings: BakeSettings, workers: int) -> 
     # fork: workers inherit the imported modules and logging setup; the bake starts no threads.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
-        futures: list[Future[BakeReport | Failure]] = [pool.submit(_bake_one, j, settings) for j in jobs]
-        for fut in as_completed(futures):
-            yield fut.result()
+    # A Pool, not a ProcessPoolExecutor: leaving its block terminates the workers and drops the
+    # queued files, where the executor's shutdown waited for every queued file to be baked.
+    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(functools.partial(_bake_one, settings=settings), jobs)
 
 
 def bake(request: BakeRequest) -> BatchResult:
@@ -287,26 +308,34 @@ def bake(request: BakeRequest) -> BatchResult:
     bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
     baked: list[BakeReport] = []
     bar.draw()
-    for result in _pool_results(jobs, settings, request.workers):
-        with bar.suspended():
+    # closing: an interrupt in this loop stops the workers at once, not when the generator is collected.
+    with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results:
+        for result in results:
+            with bar.suspended():
+                _log_result(result, quiet=bar.enabled)
             if isinstance(result, Failure):
                 failed.append(result)
-                log.log(logging.DEBUG if bar.enabled else logging.WARNING, "%s", _failure_line(result),
-                        extra={"event": "bake_failed", "file": str(result.source)})  # fmt: skip
             else:
                 baked.append(result)
-                for w in result.warnings:
-                    log.warning("%s: %s", result.source, w, extra={"event": "bake_warning", "file": str(result.source)})
-                log.log(
-                    logging.DEBUG if bar.enabled else logging.INFO,
-                    "baked %s (%.2f s of audio, %d frames%s)",
-                    result.source, result.duration_s, result.frames, ", transcript-aligned" if result.aligned else "",
-                    extra={"event": "bake_file", "file": str(result.source), "frames": result.frames,
-                           "aligned": result.aligned},
-                )  # fmt: skip
-        bar.advance(failed=isinstance(result, Failure))
+            bar.advance(failed=isinstance(result, Failure))
     bar.finish()
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
+
+
+def _log_result(result: BakeReport | Failure, quiet: bool) -> None:
+    """One line per finished file (debug level under a progress bar, except warnings)."""
+    if isinstance(result, Failure):
+        log.log(logging.DEBUG if quiet else logging.WARNING, "%s", _failure_line(result),
+                extra={"event": "bake_failed", "file": str(result.source)})  # fmt: skip
+        return
+    for w in result.warnings:
+        log.warning("%s: %s", result.source, w, extra={"event": "bake_warning", "file": str(result.source)})
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "baked %s (%.2f s of audio, %d frames%s)",
+        result.source, result.duration_s, result.frames, ", transcript-aligned" if result.aligned else "",
+        extra={"event": "bake_file", "file": str(result.source), "frames": result.frames, "aligned": result.aligned},
+    )  # fmt: skip
 
 
 def run_bake(request: BakeRequest) -> int:

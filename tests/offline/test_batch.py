@@ -6,7 +6,9 @@ import dataclasses
 import errno
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +23,7 @@ from bridge.frames import ARKIT_NAMES
 from bridge.offline.bake import BakeJob, BakeSettings, bake_file
 from bridge.offline.exports import FORMATS, ExportOptions
 from bridge.offline.manifest import settings_digest
+from bridge.offline.take import Take
 from tests.conftest import DEV_DATA, EXAMPLE_WAV
 
 GRID = DEV_DATA / "grid"
@@ -334,3 +337,31 @@ def test_an_os_error_of_one_file_does_not_end_the_batch(
     err = capsys.readouterr().err
     assert "bake: 1 baked, 0 up to date, 1 failed" in err
     assert f"failed: {tmp_path / 'in' / 'a.wav'}: /tmp/decoded.wav: No space left on device" in err
+
+
+def test_an_interrupt_stops_a_parallel_bake_at_once(
+    tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C (or SIGTERM) during ``-j 2`` used to wait until every queued file was baked.
+
+    Every export here blocks after writing part of its file; the first one interrupts the parent.
+    The workers must be stopped in the middle (no output, no sidecar, no temporary file left) and
+    the queued files never started.
+    """
+    for i in range(6):
+        clip(tmp_path / "in" / f"c{i}.wav", speech)
+    real = FORMATS["rhubarb-tsv"]
+
+    def slow(take: Take, options: ExportOptions, out: TextIO) -> None:
+        out.write("0.00\tX\n")
+        out.flush()
+        if take.source.name == "c0.wav":
+            os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(5)  # the parent ends the worker long before this
+        real.write(take, options, out)
+
+    monkeypatch.setitem(FORMATS, "rhubarb-tsv", dataclasses.replace(real, write=slow))
+    out = tmp_path / "out"
+    assert main(["bake", str(tmp_path / "in"), "-o", str(out), "-f", "rhubarb-tsv", "-j", "2", "--no-progress"]) == 130
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert left == [], left
