@@ -6,10 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from bridge.audio.sources import open_source
+from bridge.audio.sources import is_file_input, open_source
 from bridge.config import Config, ModelConfig
 from bridge.face import FaceEngine, build_face_solver
+from bridge.paths import refuse_overwrite
 from bridge.pipeline import Bridge
 from bridge.stages import ArticulationModel
 from bridge.statusline import StatusLine
@@ -47,6 +49,22 @@ class _Control:
         )
 
 
+def _check_record_target(cfg: Config) -> None:
+    """Refuse a ``--record`` file that is the input being played; warn before replacing an older take.
+
+    Raises:
+        ConfigError: the recording would overwrite the input file.
+    """
+    if cfg.publish.record is None:
+        return
+    record = Path(cfg.publish.record)
+    if is_file_input(cfg.audio.input):
+        refuse_overwrite("--record", record, (Path(cfg.audio.input),))
+    if record.exists():
+        log.warning("--record %s: the file exists and is overwritten", record,
+                    extra={"event": "record_overwrite", "file": str(record)})  # fmt: skip
+
+
 def run_live(
     cfg: Config, load_model: Callable[[ModelConfig], ArticulationModel], duration_s: float | None = None
 ) -> int:
@@ -56,6 +74,7 @@ def run_live(
     needs torch and so cannot be imported here).
     """
     t_start_s = time.monotonic()
+    _check_record_target(cfg)
     model = load_model(cfg.model)
     solver = build_face_solver(cfg.face)
     source = open_source(cfg.audio)

@@ -27,6 +27,7 @@ from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file
 from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import settings_digest, sidecar_path, up_to_date
 from bridge.offline.progress import ProgressBar
+from bridge.paths import refuse_overwrite
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,8 @@ def bake(request: BakeRequest) -> BatchResult:
     """Plan, skip up-to-date inputs, bake the rest, report.
 
     Raises:
-        ConfigError: bad inputs or options (before anything is baked).
+        ConfigError: bad inputs or options, or an output that would overwrite an input (before
+            anything is baked).
     """
     t0 = time.perf_counter()
     found = collect_inputs(request.inputs)
@@ -294,6 +296,8 @@ def bake(request: BakeRequest) -> BatchResult:
         digest = settings_digest(settings.cfg, extra, transcript)
         inputs = (source,) if txt is None else (source, txt)
         paths = tuple(p for _, p in outputs)
+        for path in (*paths, sidecar):
+            refuse_overwrite("-o" if request.output is not None else "output", path, inputs)
         if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
             skipped.append(source)
             continue

@@ -114,3 +114,24 @@ def test_json_log_events_are_machine_readable(wavs: dict[str, Path]) -> None:
     assert p.returncode == 1
     events = [json.loads(line) for line in p.stderr.splitlines() if line.strip()]
     assert events[-1]["event"] == "error" and events[-1]["kind"] == "AudioError"
+
+
+def test_a_recording_never_overwrites_the_input(wavs: dict[str, Path], tmp_path: Path) -> None:
+    """``--record`` pointing at the file being played used to replace the audio with a recording header."""
+    src = wavs["silence"]
+    before = src.read_bytes()
+    same = tmp_path / "." / src.name  # another spelling of the same file
+    p = run_cli("run", "--input", str(src), "--fast", "--no-zmq", "--no-status", "--record", str(same))
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and f"--record {same}: would overwrite the input {src}" in lines[0], p.stderr
+    assert src.read_bytes() == before
+
+
+def test_an_existing_recording_is_overwritten_with_a_warning(wavs: dict[str, Path], tmp_path: Path) -> None:
+    take = tmp_path / "take.jsonl"
+    take.write_text("an older take\n")
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--record", str(take))
+    assert p.returncode == 0, p.stderr
+    assert f"--record {take}: the file exists and is overwritten" in p.stderr
+    assert "an older take" not in take.read_text()

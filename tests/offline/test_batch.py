@@ -152,8 +152,9 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}/a.wav", "--phone-weight", "1.5"], "--phone-weight"),
         (["{d}/a.wav", "--extended-shapes", "GQ"], "--extended-shapes"),
         (["{d}/a.wav", "--intensity", "2"], "face.intensity"),
+        (["{d}/a.wav", "-o", "{d}/a.wav"], "would overwrite the input {d}/a.wav"),
     ],
-    ids=["collision", "text-for-many", "empty-glob", "unknown-format", "weight", "shapes", "config"],
+    ids=["collision", "text-for-many", "empty-glob", "unknown-format", "weight", "shapes", "config", "overwrite-input"],
 )
 def test_usage_errors_stop_before_baking(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
@@ -162,8 +163,19 @@ def test_usage_errors_stop_before_baking(
     clip(tmp_path / "sub" / "a.wav", speech)
     assert main(["bake", *(a.format(d=tmp_path) for a in argv), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message.format(d=tmp_path) in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "a.jsonl").exists()
+    assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
+
+
+def test_an_output_never_overwrites_the_transcript(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "a.wav", speech)
+    (tmp_path / "a.txt").write_text("hello\n")
+    assert main(["bake", str(tmp_path / "a.wav"), "-o", str(tmp_path / "a.txt"), "-f", "rhubarb-tsv"]) == 2
+    assert f"would overwrite the input {tmp_path / 'a.txt'}" in capsys.readouterr().err
+    assert (tmp_path / "a.txt").read_text() == "hello\n"
 
 
 @pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID dev clips not found at {GRID}")
