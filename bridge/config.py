@@ -229,6 +229,8 @@ def validate(cfg: Config) -> Config:
     _check_range("face.mood_transition_s", cfg.face.mood_transition_s, 0.0, 60.0)
     _check_range("face.smoothing_ms", cfg.face.smoothing_ms, 0.0, 10.0)
     _check_range("face.calibrate_s", cfg.face.calibrate_s, 0.5, 60.0)
+    if cfg.face.seed < 0:  # numpy's SeedSequence takes non-negative integers only
+        raise ConfigError(f"face.seed: must be >= 0 (got {cfg.face.seed})")
     _check_choice("output.fps", cfg.output.fps, OUTPUT_FPS)
     if not cfg.output.subject or len(cfg.output.subject.encode()) > 64:
         raise ConfigError(f"output.subject: must be 1-64 bytes (got {cfg.output.subject!r})")

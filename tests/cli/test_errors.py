@@ -135,3 +135,11 @@ def test_an_existing_recording_is_overwritten_with_a_warning(wavs: dict[str, Pat
     assert p.returncode == 0, p.stderr
     assert f"--record {take}: the file exists and is overwritten" in p.stderr
     assert "an older take" not in take.read_text()
+
+
+def test_a_negative_seed_is_a_usage_error(wavs: dict[str, Path]) -> None:
+    """--seed -1 used to end in 'internal error: ValueError: expected non-negative integer'."""
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--seed", "-1")
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and "face.seed: must be >= 0 (got -1)" in lines[0], p.stderr
