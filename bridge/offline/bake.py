@@ -83,8 +83,8 @@ class BakeReport:
 
 
 @functools.lru_cache(maxsize=2)
-def _model(cfg: ModelConfig) -> ArticulationModel:
-    """One model per worker process and model config; reset before each file."""
+def load_bake_model(cfg: ModelConfig) -> ArticulationModel:
+    """One model per process and model config (forked workers inherit the parent's); reset before each file."""
     from bridge.upstream import build_model
 
     return build_model(cfg)
@@ -111,7 +111,7 @@ def make_take(
     silent = float(np.max(np.abs(samples))) < SILENT_PEAK
     if silent:
         warnings.append("the audio is silent: the face stays at rest")
-    model = _model(cfg.model)
+    model = load_bake_model(cfg.model)
     model.reset()
     x = resample(samples, sample_rate_hz, WORK_RATE_HZ)
     phones: tuple[Phone, ...] = ()

@@ -22,8 +22,9 @@ from pathlib import Path
 from types import FrameType
 
 from bridge.audio.sources import AUDIO_SUFFIXES
-from bridge.errors import BridgeError, ConfigError
-from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file
+from bridge.errors import BridgeError, ConfigError, ModelError
+from bridge.face import build_face_solver
+from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file, load_bake_model
 from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import settings_digest, sidecar_path, up_to_date
 from bridge.offline.progress import ProgressBar
@@ -229,6 +230,22 @@ def _failure_line(f: Failure) -> str:
     return f.message if str(f.source) in f.message else f"{f.source}: {f.message}"
 
 
+def _check_settings(settings: BakeSettings, workers: int) -> None:
+    """Load the rig profile and the model once before any file, so a bad ``--profile`` or
+    ``--weights`` is one usage error rather than the same failure for every file.
+
+    Raises:
+        ConfigError: the profile or the model cannot be loaded.
+    """
+    build_face_solver(settings.cfg.face)
+    if settings.cfg.model.upstream and workers > 1:
+        return  # not torch in the parent: forked workers could inherit its threads' locks
+    try:
+        load_bake_model(settings.cfg.model)  # cached: -j 1 and forked workers reuse it
+    except ModelError as e:
+        raise ConfigError(str(e)) from e
+
+
 def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
     """Worker entry: a BridgeError or an OS error (a full disk, an output that cannot be made) fails this file only."""
     try:
@@ -309,6 +326,8 @@ def bake(request: BakeRequest) -> BatchResult:
             len(found),
             extra={"event": "bake_skipped", "count": len(skipped)},
         )
+    if jobs:
+        _check_settings(settings, request.workers)
     bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
     baked: list[BakeReport] = []
     bar.draw()

@@ -153,8 +153,21 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}/a.wav", "--extended-shapes", "GQ"], "--extended-shapes"),
         (["{d}/a.wav", "--intensity", "2"], "face.intensity"),
         (["{d}/a.wav", "-o", "{d}/a.wav"], "would overwrite the input {d}/a.wav"),
+        (["{d}", "-j", "2", "--profile", "nope"], "face.profile: expected one of"),
+        (["{d}", "--weights", "{d}/a.wav"], "{d}/a.wav: not a weights file made by `avatar-bridge train`"),
     ],
-    ids=["collision", "text-for-many", "empty-glob", "unknown-format", "weight", "shapes", "config", "overwrite-input"],
+    ids=[
+        "collision",
+        "text-for-many",
+        "empty-glob",
+        "unknown-format",
+        "weight",
+        "shapes",
+        "config",
+        "overwrite-input",
+        "profile",
+        "weights",
+    ],
 )
 def test_usage_errors_stop_before_baking(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
