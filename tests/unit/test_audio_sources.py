@@ -138,6 +138,21 @@ def test_input_kind_detection() -> None:
     assert not is_file_input("default") and not is_file_input("3") and not is_file_input("USB Mic")
 
 
+def test_a_file_or_folder_named_like_a_device_does_not_take_over_the_microphone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder ``default`` in the current folder made plain ``avatar-bridge run`` fail."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    (tmp_path / "USB Mic").mkdir()
+    assert not is_file_input("default") and not is_file_input("USB Mic")
+    (tmp_path / "default").rmdir()
+    (tmp_path / "default").write_bytes(b"")
+    assert not is_file_input("default") and is_file_input("./default")
+    (tmp_path / "take").write_bytes(b"")
+    assert is_file_input("take")  # an existing file without a suffix is still a file
+
+
 def _ffmpeg_encode(tmp_path: Path, name: str, *args: str) -> Path:
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="ffmpeg comes with the offline extra")
     out = tmp_path / name

@@ -32,8 +32,21 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ('[publish]\nosc = ["localhost"]\n', "publish.osc[0]"),
         ("[log]\nstatus = 3\n", "log.status"),
         ("[face]\nseed = -1\n", "face.seed: must be >= 0 (got -1)"),
+        ('[audio]\ninput = ""\n', "audio.input: must not be empty"),
     ],
-    ids=["fps", "intensity", "mood", "vad", "type", "unknown key", "unknown section", "hostport", "bool", "seed"],
+    ids=[
+        "fps",
+        "intensity",
+        "mood",
+        "vad",
+        "type",
+        "unknown key",
+        "unknown section",
+        "hostport",
+        "bool",
+        "seed",
+        "empty input",
+    ],
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:
     f = tmp_path / "bad.toml"
