@@ -140,8 +140,11 @@ class FileSource:
         t0 = time.monotonic()
         start = 0
         with self._files, _decoding(self._path), sf.SoundFile(str(self._readable)) as f:
-            for raw in f.blocks(blocksize=self._hop, dtype="float32", always_2d=True):
-                if self._stopped:
+            while not self._stopped:
+                # read, not SoundFile.blocks: blocks() reuses its buffer and, once a file shrinks under
+                # it, repeats the last block for the length its header still claims.
+                raw = f.read(self._hop, dtype="float32", always_2d=True)
+                if raw.shape[0] == 0:
                     return
                 _check_finite(self._path, raw)
                 block = _mono(self._path, raw, self._channel)
@@ -153,6 +156,8 @@ class FileSource:
                         time.sleep(delay_s)
                 yield AudioBlock(block, self.sample_rate_hz, t_capture_s, start / self.sample_rate_hz)
                 start += block.shape[0]
+                if raw.shape[0] < self._hop:  # a short read is the real end of the data
+                    return
 
     def stop(self) -> None:
         self._stopped = True

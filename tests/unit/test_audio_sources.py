@@ -1,4 +1,5 @@
 import io
+import os
 import subprocess
 import tempfile
 import tracemalloc
@@ -188,3 +189,18 @@ def test_without_ffmpeg_other_formats_are_one_clear_error(tmp_path: Path, monkey
         read_audio(path)
     with pytest.raises(AudioError, match="need ffmpeg"):
         FileSource(path, None, 10, realtime=False)
+
+
+def test_a_file_that_shrinks_while_playing_stops_at_its_real_end(tmp_path: Path) -> None:
+    """soundfile's blocks() repeated the last block read for as long as the header still claimed."""
+    x = np.arange(16000, dtype=np.float32) / 16000
+    path = write_wav(tmp_path / "r.wav", x, 16000, "FLOAT")
+    data_offset = path.stat().st_size - x.size * 4
+    src = FileSource(path, None, 10, realtime=False)
+    blocks = src.blocks()
+    played = [next(blocks).samples for _ in range(10)]
+    os.truncate(path, data_offset + 5000 * 4 + 2)  # 5000 samples and half of one are left
+    played += [b.samples for b in blocks]
+    out = np.concatenate(played)
+    assert out.size == 5000
+    np.testing.assert_array_equal(out, x[:5000])
