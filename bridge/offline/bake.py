@@ -203,7 +203,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         BridgeError: an output cannot be written, or another pipeline error.
     """
     t0 = time.perf_counter()
-    samples, rate_hz = read_audio(job.source)
+    samples, rate_hz = read_audio(job.source, settings.cfg.audio.channel)
     take, align_s = make_take(job.source, samples, rate_hz, settings, job.transcript)
     for fmt, path in job.outputs:
         _write_atomic(path, fmt, take, settings.export)

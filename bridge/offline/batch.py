@@ -222,6 +222,7 @@ def _digest_extra(settings: BakeSettings) -> dict[str, object]:
         "extended_shapes": settings.export.extended_shapes,
         "phone_weight": settings.phone_weight,
         "recognize": settings.recognize,
+        "channel": settings.cfg.audio.channel,  # the [audio] section is not in the config digest
     }
 
 

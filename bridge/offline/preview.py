@@ -136,7 +136,7 @@ def run_preview(request: PreviewRequest) -> int:
         from bridge.offline.plot import check_plot_path
 
         check_plot_path(request.plot)
-    samples, rate_hz = read_audio(request.source)
+    samples, rate_hz = read_audio(request.source, request.settings.cfg.audio.channel)
     if read_txt:
         try:
             text = txt.read_text(encoding="utf-8")

@@ -143,3 +143,17 @@ def test_a_negative_seed_is_a_usage_error(wavs: dict[str, Path]) -> None:
     assert p.returncode == 2
     lines = error_lines(p)
     assert len(lines) == 1 and "face.seed: must be >= 0 (got -1)" in lines[0], p.stderr
+
+
+def test_the_log_section_of_the_config_file_is_applied(wavs: dict[str, Path], tmp_path: Path) -> None:
+    """[log] level and format were validated and then ignored."""
+    cfg = tmp_path / "log.toml"
+    cfg.write_text('[log]\nformat = "json"\nlevel = "warning"\n')
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--config", str(cfg))
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    assert events and all(e["level"] == "warning" for e in events), p.stderr  # the "silent" warning only
+    # Command-line flags override the file.
+    p = run_cli("--log-level", "info", "--log-format", "text", "run", "--input", str(wavs["silence"]), "--fast",
+                "--no-zmq", "--no-status", "--config", str(cfg))  # fmt: skip
+    assert p.returncode == 0 and " INFO bridge.app: stopped after" in p.stderr and "{" not in p.stderr, p.stderr

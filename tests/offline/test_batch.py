@@ -390,3 +390,23 @@ def test_an_interrupt_stops_a_parallel_bake_at_once(
     assert main(["bake", str(tmp_path / "in"), "-o", str(out), "-f", "rhubarb-tsv", "-j", "2", "--no-progress"]) == 130
     left = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert left == [], left
+
+
+def test_channel_selects_one_channel_of_each_file(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """The README promises '--channel N' for audio files; bake downmixed and ignored [audio] channel."""
+    x, rate = speech
+    src = tmp_path / "l_only.wav"
+    sf.write(str(src), np.stack([x, np.zeros_like(x)], axis=1), rate)
+
+    def max_voice(out: Path) -> float:
+        return max(float(f["voice"]) for f in read_jsonl(out))  # type: ignore[arg-type]
+
+    assert main(["bake", str(src), "-o", str(tmp_path / "mix.jsonl"), "--no-progress"]) == 0
+    assert main(["bake", str(src), "-o", str(tmp_path / "right.jsonl"), "--channel", "1", "--no-progress"]) == 0
+    (tmp_path / "ch1.toml").write_text("[audio]\nchannel = 1\n")
+    assert main(["bake", str(src), "-o", str(tmp_path / "cfg.jsonl"), "--config", str(tmp_path / "ch1.toml"),
+                 "--no-progress"]) == 0  # fmt: skip
+    assert max_voice(tmp_path / "mix.jsonl") > 0.5
+    assert max_voice(tmp_path / "right.jsonl") == 0.0 and max_voice(tmp_path / "cfg.jsonl") == 0.0
+    mix = json.loads((tmp_path / "mix.bake.json").read_text())["digest"]
+    assert json.loads((tmp_path / "right.bake.json").read_text())["digest"] != mix
