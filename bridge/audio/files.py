@@ -27,6 +27,8 @@ def _check_path(path: Path) -> None:
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, expected an audio file")
+    if path.is_file() and path.stat().st_size == 0:  # libsndfile's words for it differ by format, some misleading
+        raise AudioError(f"{path}: the file is empty")
 
 
 @contextlib.contextmanager
@@ -48,7 +50,9 @@ def _readable(path: Path) -> Iterator[Path]:
     try:
         sf.info(str(path))
     except sf.LibsndfileError as e:
-        if "not recognised" not in e.error_string:
+        # libsndfile's MP3 decoder reports a file it cannot read as "File does not exist or is not a
+        # regular file": ffmpeg gets a try and gives the real reason.
+        if "not recognised" not in e.error_string and "does not exist" not in e.error_string:
             raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
     else:
         yield path

@@ -38,7 +38,7 @@ def test_flac_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", "cannot decode"),
+        (b"", "the file is empty"),
         (b"RIFF\x24\x00\x00\x00WAVEfmt garbage", "cannot decode"),
         (b"\x00" * 1000, "cannot decode"),
     ],
@@ -204,3 +204,25 @@ def test_a_file_that_shrinks_while_playing_stops_at_its_real_end(tmp_path: Path)
     out = np.concatenate(played)
     assert out.size == 5000
     np.testing.assert_array_equal(out, x[:5000])
+
+
+def test_mp3_and_video_errors_say_what_is_wrong(tmp_path: Path) -> None:
+    """A bad MP3 was 'File does not exist or is not a regular file'; a silent video 'Invalid argument'."""
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty.mp3: the file is empty"):
+        read_audio(empty)
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(AudioError) as e:
+        read_audio(garbage)
+    assert "cannot decode audio" in str(e.value) and "does not exist" not in str(e.value)
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="ffmpeg comes with the offline extra")
+    video = tmp_path / "noaudio.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi",
+         "-i", "testsrc=duration=1:size=64x64:rate=10", "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(AudioError, match="noaudio.mp4: no audio stream"):
+        read_audio(video)
