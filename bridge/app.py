@@ -68,7 +68,8 @@ def _check_record_target(cfg: Config) -> None:
 def run_live(
     cfg: Config, load_model: Callable[[ModelConfig], ArticulationModel], duration_s: float | None = None
 ) -> int:
-    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code.
+    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code
+    (130 when interrupted, as for an interrupt during startup and for every other command).
 
     ``load_model`` is the CLI's choice of model loader (shipped weights or an SSL upstream, which
     needs torch and so cannot be imported here).
@@ -111,6 +112,7 @@ def run_live(
         source.name, model.name, cfg.output.fps,
         extra={"event": "stream_started", "input": source.name, "fps": cfg.output.fps},
     )
+    interrupted = False
     try:
         if status:
             status.start()
@@ -118,6 +120,7 @@ def run_live(
             timer.start()
         bridge.run()
     except KeyboardInterrupt:
+        interrupted = True
         bridge.stop()
     finally:
         if timer:
@@ -134,4 +137,4 @@ def run_live(
         s.frames, s.dropped_audio_s, s.frames_skipped_late,
         extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
     )
-    return 0
+    return 130 if interrupted else 0

@@ -52,9 +52,10 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 def add_publisher_args(p: argparse.ArgumentParser) -> None:
     """Publisher and control flags shared by run and replay; each target flag is repeatable."""
     g = p.add_argument_group("publishers")
-    g.add_argument("--zmq", action="append", metavar="ENDPOINT", help="ZeroMQ PUB endpoint to bind "
-                   "(default tcp://127.0.0.1:5555)")
-    g.add_argument("--no-zmq", action="store_true", help="no ZeroMQ publisher")
+    zmq = g.add_mutually_exclusive_group()  # --no-zmq silently dropped the endpoints given with it
+    zmq.add_argument("--zmq", action="append", metavar="ENDPOINT", help="ZeroMQ PUB endpoint to bind "
+                     "(default tcp://127.0.0.1:5555)")
+    zmq.add_argument("--no-zmq", action="store_true", help="no ZeroMQ publisher")
     g.add_argument("--osc", action="append", metavar="HOST:PORT", help="the bridge's OSC address space")
     g.add_argument("--vmc", action="append", metavar="HOST:PORT", help="VMC protocol (VSeeFace 39539)")
     g.add_argument("--livelinkface", action="append", metavar="HOST:PORT", help="Live Link Face (Unreal 11111)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -157,3 +158,28 @@ def test_the_log_section_of_the_config_file_is_applied(wavs: dict[str, Path], tm
     p = run_cli("--log-level", "info", "--log-format", "text", "run", "--input", str(wavs["silence"]), "--fast",
                 "--no-zmq", "--no-status", "--config", str(cfg))  # fmt: skip
     assert p.returncode == 0 and " INFO bridge.app: stopped after" in p.stderr and "{" not in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_stream_exits_130_like_every_command(tmp_path: Path, sig: signal.Signals) -> None:
+    """An interrupt during startup exited 130 but once streaming 0, as if the input had ended."""
+    src = write_wav(tmp_path / "long.wav", np.zeros(16000 * 60, dtype=np.float32), 16000)
+    take = tmp_path / "take.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "--input", str(src), "--no-zmq", "--no-status", "--record", str(take)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "first frame" in line:
+            break
+    proc.send_signal(sig)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, err
+    assert "stopped after" in err and "Traceback" not in err
+    assert take.read_text().endswith("\n")  # the recording is complete
+
+
+def test_zmq_and_no_zmq_together_are_a_usage_error() -> None:
+    p = run_cli("run", "--zmq", "tcp://127.0.0.1:5901", "--no-zmq")
+    assert p.returncode == 2 and "--no-zmq: not allowed with argument --zmq" in p.stderr, p.stderr
