@@ -9,14 +9,15 @@ the other files are still baked.
 from __future__ import annotations
 
 import contextlib
-import functools
 import glob
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import time
 from collections.abc import Generator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -265,11 +266,19 @@ def _init_worker() -> None:
     """Workers leave stopping to the parent.
 
     Ctrl+C reaches the whole process group: a worker that took it would fail its file and go on to
-    the next. The parent's ``Pool.terminate`` sends SIGTERM, which ends the worker through
-    SystemExit, so the file it was writing removes its temporary output on the way out.
+    the next. The parent stops a worker with SIGTERM, which unwinds the file in progress through
+    SystemExit, so its temporary output is removed on the way out.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_worker)
+
+
+def _bake_in_worker(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
+    """``_bake_one`` in a worker process, which ends once stopped rather than take the next file."""
+    try:
+        return _bake_one(job, settings)
+    except SystemExit as e:  # the executor would report it and hand this worker the next queued file
+        os._exit(e.code if isinstance(e.code, int) else 1)
 
 
 def _pool_results(
@@ -283,10 +292,23 @@ def _pool_results(
     # fork: workers inherit the imported modules and logging setup; the bake starts no threads.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    # A Pool, not a ProcessPoolExecutor: leaving its block terminates the workers and drops the
-    # queued files, where the executor's shutdown waited for every queued file to be baked.
-    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
-        yield from pool.imap_unordered(functools.partial(_bake_one, settings=settings), jobs)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker)
+    try:
+        futures = [pool.submit(_bake_in_worker, j, settings) for j in jobs]
+        for fut in as_completed(futures):
+            yield fut.result()
+    except BaseException:
+        # Left early (Ctrl+C, SIGTERM, an unexpected error): drop the queued files and stop those in
+        # progress; a plain shutdown() would wait until every queued file was baked. There is no
+        # public way to stop the workers before Python 3.14's terminate_workers().
+        procs = list((pool._processes or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()  # each removes the temporary output of its file first
+        raise
+    pool.shutdown()
 
 
 def bake(request: BakeRequest) -> BatchResult:
