@@ -60,6 +60,11 @@ def _caption(take: Take, k: int) -> str:
     return f"{f.t_s:6.2f} s  {f.pose.viseme:<3}{mood}"
 
 
+def _check_size(size: int) -> None:
+    if size < 64 or size % 2:
+        raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
+
+
 def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size: int) -> None:
     """Draw every preview frame and encode it with the audio into ``path``.
 
@@ -67,8 +72,7 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
         ConfigError: no ffmpeg, or an odd/too small size.
         BridgeError: ffmpeg failed or the file cannot be written.
     """
-    if size < 64 or size % 2:
-        raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
+    _check_size(size)
     if not take.frames:
         raise BridgeError(f"{take.source}: no frames to render")
     try:
@@ -132,6 +136,8 @@ def run_preview(request: PreviewRequest) -> int:
         if out is not None:
             refuse_overwrite(flag, out, (request.source, txt) if read_txt else (request.source,))
             make_parent(out)
+    if request.video is not None:
+        _check_size(request.size)
     if request.plot is not None:
         from bridge.offline.plot import check_plot_path
 

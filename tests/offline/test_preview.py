@@ -103,14 +103,29 @@ def test_an_output_under_a_file_is_one_clear_error(tmp_path: Path, capsys: pytes
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("name", ["x.xyz", "x.wav", "x"])
-def test_an_unsupported_plot_format_stops_before_any_work(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plot", "{d}/x.xyz"], "unsupported picture format '.xyz' (use one of"),
+        (["--plot", "{d}/x.wav"], "unsupported picture format '.wav'"),
+        (["--plot", "{d}/x"], "unsupported picture format '(no suffix)'"),
+        (["--size", "63"], "--size: must be an even number"),
+    ],
+    ids=["xyz", "wav", "no-suffix", "size"],
+)
+def test_bad_preview_options_stop_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
+    import bridge.offline.preview as preview
+
+    def no_bake(*args: object) -> None:
+        raise AssertionError("baked before the options were checked")
+
+    monkeypatch.setattr(preview, "make_take", no_bake)
     video = tmp_path / "x.mp4"
-    assert main(["preview", str(EXAMPLE_WAV), "-o", str(video), "--plot", str(tmp_path / name)]) == 2
+    assert main(["preview", str(EXAMPLE_WAV), "-o", str(video), *(a.format(d=tmp_path) for a in args)]) == 2
     err = capsys.readouterr().err
-    assert "unsupported picture format" in err and ".png" in err and len(err.strip().splitlines()) == 1
+    assert message in err and len(err.strip().splitlines()) == 1, err
     assert not video.exists()
 
 
