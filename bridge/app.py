@@ -6,10 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from bridge.audio.sources import open_source
+from bridge.audio.sources import is_file_input, open_source
 from bridge.config import Config, ModelConfig
 from bridge.face import FaceEngine, build_face_solver
+from bridge.paths import refuse_overwrite
 from bridge.pipeline import Bridge
 from bridge.stages import ArticulationModel
 from bridge.statusline import StatusLine
@@ -47,15 +49,33 @@ class _Control:
         )
 
 
+def _check_record_target(cfg: Config) -> None:
+    """Refuse a ``--record`` file that is the input being played; warn before replacing an older take.
+
+    Raises:
+        ConfigError: the recording would overwrite the input file.
+    """
+    if cfg.publish.record is None:
+        return
+    record = Path(cfg.publish.record)
+    if is_file_input(cfg.audio.input):
+        refuse_overwrite("--record", record, (Path(cfg.audio.input),))
+    if record.exists():
+        log.warning("--record %s: the file exists and is overwritten", record,
+                    extra={"event": "record_overwrite", "file": str(record)})  # fmt: skip
+
+
 def run_live(
     cfg: Config, load_model: Callable[[ModelConfig], ArticulationModel], duration_s: float | None = None
 ) -> int:
-    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code.
+    """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code
+    (130 when interrupted, as for an interrupt during startup and for every other command).
 
     ``load_model`` is the CLI's choice of model loader (shipped weights or an SSL upstream, which
     needs torch and so cannot be imported here).
     """
     t_start_s = time.monotonic()
+    _check_record_target(cfg)
     model = load_model(cfg.model)
     solver = build_face_solver(cfg.face)
     source = open_source(cfg.audio)
@@ -92,6 +112,7 @@ def run_live(
         source.name, model.name, cfg.output.fps,
         extra={"event": "stream_started", "input": source.name, "fps": cfg.output.fps},
     )
+    interrupted = False
     try:
         if status:
             status.start()
@@ -99,6 +120,7 @@ def run_live(
             timer.start()
         bridge.run()
     except KeyboardInterrupt:
+        interrupted = True
         bridge.stop()
     finally:
         if timer:
@@ -115,4 +137,4 @@ def run_live(
         s.frames, s.dropped_audio_s, s.frames_skipped_late,
         extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
     )
-    return 0
+    return 130 if interrupted else 0

@@ -52,9 +52,10 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 def add_publisher_args(p: argparse.ArgumentParser) -> None:
     """Publisher and control flags shared by run and replay; each target flag is repeatable."""
     g = p.add_argument_group("publishers")
-    g.add_argument("--zmq", action="append", metavar="ENDPOINT", help="ZeroMQ PUB endpoint to bind "
-                   "(default tcp://127.0.0.1:5555)")
-    g.add_argument("--no-zmq", action="store_true", help="no ZeroMQ publisher")
+    zmq = g.add_mutually_exclusive_group()  # --no-zmq silently dropped the endpoints given with it
+    zmq.add_argument("--zmq", action="append", metavar="ENDPOINT", help="ZeroMQ PUB endpoint to bind "
+                     "(default tcp://127.0.0.1:5555)")
+    zmq.add_argument("--no-zmq", action="store_true", help="no ZeroMQ publisher")
     g.add_argument("--osc", action="append", metavar="HOST:PORT", help="the bridge's OSC address space")
     g.add_argument("--vmc", action="append", metavar="HOST:PORT", help="VMC protocol (VSeeFace 39539)")
     g.add_argument("--livelinkface", action="append", metavar="HOST:PORT", help="Live Link Face (Unreal 11111)")
@@ -113,11 +114,16 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     _set(o, "publish", "record", a.get("record"))
     if a.get("no_status"):
         o.setdefault("log", {})["status"] = False
+    _set(o, "log", "level", a.get("log_level"))
+    _set(o, "log", "format", a.get("log_format"))
     return o
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None), overrides_from_args(args))
+    cfg = load_config(getattr(args, "config", None), overrides_from_args(args))
+    # The config file's [log] takes over from here (--log-level/--log-format, already in cfg, win).
+    setup_logging(cfg.log.level, cfg.log.format)
+    return cfg
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -232,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         "and Live Link Face."
     )
     parser.add_argument("--version", action="version", version=f"avatar-bridge {__version__}")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    parser.add_argument("--log-format", default="text", choices=("text", "json"),
-                        help="json: one machine-readable event per line on stderr")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="default: [log] level of --config, else info")
+    parser.add_argument("--log-format", choices=("text", "json"),
+                        help="json: one machine-readable event per line on stderr (default: [log] format of "
+                        "--config, else text)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="stream from a microphone, a file or stdin and publish frames")
@@ -297,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level, args.log_format)
+    setup_logging(args.log_level or "info", args.log_format or "text")  # until a config file says otherwise
 
     def _terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -22,8 +22,8 @@ class AudioConfig:
     """Where audio comes from.
 
     Attributes:
-        input: "default" (system default microphone), a device name or index, a WAV/FLAC path, or "-" for
-            raw PCM on stdin.
+        input: "default" (system default microphone, even where a file of that name exists: ``./default``
+            is the file), a device name or index, an audio file path, or "-" for raw PCM on stdin.
         fast: play files as fast as possible instead of in real time.
         channel: select one input channel (0-based); None downmixes all channels.
         stdin_rate_hz: sample rate of raw PCM on stdin.
@@ -220,6 +220,8 @@ def _check_zmq_endpoint(name: str, value: str) -> None:
 
 def validate(cfg: Config) -> Config:
     """Check value ranges; raise ConfigError naming the first bad field."""
+    if not cfg.audio.input:
+        raise ConfigError("audio.input: must not be empty ('default' is the default microphone)")
     _check_range("audio.buffer_s", cfg.audio.buffer_s, 0.1, 60.0)
     _check_range("audio.block_ms", cfg.audio.block_ms, 1, 200)
     _check_range("audio.stdin_rate_hz", cfg.audio.stdin_rate_hz, 4000, 384000)
@@ -240,6 +242,8 @@ def validate(cfg: Config) -> Config:
     _check_range("face.mood_transition_s", cfg.face.mood_transition_s, 0.0, 60.0)
     _check_range("face.smoothing_ms", cfg.face.smoothing_ms, 0.0, 10.0)
     _check_range("face.calibrate_s", cfg.face.calibrate_s, 0.5, 60.0)
+    if cfg.face.seed < 0:  # numpy's SeedSequence takes non-negative integers only
+        raise ConfigError(f"face.seed: must be >= 0 (got {cfg.face.seed})")
     _check_choice("output.fps", cfg.output.fps, OUTPUT_FPS)
     if problem := subject_problem(cfg.output.subject):
         raise ConfigError(f"output.subject: {problem} (got {cfg.output.subject!r})")

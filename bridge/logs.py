@@ -15,6 +15,7 @@ import queue
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,12 +93,22 @@ class AsyncHandler(logging.Handler):
     def __init__(self, target: logging.Handler, capacity: int = QUEUE_RECORDS) -> None:
         super().__init__()
         self._target = target
-        self._queue: queue.Queue[logging.LogRecord | threading.Event | None] = queue.Queue(capacity)
+        self._capacity = capacity
+        self._start()
+        _HANDLERS.add(self)
+
+    def _start(self) -> None:
+        self._queue: queue.Queue[logging.LogRecord | threading.Event | None] = queue.Queue(self._capacity)
         self.dropped = 0
         self._reported = 0
         self._stuck: threading.Event | None = None
         self._thread = threading.Thread(target=self._drain, name="log-writer", daemon=True)
         self._thread.start()
+
+    def restart_after_fork(self) -> None:
+        """A forked child (``bake -j N`` workers) has no writer thread and may have inherited the
+        queue's lock held: give it its own, or its records would be lost or block forever."""
+        self._start()
 
     def emit(self, record: logging.LogRecord) -> None:
         # Format the message now: arguments may change before the writer gets to it.
@@ -156,6 +167,17 @@ class AsyncHandler(logging.Handler):
             self._thread.join()
         # else the writer is stuck on stderr; it is a daemon thread and ends with the process
         super().close()
+
+
+_HANDLERS: weakref.WeakSet[AsyncHandler] = weakref.WeakSet()
+
+
+def _restart_writers_in_child() -> None:
+    for handler in list(_HANDLERS):
+        handler.restart_after_fork()
+
+
+os.register_at_fork(after_in_child=_restart_writers_in_child)
 
 
 def setup_logging(level: str, fmt: str) -> None:

@@ -54,6 +54,9 @@ def decode_to_wav(source: Path, target: Path) -> None:
     except OSError as e:
         raise AudioError(f"{source}: cannot run ffmpeg ({e.strerror or e})") from e
     if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        text = done.stderr.decode(errors="replace")
+        if "matches no streams" in text:  # the -map 0:a:0 above: a video without a sound track
+            raise AudioError(f"{source}: no audio stream")
+        lines = text.strip().splitlines()
         reason = lines[-1] if lines else f"exit status {done.returncode}"
         raise AudioError(f"{source}: cannot decode audio (format not recognised by libsndfile or ffmpeg: {reason})")

@@ -27,6 +27,8 @@ def _check_path(path: Path) -> None:
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, expected an audio file")
+    if path.is_file() and path.stat().st_size == 0:  # libsndfile's words for it differ by format, some misleading
+        raise AudioError(f"{path}: the file is empty")
 
 
 @contextlib.contextmanager
@@ -48,7 +50,9 @@ def _readable(path: Path) -> Iterator[Path]:
     try:
         sf.info(str(path))
     except sf.LibsndfileError as e:
-        if "not recognised" not in e.error_string:
+        # libsndfile's MP3 decoder reports a file it cannot read as "File does not exist or is not a
+        # regular file": ffmpeg gets a try and gives the real reason.
+        if "not recognised" not in e.error_string and "does not exist" not in e.error_string:
             raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
     else:
         yield path
@@ -140,8 +144,11 @@ class FileSource:
         t0 = time.monotonic()
         start = 0
         with self._files, _decoding(self._path), sf.SoundFile(str(self._readable)) as f:
-            for raw in f.blocks(blocksize=self._hop, dtype="float32", always_2d=True):
-                if self._stopped:
+            while not self._stopped:
+                # read, not SoundFile.blocks: blocks() reuses its buffer and, once a file shrinks under
+                # it, repeats the last block for the length its header still claims.
+                raw = f.read(self._hop, dtype="float32", always_2d=True)
+                if raw.shape[0] == 0:
                     return
                 _check_finite(self._path, raw)
                 block = _mono(self._path, raw, self._channel)
@@ -153,6 +160,8 @@ class FileSource:
                         time.sleep(delay_s)
                 yield AudioBlock(block, self.sample_rate_hz, t_capture_s, start / self.sample_rate_hz)
                 start += block.shape[0]
+                if raw.shape[0] < self._hop:  # a short read is the real end of the data
+                    return
 
     def stop(self) -> None:
         self._stopped = True

@@ -28,10 +28,17 @@ class AudioSource(Protocol):
 
 
 def is_file_input(spec: str) -> bool:
-    """A path-like input (has a separator or an audio suffix, or exists) is a file, not a device name."""
-    return spec != "-" and (
-        "/" in spec or Path(spec).suffix.lower() in AUDIO_SUFFIXES or Path(spec).exists()
-    )
+    """A path-like input (has a separator or an audio suffix, or names an existing file) is a file,
+    not a device name.
+
+    "default" is always the default microphone and a bare name of a folder is a device name: a file
+    or folder of that name in the current folder must not take over the microphone (``./default``
+    plays a file named so).
+    """
+    if spec in ("-", "default"):
+        return False
+    path = Path(spec)
+    return "/" in spec or path.suffix.lower() in AUDIO_SUFFIXES or (path.exists() and not path.is_dir())
 
 
 def open_source(cfg: AudioConfig) -> AudioSource:

@@ -9,6 +9,7 @@ runs whatever the block size, so streaming output equals offline output.
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,8 +45,10 @@ class Weights:
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays: dict[str, npt.NDArray[np.float32]] = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read model weights {path}: {e}") from e
+        except OSError as e:
+            raise ModelError(f"cannot read model weights {path}: {e.strerror or e}") from e
+        except (ValueError, zipfile.BadZipFile) as e:  # numpy's words would advise loading it unsafely
+            raise ModelError(f"{path}: not a weights file made by `avatar-bridge train`") from e
         if "members" in arrays:
             prefixes = [f"m{i}." for i in range(int(arrays["members"]))]
             self.members = [{k[len(p) :]: v for k, v in arrays.items() if k.startswith(p)} for p in prefixes]

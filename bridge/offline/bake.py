@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -82,8 +83,8 @@ class BakeReport:
 
 
 @functools.lru_cache(maxsize=2)
-def _model(cfg: ModelConfig) -> ArticulationModel:
-    """One model per worker process and model config; reset before each file."""
+def load_bake_model(cfg: ModelConfig) -> ArticulationModel:
+    """One model per process and model config (forked workers inherit the parent's); reset before each file."""
     from bridge.upstream import build_model
 
     return build_model(cfg)
@@ -110,7 +111,7 @@ def make_take(
     silent = float(np.max(np.abs(samples))) < SILENT_PEAK
     if silent:
         warnings.append("the audio is silent: the face stays at rest")
-    model = _model(cfg.model)
+    model = load_bake_model(cfg.model)
     model.reset()
     x = resample(samples, sample_rate_hz, WORK_RATE_HZ)
     phones: tuple[Phone, ...] = ()
@@ -161,11 +162,25 @@ def make_take(
     return take, align_s
 
 
+def make_parent(path: Path) -> None:
+    """Create the folder an output goes into.
+
+    Raises:
+        BridgeError: it cannot be made (a file in the way, no permission, a read-only file system).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:  # mkdir's own words ("File exists") hide that a file is in the way
+        raise BridgeError(f"{path}: cannot write ({e.filename} is a file, not a folder)") from e
+    except OSError as e:
+        raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+
+
 def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> None:
+    make_parent(path)
     tmp = path.with_name(path.name + ".tmp")
     written = False
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("w", encoding="utf-8", newline="\n") as out:
             FORMATS[fmt].write(take, options, out)
         os.replace(tmp, path)
@@ -174,7 +189,10 @@ def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> N
         raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
     finally:
         if not written:  # also when interrupted (Ctrl+C, SIGTERM) halfway through a long export
-            tmp.unlink(missing_ok=True)
+            # Where the folder could not be made or is read-only there is nothing to remove, and the
+            # unlink's own error (ENOTDIR, EROFS) must not replace the one above.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
@@ -185,7 +203,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         BridgeError: an output cannot be written, or another pipeline error.
     """
     t0 = time.perf_counter()
-    samples, rate_hz = read_audio(job.source)
+    samples, rate_hz = read_audio(job.source, settings.cfg.audio.channel)
     take, align_s = make_take(job.source, samples, rate_hz, settings, job.transcript)
     for fmt, path in job.outputs:
         _write_atomic(path, fmt, take, settings.export)

@@ -8,22 +8,28 @@ the other files are still baked.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import multiprocessing
+import os
+import signal
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Generator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from bridge.audio.sources import AUDIO_SUFFIXES
-from bridge.errors import BridgeError, ConfigError
-from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file
+from bridge.errors import BridgeError, ConfigError, ModelError
+from bridge.face import build_face_solver
+from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file, load_bake_model
 from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import settings_digest, sidecar_path, up_to_date
 from bridge.offline.progress import ProgressBar
+from bridge.paths import refuse_overwrite
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +223,7 @@ def _digest_extra(settings: BakeSettings) -> dict[str, object]:
         "extended_shapes": settings.export.extended_shapes,
         "phone_weight": settings.phone_weight,
         "recognize": settings.recognize,
+        "channel": settings.cfg.audio.channel,  # the [audio] section is not in the config digest
     }
 
 
@@ -225,15 +232,59 @@ def _failure_line(f: Failure) -> str:
     return f.message if str(f.source) in f.message else f"{f.source}: {f.message}"
 
 
+def _check_settings(settings: BakeSettings, workers: int) -> None:
+    """Load the rig profile and the model once before any file, so a bad ``--profile`` or
+    ``--weights`` is one usage error rather than the same failure for every file.
+
+    Raises:
+        ConfigError: the profile or the model cannot be loaded.
+    """
+    build_face_solver(settings.cfg.face)
+    if settings.cfg.model.upstream and workers > 1:
+        return  # not torch in the parent: forked workers could inherit its threads' locks
+    try:
+        load_bake_model(settings.cfg.model)  # cached: -j 1 and forked workers reuse it
+    except ModelError as e:
+        raise ConfigError(str(e)) from e
+
+
 def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
-    """Worker entry: a BridgeError fails this file only."""
+    """Worker entry: a BridgeError or an OS error (a full disk, an output that cannot be made) fails this file only."""
     try:
         return bake_file(job, settings)
     except BridgeError as e:
         return Failure(job.source, str(e))
+    except OSError as e:
+        return Failure(job.source, f"{e.filename or job.source}: {e.strerror or e}")
 
 
-def _pool_results(jobs: list[BakeJob], settings: BakeSettings, workers: int) -> Iterator[BakeReport | Failure]:
+def _exit_worker(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _init_worker() -> None:
+    """Workers leave stopping to the parent.
+
+    Ctrl+C reaches the whole process group: a worker that took it would fail its file and go on to
+    the next. The parent stops a worker with SIGTERM, which unwinds the file in progress through
+    SystemExit, so its temporary output is removed on the way out.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_worker)
+
+
+def _bake_in_worker(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
+    """``_bake_one`` in a worker process, which ends once stopped rather than take the next file."""
+    try:
+        return _bake_one(job, settings)
+    except SystemExit as e:  # the executor would report it and hand this worker the next queued file
+        os._exit(e.code if isinstance(e.code, int) else 1)
+
+
+def _pool_results(
+    jobs: list[BakeJob], settings: BakeSettings, workers: int
+) -> Generator[BakeReport | Failure, None, None]:
+    """Results in the order files finish; closing the iterator early (an interrupt) stops the workers."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _bake_one(job, settings)
@@ -241,17 +292,31 @@ def _pool_results(jobs: list[BakeJob], settings: BakeSettings, workers: int) -> 
     # fork: workers inherit the imported modules and logging setup; the bake starts no threads.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
-        futures: list[Future[BakeReport | Failure]] = [pool.submit(_bake_one, j, settings) for j in jobs]
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker)
+    try:
+        futures = [pool.submit(_bake_in_worker, j, settings) for j in jobs]
         for fut in as_completed(futures):
             yield fut.result()
+    except BaseException:
+        # Left early (Ctrl+C, SIGTERM, an unexpected error): drop the queued files and stop those in
+        # progress; a plain shutdown() would wait until every queued file was baked. There is no
+        # public way to stop the workers before Python 3.14's terminate_workers().
+        procs = list((pool._processes or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()  # each removes the temporary output of its file first
+        raise
+    pool.shutdown()
 
 
 def bake(request: BakeRequest) -> BatchResult:
     """Plan, skip up-to-date inputs, bake the rest, report.
 
     Raises:
-        ConfigError: bad inputs or options (before anything is baked).
+        ConfigError: bad inputs or options, or an output that would overwrite an input (before
+            anything is baked).
     """
     t0 = time.perf_counter()
     found = collect_inputs(request.inputs)
@@ -271,6 +336,8 @@ def bake(request: BakeRequest) -> BatchResult:
         digest = settings_digest(settings.cfg, extra, transcript)
         inputs = (source,) if txt is None else (source, txt)
         paths = tuple(p for _, p in outputs)
+        for path in (*paths, sidecar):
+            refuse_overwrite("-o" if request.output is not None else "output", path, inputs)
         if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
             skipped.append(source)
             continue
@@ -282,29 +349,39 @@ def bake(request: BakeRequest) -> BatchResult:
             len(found),
             extra={"event": "bake_skipped", "count": len(skipped)},
         )
+    if jobs:
+        _check_settings(settings, request.workers)
     bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
     baked: list[BakeReport] = []
     bar.draw()
-    for result in _pool_results(jobs, settings, request.workers):
-        with bar.suspended():
+    # closing: an interrupt in this loop stops the workers at once, not when the generator is collected.
+    with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results:
+        for result in results:
+            with bar.suspended():
+                _log_result(result, quiet=bar.enabled)
             if isinstance(result, Failure):
                 failed.append(result)
-                log.log(logging.DEBUG if bar.enabled else logging.WARNING, "%s", _failure_line(result),
-                        extra={"event": "bake_failed", "file": str(result.source)})  # fmt: skip
             else:
                 baked.append(result)
-                for w in result.warnings:
-                    log.warning("%s: %s", result.source, w, extra={"event": "bake_warning", "file": str(result.source)})
-                log.log(
-                    logging.DEBUG if bar.enabled else logging.INFO,
-                    "baked %s (%.2f s of audio, %d frames%s)",
-                    result.source, result.duration_s, result.frames, ", transcript-aligned" if result.aligned else "",
-                    extra={"event": "bake_file", "file": str(result.source), "frames": result.frames,
-                           "aligned": result.aligned},
-                )  # fmt: skip
-        bar.advance(failed=isinstance(result, Failure))
+            bar.advance(failed=isinstance(result, Failure))
     bar.finish()
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
+
+
+def _log_result(result: BakeReport | Failure, quiet: bool) -> None:
+    """One line per finished file (debug level under a progress bar, except warnings)."""
+    if isinstance(result, Failure):
+        log.log(logging.DEBUG if quiet else logging.WARNING, "%s", _failure_line(result),
+                extra={"event": "bake_failed", "file": str(result.source)})  # fmt: skip
+        return
+    for w in result.warnings:
+        log.warning("%s: %s", result.source, w, extra={"event": "bake_warning", "file": str(result.source)})
+    log.log(
+        logging.DEBUG if quiet else logging.INFO,
+        "baked %s (%.2f s of audio, %d frames%s)",
+        result.source, result.duration_s, result.frames, ", transcript-aligned" if result.aligned else "",
+        extra={"event": "bake_file", "file": str(result.source), "frames": result.frames, "aligned": result.aligned},
+    )  # fmt: skip
 
 
 def run_bake(request: BakeRequest) -> int:

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 DEFAULT_PHONE_WEIGHT = 0.7
 
 
+def _add_channel_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--channel", type=int, help="use this channel (0-based) of each file instead of a downmix")
+
+
 def _add_transcript_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("transcript-guided timing")
     g.add_argument("--text", help="transcript of the (single) input: aligned with pocketsphinx to time the mouth")
@@ -67,6 +71,7 @@ def add_bake_args(p: argparse.ArgumentParser) -> None:
         help="Rhubarb extended mouth shapes to use, a subset of GHX (default GHX; '' = A-F only)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_channel_arg(p)
     _add_transcript_args(p)
 
 
@@ -102,7 +107,7 @@ def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
         text_files=not args.no_text_files,
         workers=args.jobs,
         force=args.force,
-        progress=not args.no_progress and getattr(args, "log_format", "text") == "text",
+        progress=not args.no_progress and cfg.log.format == "text",
     )
 
 
@@ -112,6 +117,7 @@ def add_preview_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="video of the animated face with the audio")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="picture of the main curves over the waveform")
     p.add_argument("--size", type=int, default=360, help="video height and width in pixels (default 360)")
+    _add_channel_arg(p)
     _add_transcript_args(p)
 
 

@@ -7,6 +7,7 @@ and outputs, and the sidecar and every output are newer than the audio and its t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -97,6 +98,9 @@ def write_sidecar(path: Path, sidecar: Sidecar) -> None:
         os.replace(tmp, path)
     except OSError as e:
         raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+    finally:  # a failed or interrupted write leaves nothing behind (after the rename there is no tmp)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def read_sidecar(path: Path) -> Sidecar | None:

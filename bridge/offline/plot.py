@@ -37,6 +37,24 @@ def viseme_runs(names: Sequence[str], times_s: F32, fps: int) -> list[tuple[str,
     return runs
 
 
+def check_plot_path(path: Path) -> None:
+    """Check, before any work, that matplotlib can write a picture with the suffix of ``path``.
+
+    Raises:
+        ConfigError: matplotlib is not installed, or the suffix names no format it writes.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError as e:
+        raise ConfigError("--plot needs matplotlib: pip install 'avatar-bridge[offline]'") from e
+    formats = sorted(FigureCanvasAgg.get_supported_filetypes())
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise ConfigError(
+            f"--plot {path}: unsupported picture format {path.suffix or '(no suffix)'!r} "
+            f"(use one of {', '.join('.' + f for f in formats)})"
+        )
+
+
 def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None:
     """Write a PNG: waveform with the main blendshapes and voice activity on top, visemes (and aligned
     phones) as a strip below.
@@ -103,5 +121,7 @@ def plot_take(take: Take, samples: F32, sample_rate_hz: int, path: Path) -> None
         fig.savefig(path, dpi=110)
     except OSError as e:
         raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+    except (RuntimeError, ValueError) as e:  # a format whose writer is missing here (pgf without LaTeX)
+        raise BridgeError(f"{path}: cannot write the picture ({e})") from e
     finally:
         plt.close(fig)

@@ -6,7 +6,9 @@ binary that ships with imageio-ffmpeg (H.264 + AAC, yuv420p, plays everywhere).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -20,8 +22,9 @@ from bridge.audio.ffmpeg import ffmpeg_exe
 from bridge.audio.files import read_audio
 from bridge.errors import BridgeError, ConfigError
 from bridge.frames import F32
-from bridge.offline.bake import BakeSettings, make_take
+from bridge.offline.bake import BakeSettings, make_parent, make_take
 from bridge.offline.take import Take
+from bridge.paths import refuse_overwrite
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,11 @@ def _caption(take: Take, k: int) -> str:
     return f"{f.t_s:6.2f} s  {f.pose.viseme:<3}{mood}"
 
 
+def _check_size(size: int) -> None:
+    if size < 64 or size % 2:
+        raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
+
+
 def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size: int) -> None:
     """Draw every preview frame and encode it with the audio into ``path``.
 
@@ -64,8 +72,7 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
         ConfigError: no ffmpeg, or an odd/too small size.
         BridgeError: ffmpeg failed or the file cannot be written.
     """
-    if size < 64 or size % 2:
-        raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
+    _check_size(size)
     if not take.frames:
         raise BridgeError(f"{take.source}: no frames to render")
     try:
@@ -75,7 +82,10 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
     step = max(1, -(-take.fps // MAX_PREVIEW_FPS))
     rate = Fraction(take.fps, step)
     renderer = FaceRenderer(size)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
+    # ffmpeg writes a temporary name that is renamed once complete: an interrupted preview must not
+    # leave a short video that plays as if it were the whole take.
+    part = path.with_name(path.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix="avatar-preview-") as tmp:
         wav = Path(tmp) / "audio.wav"
         sf.write(str(wav), samples, sample_rate_hz, subtype="PCM_16")
@@ -84,20 +94,32 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}", "-r", str(rate), "-i", "-",
             "-i", str(wav),
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", str(path),
+            "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", "-f", "mp4", str(part),
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdin is not None and proc.stderr is not None
+        done = False
         try:
-            for k in range(0, len(take.frames), step):
-                img = renderer.render(take.frames[k].pose, _caption(take, k))
-                proc.stdin.write(frame_array(img).tobytes())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass  # ffmpeg exited early; its message is read below
-        err = proc.stderr.read().decode(errors="replace").strip()
-        if proc.wait() != 0:
-            raise BridgeError(f"{path}: ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}")
+            try:
+                for k in range(0, len(take.frames), step):
+                    img = renderer.render(take.frames[k].pose, _caption(take, k))
+                    proc.stdin.write(frame_array(img).tobytes())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # ffmpeg exited early; its message is read below
+            err = proc.stderr.read().decode(errors="replace").strip()
+            if proc.wait() != 0:
+                raise BridgeError(f"{path}: ffmpeg failed: {err.splitlines()[-1] if err else 'no message'}")
+            os.replace(part, path)
+            done = True
+        except OSError as e:
+            raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
+        finally:
+            if not done:  # failed or interrupted: stop ffmpeg before it finalizes the partial file
+                proc.kill()
+                proc.wait()
+                with contextlib.suppress(OSError):
+                    part.unlink(missing_ok=True)
     log.info("wrote %s (%d frames at %s fps, %dx%d)", path, -(-len(take.frames) // step), rate, size, size,
              extra={"event": "preview_written", "file": str(path)})  # fmt: skip
 
@@ -106,10 +128,22 @@ def run_preview(request: PreviewRequest) -> int:
     """CLI entry: bake the file in memory, then write the video and/or the plot."""
     if request.video is None and request.plot is None:
         raise ConfigError("preview: give -o OUT.mp4 and/or --plot OUT.png")
-    samples, rate_hz = read_audio(request.source)
     text = request.text
     txt = request.source.with_suffix(".txt")
-    if text is None and request.text_files and txt.is_file():
+    read_txt = text is None and request.text_files and txt.is_file()
+    # Outputs are checked before the bake, so a mistake in them costs no work.
+    for flag, out in (("-o", request.video), ("--plot", request.plot)):
+        if out is not None:
+            refuse_overwrite(flag, out, (request.source, txt) if read_txt else (request.source,))
+            make_parent(out)
+    if request.video is not None:
+        _check_size(request.size)
+    if request.plot is not None:
+        from bridge.offline.plot import check_plot_path
+
+        check_plot_path(request.plot)
+    samples, rate_hz = read_audio(request.source, request.settings.cfg.audio.channel)
+    if read_txt:
         try:
             text = txt.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

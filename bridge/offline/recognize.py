@@ -36,7 +36,12 @@ def _decoder() -> pocketsphinx.Decoder:
         raise ConfigError("--recognize needs pocketsphinx: pip install 'avatar-bridge[offline]'") from e
     phone_lm = Path(pocketsphinx.get_model_path()) / "en-us" / "en-us-phone.lm.bin"
     return pocketsphinx.Decoder(
-        samprate=ALIGN_RATE_HZ, allphone=str(phone_lm), lw=2.0, beam=1e-20, pbeam=1e-20, bestpath=False,
+        samprate=ALIGN_RATE_HZ,
+        allphone=str(phone_lm),
+        lw=2.0,
+        beam=1e-20,
+        pbeam=1e-20,
+        bestpath=False,
         loglevel="FATAL",
     )
 
@@ -53,7 +58,7 @@ def recognize_phones(samples: F32, sample_rate_hz: int) -> tuple[Phone, ...]:
             seg.start_frame * _FRAME_S,
             (seg.end_frame + 1) * _FRAME_S,
         )
-        for seg in decoder.seg()
+        for seg in decoder.seg() or ()  # None when the utterance is too short to decode (20 ms or less)
     )
     log.debug("recognized %d phones", len(phones))
     return phones if any(p.name != "SIL" for p in phones) else ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -167,3 +168,71 @@ def test_a_subject_the_control_channel_would_refuse_is_a_usage_error(wavs: dict[
     assert p.returncode == 2
     lines = error_lines(p)
     assert len(lines) == 1 and "output.subject: control characters are not allowed" in lines[0], p.stderr
+
+
+def test_a_recording_never_overwrites_the_input(wavs: dict[str, Path], tmp_path: Path) -> None:
+    """``--record`` pointing at the file being played used to replace the audio with a recording header."""
+    src = wavs["silence"]
+    before = src.read_bytes()
+    same = tmp_path / "." / src.name  # another spelling of the same file
+    p = run_cli("run", "--input", str(src), "--fast", "--no-zmq", "--no-status", "--record", str(same))
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and f"--record {same}: would overwrite the input {src}" in lines[0], p.stderr
+    assert src.read_bytes() == before
+
+
+def test_an_existing_recording_is_overwritten_with_a_warning(wavs: dict[str, Path], tmp_path: Path) -> None:
+    take = tmp_path / "take.jsonl"
+    take.write_text("an older take\n")
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--record", str(take))
+    assert p.returncode == 0, p.stderr
+    assert f"--record {take}: the file exists and is overwritten" in p.stderr
+    assert "an older take" not in take.read_text()
+
+
+def test_a_negative_seed_is_a_usage_error(wavs: dict[str, Path]) -> None:
+    """--seed -1 used to end in 'internal error: ValueError: expected non-negative integer'."""
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--seed", "-1")
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and "face.seed: must be >= 0 (got -1)" in lines[0], p.stderr
+
+
+def test_the_log_section_of_the_config_file_is_applied(wavs: dict[str, Path], tmp_path: Path) -> None:
+    """[log] level and format were validated and then ignored."""
+    cfg = tmp_path / "log.toml"
+    cfg.write_text('[log]\nformat = "json"\nlevel = "warning"\n')
+    p = run_cli("run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status", "--config", str(cfg))
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    assert events and all(e["level"] == "warning" for e in events), p.stderr  # the "silent" warning only
+    # Command-line flags override the file.
+    p = run_cli("--log-level", "info", "--log-format", "text", "run", "--input", str(wavs["silence"]), "--fast",
+                "--no-zmq", "--no-status", "--config", str(cfg))  # fmt: skip
+    assert p.returncode == 0 and " INFO bridge.app: stopped after" in p.stderr and "{" not in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_stream_exits_130_like_every_command(tmp_path: Path, sig: signal.Signals) -> None:
+    """An interrupt during startup exited 130 but once streaming 0, as if the input had ended."""
+    src = write_wav(tmp_path / "long.wav", np.zeros(16000 * 60, dtype=np.float32), 16000)
+    take = tmp_path / "take.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "--input", str(src), "--no-zmq", "--no-status", "--record", str(take)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "first frame" in line:
+            break
+    proc.send_signal(sig)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, err
+    assert "stopped after" in err and "Traceback" not in err
+    assert take.read_text().endswith("\n")  # the recording is complete
+
+
+def test_zmq_and_no_zmq_together_are_a_usage_error() -> None:
+    p = run_cli("run", "--zmq", "tcp://127.0.0.1:5901", "--no-zmq")
+    assert p.returncode == 2 and "--no-zmq: not allowed with argument --zmq" in p.stderr, p.stderr

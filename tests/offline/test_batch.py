@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import pytest
@@ -15,10 +18,12 @@ import soundfile as sf
 
 from bridge.cli import main
 from bridge.config import Config, load_config
+from bridge.errors import BridgeError
 from bridge.frames import ARKIT_NAMES
 from bridge.offline.bake import BakeJob, BakeSettings, bake_file
 from bridge.offline.exports import FORMATS, ExportOptions
 from bridge.offline.manifest import settings_digest
+from bridge.offline.take import Take
 from tests.conftest import DEV_DATA, EXAMPLE_WAV
 
 GRID = DEV_DATA / "grid"
@@ -147,8 +152,22 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}/a.wav", "--phone-weight", "1.5"], "--phone-weight"),
         (["{d}/a.wav", "--extended-shapes", "GQ"], "--extended-shapes"),
         (["{d}/a.wav", "--intensity", "2"], "face.intensity"),
+        (["{d}/a.wav", "-o", "{d}/a.wav"], "would overwrite the input {d}/a.wav"),
+        (["{d}", "-j", "2", "--profile", "nope"], "face.profile: expected one of"),
+        (["{d}", "--weights", "{d}/a.wav"], "{d}/a.wav: not a weights file made by `avatar-bridge train`"),
     ],
-    ids=["collision", "text-for-many", "empty-glob", "unknown-format", "weight", "shapes", "config"],
+    ids=[
+        "collision",
+        "text-for-many",
+        "empty-glob",
+        "unknown-format",
+        "weight",
+        "shapes",
+        "config",
+        "overwrite-input",
+        "profile",
+        "weights",
+    ],
 )
 def test_usage_errors_stop_before_baking(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
@@ -157,8 +176,19 @@ def test_usage_errors_stop_before_baking(
     clip(tmp_path / "sub" / "a.wav", speech)
     assert main(["bake", *(a.format(d=tmp_path) for a in argv), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message.format(d=tmp_path) in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "a.jsonl").exists()
+    assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
+
+
+def test_an_output_never_overwrites_the_transcript(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "a.wav", speech)
+    (tmp_path / "a.txt").write_text("hello\n")
+    assert main(["bake", str(tmp_path / "a.wav"), "-o", str(tmp_path / "a.txt"), "-f", "rhubarb-tsv"]) == 2
+    assert f"would overwrite the input {tmp_path / 'a.txt'}" in capsys.readouterr().err
+    assert (tmp_path / "a.txt").read_text() == "hello\n"
 
 
 @pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID dev clips not found at {GRID}")
@@ -258,3 +288,125 @@ def test_a_folder_of_m4a_lines_is_baked(tmp_path: Path, speech: tuple[np.ndarray
     assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
     frames = read_jsonl(tmp_path / "out" / "line.jsonl")
     assert abs(len(frames) - 72) <= 3  # 1.2 s at 60 fps
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_output_that_cannot_be_written_fails_that_file_only(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    """An output folder whose place is taken by a file used to end the batch with "internal error"."""
+    for name in ("a", "sub/x", "z"):
+        clip(tmp_path / "in" / f"{name}.wav", speech)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").write_text("a file where the output folder goes\n")
+    code = main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-j", workers, "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (tmp_path / "out" / "a.jsonl").is_file() and (tmp_path / "out" / "z.jsonl").is_file()
+    assert "bake: 2 baked, 0 up to date, 1 failed" in err
+    blocked = tmp_path / "out" / "sub"
+    reason = f"{blocked / 'x.jsonl'}: cannot write ({blocked} is a file, not a folder)"
+    assert f"failed: {tmp_path / 'in' / 'sub' / 'x.wav'}: {reason}" in err, err
+    assert "internal error" not in err
+
+
+def test_a_single_output_under_a_file_is_one_clear_error(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = clip(tmp_path / "good.wav", speech)
+    (tmp_path / "afile").write_text("hi\n")
+    assert main(["bake", str(src), "-o", str(tmp_path / "afile" / "x.jsonl"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "x.jsonl: cannot write (" in err and "afile is a file, not a folder" in err and "internal error" not in err
+
+
+def test_a_failed_write_on_a_read_only_file_system_keeps_its_own_error(
+    tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a read-only file system removing the temporary file fails too; that second error used to win."""
+    src = clip(tmp_path / "line.wav", speech)
+
+    real_open = Path.open
+
+    def read_only(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.suffix == ".tmp":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(self, *args, **kwargs)
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "open", read_only)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    job = BakeJob(src, (("jsonl", tmp_path / "line.jsonl"),), tmp_path / "line.bake.json", None, "digest")
+    with pytest.raises(BridgeError, match=r"line\.jsonl: cannot write \(Read-only file system\)"):
+        bake_file(job, BakeSettings(Config(), ("jsonl",), ExportOptions(), 0.0))
+
+
+def test_an_os_error_of_one_file_does_not_end_the_batch(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under a temporary file (or any OS error a bake step does not wrap) fails that file only."""
+    import bridge.offline.batch as batch
+
+    for name in ("a", "b"):
+        clip(tmp_path / "in" / f"{name}.wav", speech)
+
+    def bake_or_fail(job: BakeJob, settings: BakeSettings) -> object:
+        if job.source.name == "a.wav":
+            raise OSError(errno.ENOSPC, "No space left on device", "/tmp/decoded.wav")
+        return bake_file(job, settings)
+
+    monkeypatch.setattr(batch, "bake_file", bake_or_fail)
+    assert main(["bake", str(tmp_path / "in"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "bake: 1 baked, 0 up to date, 1 failed" in err
+    assert f"failed: {tmp_path / 'in' / 'a.wav'}: /tmp/decoded.wav: No space left on device" in err
+
+
+def test_an_interrupt_stops_a_parallel_bake_at_once(
+    tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C (or SIGTERM) during ``-j 2`` used to wait until every queued file was baked.
+
+    Every export here blocks after writing part of its file; the first one interrupts the parent.
+    The workers must be stopped in the middle (no output, no sidecar, no temporary file left) and
+    the queued files never started.
+    """
+    for i in range(6):
+        clip(tmp_path / "in" / f"c{i}.wav", speech)
+    real = FORMATS["rhubarb-tsv"]
+
+    def slow(take: Take, options: ExportOptions, out: TextIO) -> None:
+        out.write("0.00\tX\n")
+        out.flush()
+        if take.source.name == "c0.wav":
+            os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(5)  # the parent ends the worker long before this
+        real.write(take, options, out)
+
+    monkeypatch.setitem(FORMATS, "rhubarb-tsv", dataclasses.replace(real, write=slow))
+    out = tmp_path / "out"
+    assert main(["bake", str(tmp_path / "in"), "-o", str(out), "-f", "rhubarb-tsv", "-j", "2", "--no-progress"]) == 130
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert left == [], left
+
+
+def test_channel_selects_one_channel_of_each_file(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """The README promises '--channel N' for audio files; bake downmixed and ignored [audio] channel."""
+    x, rate = speech
+    src = tmp_path / "l_only.wav"
+    sf.write(str(src), np.stack([x, np.zeros_like(x)], axis=1), rate)
+
+    def max_voice(out: Path) -> float:
+        return max(float(f["voice"]) for f in read_jsonl(out))  # type: ignore[arg-type]
+
+    assert main(["bake", str(src), "-o", str(tmp_path / "mix.jsonl"), "--no-progress"]) == 0
+    assert main(["bake", str(src), "-o", str(tmp_path / "right.jsonl"), "--channel", "1", "--no-progress"]) == 0
+    (tmp_path / "ch1.toml").write_text("[audio]\nchannel = 1\n")
+    assert main(["bake", str(src), "-o", str(tmp_path / "cfg.jsonl"), "--config", str(tmp_path / "ch1.toml"),
+                 "--no-progress"]) == 0  # fmt: skip
+    assert max_voice(tmp_path / "mix.jsonl") > 0.5
+    assert max_voice(tmp_path / "right.jsonl") == 0.0 and max_voice(tmp_path / "cfg.jsonl") == 0.0
+    mix = json.loads((tmp_path / "mix.bake.json").read_text())["digest"]
+    assert json.loads((tmp_path / "right.bake.json").read_text())["digest"] != mix

@@ -14,6 +14,7 @@ from PIL import Image
 
 from bridge.cli import main
 from bridge.offline.face2d import FaceRenderer
+from bridge.offline.take import Take
 from tests.conftest import EXAMPLE_WAV
 from tests.offline.helpers import pose
 
@@ -83,3 +84,62 @@ def test_viseme_runs_merge_frames_and_span_them() -> None:
     assert [r[0] for r in runs] == ["sil", "PP", "aa"]
     assert runs[0][1] == pytest.approx(0.0, abs=1e-6) and runs[-1][2] == pytest.approx(0.1, abs=1e-6)
     assert all(a[2] == pytest.approx(b[1], abs=1e-6) for a, b in zip(runs, runs[1:], strict=False))
+
+
+@pytest.mark.parametrize("flag", ["-o", "--plot"])
+def test_preview_never_overwrites_its_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    src = tmp_path / "p1.wav"
+    src.write_bytes(EXAMPLE_WAV.read_bytes())
+    assert main(["preview", str(src), flag, str(src)]) == 2
+    assert f"{flag} {src}: would overwrite the input {src}" in capsys.readouterr().err
+    assert src.read_bytes() == EXAMPLE_WAV.read_bytes()
+
+
+def test_an_output_under_a_file_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("hi\n")
+    assert main(["preview", str(EXAMPLE_WAV), "-o", str(tmp_path / "afile" / "x.mp4")]) == 1
+    err = capsys.readouterr().err
+    assert f"x.mp4: cannot write ({tmp_path / 'afile'} is a file, not a folder)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plot", "{d}/x.xyz"], "unsupported picture format '.xyz' (use one of"),
+        (["--plot", "{d}/x.wav"], "unsupported picture format '.wav'"),
+        (["--plot", "{d}/x"], "unsupported picture format '(no suffix)'"),
+        (["--size", "63"], "--size: must be an even number"),
+    ],
+    ids=["xyz", "wav", "no-suffix", "size"],
+)
+def test_bad_preview_options_stop_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    import bridge.offline.preview as preview
+
+    def no_bake(*args: object) -> None:
+        raise AssertionError("baked before the options were checked")
+
+    monkeypatch.setattr(preview, "make_take", no_bake)
+    video = tmp_path / "x.mp4"
+    assert main(["preview", str(EXAMPLE_WAV), "-o", str(video), *(a.format(d=tmp_path) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not video.exists()
+
+
+def test_an_interrupted_preview_leaves_no_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ffmpeg used to finalize the frames it had into a short video under the final name."""
+    import bridge.offline.preview as preview
+
+    real = preview._caption
+
+    def interrupted(take: Take, k: int) -> str:
+        if k >= 20:
+            raise KeyboardInterrupt
+        return real(take, k)
+
+    monkeypatch.setattr(preview, "_caption", interrupted)
+    assert main(["preview", str(EXAMPLE_WAV), "-o", str(tmp_path / "x.mp4"), "--size", "64"]) == 130
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+import soundfile as sf
 from scipy.signal import resample_poly
 
 from bridge.audio.files import read_audio
@@ -34,6 +36,26 @@ def test_silence_and_noise_have_no_phones() -> None:
     assert recognize_phones(np.zeros(16000, np.float32), 16000) == ()
     noise = np.random.default_rng(0).normal(0.0, 0.05, 16000).astype(np.float32)
     assert recognize_phones(noise, 16000) == ()
+
+
+@pytest.mark.parametrize("samples", [80, 160, 320], ids=["5ms", "10ms", "20ms"])
+def test_a_clip_too_short_to_decode_has_no_phones(samples: int) -> None:
+    """pocketsphinx's seg() gives None, not an empty list, for an utterance this short."""
+    tone = (0.3 * np.sin(2 * np.pi * 200 * np.arange(samples) / 16000)).astype(np.float32)
+    assert recognize_phones(tone, 16000) == ()
+
+
+def test_a_short_clip_in_a_batch_bakes_without_recognized_phones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, rate = read_audio(EXAMPLE_WAV)
+    (tmp_path / "in").mkdir()
+    tone = 0.3 * np.sin(2 * np.pi * 200 * np.arange(160) / 16000)
+    sf.write(str(tmp_path / "in" / "a.wav"), tone, 16000)  # 10 ms
+    sf.write(str(tmp_path / "in" / "b.wav"), x[:rate], rate)
+    assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--recognize", "--no-progress"]) == 0
+    assert "phone recognition heard no speech" in capsys.readouterr().err
+    assert (tmp_path / "out" / "a.jsonl").is_file() and (tmp_path / "out" / "b.jsonl").is_file()
 
 
 def test_bake_recognize_steers_the_mouth_and_is_its_own_setting(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 import io
+import os
 import subprocess
 import tempfile
 import tracemalloc
@@ -37,7 +38,7 @@ def test_flac_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", "cannot decode"),
+        (b"", "the file is empty"),
         (b"RIFF\x24\x00\x00\x00WAVEfmt garbage", "cannot decode"),
         (b"\x00" * 1000, "cannot decode"),
     ],
@@ -138,6 +139,21 @@ def test_input_kind_detection() -> None:
     assert not is_file_input("default") and not is_file_input("3") and not is_file_input("USB Mic")
 
 
+def test_a_file_or_folder_named_like_a_device_does_not_take_over_the_microphone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder ``default`` in the current folder made plain ``avatar-bridge run`` fail."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    (tmp_path / "USB Mic").mkdir()
+    assert not is_file_input("default") and not is_file_input("USB Mic")
+    (tmp_path / "default").rmdir()
+    (tmp_path / "default").write_bytes(b"")
+    assert not is_file_input("default") and is_file_input("./default")
+    (tmp_path / "take").write_bytes(b"")
+    assert is_file_input("take")  # an existing file without a suffix is still a file
+
+
 def _ffmpeg_encode(tmp_path: Path, name: str, *args: str) -> Path:
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="ffmpeg comes with the offline extra")
     out = tmp_path / name
@@ -173,3 +189,40 @@ def test_without_ffmpeg_other_formats_are_one_clear_error(tmp_path: Path, monkey
         read_audio(path)
     with pytest.raises(AudioError, match="need ffmpeg"):
         FileSource(path, None, 10, realtime=False)
+
+
+def test_a_file_that_shrinks_while_playing_stops_at_its_real_end(tmp_path: Path) -> None:
+    """soundfile's blocks() repeated the last block read for as long as the header still claimed."""
+    x = np.arange(16000, dtype=np.float32) / 16000
+    path = write_wav(tmp_path / "r.wav", x, 16000, "FLOAT")
+    data_offset = path.stat().st_size - x.size * 4
+    src = FileSource(path, None, 10, realtime=False)
+    blocks = src.blocks()
+    played = [next(blocks).samples for _ in range(10)]
+    os.truncate(path, data_offset + 5000 * 4 + 2)  # 5000 samples and half of one are left
+    played += [b.samples for b in blocks]
+    out = np.concatenate(played)
+    assert out.size == 5000
+    np.testing.assert_array_equal(out, x[:5000])
+
+
+def test_mp3_and_video_errors_say_what_is_wrong(tmp_path: Path) -> None:
+    """A bad MP3 was 'File does not exist or is not a regular file'; a silent video 'Invalid argument'."""
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty.mp3: the file is empty"):
+        read_audio(empty)
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(AudioError) as e:
+        read_audio(garbage)
+    assert "cannot decode audio" in str(e.value) and "does not exist" not in str(e.value)
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="ffmpeg comes with the offline extra")
+    video = tmp_path / "noaudio.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi",
+         "-i", "testsrc=duration=1:size=64x64:rate=10", "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(AudioError, match="noaudio.mp4: no audio stream"):
+        read_audio(video)

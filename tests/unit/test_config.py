@@ -37,6 +37,8 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ('[publish]\nzmq = ["tcp://127.0.0.1"]\n', "publish.zmq[0]"),
         ('[output]\nsubject = "cam\\n1"\n', "output.subject"),
         ('[output]\nsubject = "cam\\t1"\n', "output.subject"),
+        ("[face]\nseed = -1\n", "face.seed: must be >= 0 (got -1)"),
+        ('[audio]\ninput = ""\n', "audio.input: must not be empty"),
     ],
     ids=[
         "fps",
@@ -54,6 +56,8 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         "zmq no port",
         "subject newline",
         "subject tab",
+        "seed",
+        "empty input",
     ],  # fmt: skip
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bridge.logs import MAX_REASONS, QUEUE_RECORDS, RateLimitedLog, flush_logging, setup_logging
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -112,3 +116,34 @@ def test_pending_counts_are_logged_on_flush_and_memory_stays_bounded(caplog: pyt
         limiter.info("reason %d", i, key=str(i))
     assert len(limiter._windows) <= MAX_REASONS
     assert len(caplog.records) == 2 + 10 * MAX_REASONS  # distinct keys are all logged
+
+
+_FORKED_WORKER_LOGS = """
+import logging, sys
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+from bridge.logs import flush_logging, setup_logging
+
+def work(i):
+    logging.getLogger("worker").warning("from worker %d", i)
+    flush_logging()
+    return i
+
+if __name__ == "__main__":
+    setup_logging("info", "text")
+    logging.getLogger("parent").info("before the fork")
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert list(pool.map(work, range(4))) == [0, 1, 2, 3]
+    flush_logging()
+"""
+
+
+def test_forked_workers_get_their_own_log_writer(tmp_path: Path) -> None:
+    # bake -j N forks its workers from a process whose log writer thread is running; without a
+    # writer of their own, their records sat in a queue nobody drained.
+    script = tmp_path / "fork_logs.py"
+    script.write_text(_FORKED_WORKER_LOGS)
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    for i in range(4):
+        assert f"from worker {i}" in p.stderr, p.stderr
