@@ -15,7 +15,7 @@ from bridge.paths import refuse_overwrite
 from bridge.pipeline import Bridge
 from bridge.stages import ArticulationModel
 from bridge.statusline import StatusLine
-from bridge.transports import BridgeStatus, build_control, build_sinks
+from bridge.transports import BridgeStatus, build_control, build_sinks, log_send_counts
 
 log = logging.getLogger(__name__)
 
@@ -137,4 +137,5 @@ def run_live(
         s.frames, s.dropped_audio_s, s.frames_skipped_late,
         extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
     )
+    log_send_counts(sinks)
     return 130 if interrupted else 0

@@ -13,7 +13,7 @@ from bridge.config import Config
 from bridge.logs import RateLimitedLog
 from bridge.stages import Sink, send_to_sinks
 from bridge.transports.recorder import read_recording
-from bridge.transports.sinks import build_sinks
+from bridge.transports.sinks import build_sinks, log_send_counts
 
 log = logging.getLogger(__name__)
 
@@ -73,4 +73,5 @@ def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = Fals
         for sink in sinks:
             sink.close()
     log.info("replayed %d frames from %s", total, path, extra={"event": "replay_done", "frames": total})
+    log_send_counts(sinks)
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from bridge.config import PublishConfig
 from bridge.errors import TransportError
@@ -13,10 +15,33 @@ from bridge.transports.livelinkface import LiveLinkFacePublisher
 from bridge.transports.messages import BridgeStatus
 from bridge.transports.osc import OscPublisher
 from bridge.transports.recorder import RecorderSink
+from bridge.transports.udp import SendStats
 from bridge.transports.vmc import VmcPublisher
 from bridge.transports.zeromq import ZmqPublisher
 
 ControlServer = OscControlServer | ZmqControlServer
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class CountingSink(Protocol):
+    """A publisher that counts what it sent and dropped (the recorder writes a file instead)."""
+
+    name: str
+
+    @property
+    def stats(self) -> SendStats: ...
+
+
+def log_send_counts(sinks: Sequence[Sink]) -> None:
+    """One line per publisher at the end of a stream: what left and what was dropped on the way out."""
+    for sink in sinks:
+        if isinstance(sink, CountingSink):
+            sent, dropped = sink.stats.sent, sink.stats.dropped
+            log.info(
+                "%s: %d sent, %d dropped", sink.name, sent, dropped,
+                extra={"event": "publisher_counts", "publisher": sink.name, "sent": sent, "dropped": dropped},
+            )  # fmt: skip
 
 
 def build_sinks(

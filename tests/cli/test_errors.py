@@ -236,3 +236,18 @@ def test_an_interrupted_stream_exits_130_like_every_command(tmp_path: Path, sig:
 def test_zmq_and_no_zmq_together_are_a_usage_error() -> None:
     p = run_cli("run", "--zmq", "tcp://127.0.0.1:5901", "--no-zmq")
     assert p.returncode == 2 and "--no-zmq: not allowed with argument --zmq" in p.stderr, p.stderr
+
+
+def test_each_publisher_reports_what_it_sent_and_dropped(wavs: dict[str, Path]) -> None:
+    """The publishers counted dropped datagrams, but no output ever showed the counts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens on the OSC port: the kernel refuses the datagrams, which counts them dropped.
+    p = run_cli("--log-format", "json", "run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status",
+                "--osc", f"127.0.0.1:{port}", "--fps", "30")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    [stopped] = [e for e in events if e["event"] == "stopped"]
+    [osc] = [e for e in events if e["event"] == "publisher_counts"]
+    assert osc["publisher"] == "osc" and osc["sent"] + osc["dropped"] >= stopped["frames"] > 0, osc
