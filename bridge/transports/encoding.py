@@ -548,7 +548,7 @@ def decode_control_zmq_request(data: bytes) -> ControlRequest:
     try:
         obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_array_len=16, max_map_len=16, max_ext_len=0)
     except (ValueError, TypeError) as e:
-        raise ProtocolError(f"not a msgpack message: {e}") from e
+        raise ProtocolError(f"not a msgpack message: {str(e) or type(e).__name__}") from e
     if not isinstance(obj, dict):
         raise ProtocolError(f"expected a map, got {type(obj).__name__}")
     if obj.get("v") != SCHEMA_VERSION or isinstance(obj.get("v"), bool):
@@ -609,7 +609,7 @@ def decode_control_zmq_reply(data: bytes) -> ControlReply:
     try:
         obj = msgpack.unpackb(data, raw=False)
     except (ValueError, TypeError) as e:
-        raise ProtocolError(f"not a msgpack message: {e}") from e
+        raise ProtocolError(f"not a msgpack message: {str(e) or type(e).__name__}") from e
     if not isinstance(obj, dict) or obj.get("v") != SCHEMA_VERSION or not isinstance(obj.get("ok"), bool):
         raise ProtocolError(f"not a control reply: {obj!r}")
     status = obj.get("status")

@@ -170,8 +170,9 @@ def test_zmq_decoder_rejects_every_invalid_request() -> None:
         with pytest.raises(ProtocolError):
             decode_control_zmq_request(msgpack.packb(obj))
     for raw in (b"", b"\xc1", b"\x81", b"\x82\xa1v\x01", msgpack.packb({"v": 1, "cmd": "status"}) + b"x", bytes(2000)):
-        with pytest.raises(ProtocolError):
+        with pytest.raises(ProtocolError) as e:
             decode_control_zmq_request(raw)
+        assert not str(e.value).endswith(": "), raw  # the reply says what is wrong
 
 
 def test_osc_control_applies_valid_requests_and_answers_status(
