@@ -289,7 +289,8 @@ def _pool_results(
         for job in jobs:
             yield _bake_one(job, settings)
         return
-    # fork: workers inherit the imported modules and logging setup; the bake starts no threads.
+    # fork: workers inherit the imported modules and logging setup (bridge.logs gives each its own
+    # log writer thread); the bake itself starts no threads.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker)
