@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,9 @@ SNDHWM = 64
 STATUS_INTERVAL_S = 1.0
 
 
+_IPV4_MAPPED = re.compile(r"^tcp://\[::ffff:(\d+\.\d+\.\d+\.\d+)\]")
+
+
 def bind_socket(sock: zmq.Socket[bytes], endpoints: Sequence[str], label: str) -> list[str]:
     """Bind to every endpoint (IPv4 or IPv6) and log the addresses bound; return them.
 
@@ -40,7 +44,8 @@ def bind_socket(sock: zmq.Socket[bytes], endpoints: Sequence[str], label: str) -
         except zmq.ZMQError as e:
             sock.close(linger=0)
             raise TransportError(f"{label} {endpoint}: cannot bind ({e.strerror})") from e
-        bound.append(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+        # With IPv6 on, libzmq reports an IPv4 address in its mapped form (tcp://[::ffff:127.0.0.1]:5555).
+        bound.append(_IPV4_MAPPED.sub(r"tcp://\1", sock.getsockopt_string(zmq.LAST_ENDPOINT)))
         log.info("%s bound to %s", label, bound[-1], extra={"event": "bound", "endpoint": bound[-1]})
     return bound
 

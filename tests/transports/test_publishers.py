@@ -262,6 +262,16 @@ def _has_ipv6_loopback() -> bool:
     return True
 
 
+def test_an_ipv4_endpoint_is_logged_as_given_not_in_its_ipv6_mapped_form(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.transports.zeromq")
+    pub = ZmqPublisher(["tcp://127.0.0.1:*"])
+    try:
+        (endpoint,) = pub.endpoints
+        assert endpoint.startswith("tcp://127.0.0.1:") and f"ZeroMQ PUB bound to {endpoint}" in caplog.text
+    finally:
+        pub.close()
+
+
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
 def test_zmq_publisher_binds_ipv6_and_logs_the_bound_address(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bridge.transports.zeromq")
