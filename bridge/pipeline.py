@@ -15,7 +15,16 @@ from bridge.audio.resample import StreamingResampler
 from bridge.audio.sources import AudioSource
 from bridge.audio.vad import VoiceActivity
 from bridge.config import Config
-from bridge.frames import ARKIT_NAMES, F32, AnimationFrame, ArticulationFrame, AudioBlock, FacePose, ModelOutput
+from bridge.frames import (
+    ARKIT_NAMES,
+    F32,
+    VISEMES,
+    AnimationFrame,
+    ArticulationFrame,
+    AudioBlock,
+    FacePose,
+    ModelOutput,
+)
 from bridge.logs import RateLimitedLog
 from bridge.stages import ArticulationModel, FaceSolver, Sink, send_to_sinks
 
@@ -86,16 +95,19 @@ class Articulator:
 
 
 def _blend(a: FacePose, b: FacePose, alpha: float) -> FacePose:
-    """Linear blend of two poses; discrete fields come from the nearer one."""
+    """Linear blend of two poses; the mood comes from the nearer one, the dominant viseme from the
+    blended weights (so it is always their largest, as in every pose the solver makes)."""
     near = a if alpha < 0.5 else b
     w = np.float32(alpha)
+    visemes = a.visemes + w * (b.visemes - a.visemes)
     return replace(
         near,
         blendshapes=a.blendshapes + w * (b.blendshapes - a.blendshapes),
         joints=a.joints + w * (b.joints - a.joints),
         ema=a.ema + w * (b.ema - a.ema),
-        visemes=a.visemes + w * (b.visemes - a.visemes),
+        visemes=visemes,
         vrm=a.vrm + w * (b.vrm - a.vrm),
+        viseme=VISEMES[int(np.argmax(visemes))],
         voice=a.voice + alpha * (b.voice - a.voice),
     )
 

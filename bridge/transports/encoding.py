@@ -419,11 +419,13 @@ _LLF_FLOATS = struct.Struct(">61f")
 def llf_values(frame: AnimationFrame) -> list[float]:
     """The 61 Live Link Face values in EARFaceBlendShape order (float32-rounded)."""
     j = np.asarray(frame.pose.joints, dtype=np.float64)
+    # Eye angles take the app's signs, the opposite of the bridge's (in its recordings, looking up
+    # and looking to the subject's left give negative pitch and yaw); head angles keep the bridge's.
     angles = np.array(
         [
             j[_J["head_yaw_rad"]], j[_J["head_pitch_rad"]], j[_J["head_roll_rad"]],
-            j[_J["eye_left_yaw_rad"]], j[_J["eye_left_pitch_rad"]], 0.0,
-            j[_J["eye_right_yaw_rad"]], j[_J["eye_right_pitch_rad"]], 0.0,
+            -j[_J["eye_left_yaw_rad"]], -j[_J["eye_left_pitch_rad"]], 0.0,
+            -j[_J["eye_right_yaw_rad"]], -j[_J["eye_right_pitch_rad"]], 0.0,
         ]
     )  # fmt: skip
     scaled = np.clip(angles / LLF_ANGLE_FULL_SCALE_RAD, -1.0, 1.0)

@@ -112,7 +112,7 @@ def test_livelinkface_golden_gives_the_samples_head_eye_and_jaw_angles(entry: di
     # The jaw hinge is not on this wire: it follows jawOpen the way the bridge's solver makes it.
     frame = w.parse_livelinkface(_data(entry)).to_frame()
     sample = MANIFEST["samples"][entry["sample"]]
-    for name, _ in w.LLF_JOINTS:
+    for name, _, _ in w.LLF_JOINTS:
         assert frame.get(name, default=99.0) == pytest.approx(sample["joints"][name], abs=1e-6), name
     jaw_open = _f32(sample["blendshapes"]["jawOpen"])
     assert frame.get("jaw_open_rad", default=99.0) == pytest.approx(JAW_RAD_AT_FULL_OPEN * jaw_open, abs=1e-6)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 import signal
 from pathlib import Path
 
@@ -129,26 +130,29 @@ def test_llf_csv_values_land_in_the_named_columns() -> None:
     assert float(row["JawLeft"]) == pytest.approx(0.3) and float(row["JawRight"]) == 0.0
     assert float(row["MouthRight"]) == pytest.approx(0.6) and float(row["MouthLeft"]) == 0.0
     assert float(row["JawOpen"]) == pytest.approx(0.5)
-    # Angles as the Live Link Face publisher sends them: -1..1 with 1 = 90 degrees.
+    # Angles as the Live Link Face publisher sends them: -1..1 with 1 = 90 degrees, eyes with the
+    # app's signs (looking down, eye_right_pitch_rad < 0, is positive pitch in its recordings).
     assert float(row["HeadYaw"]) == pytest.approx(0.2 / (math.pi / 2), abs=1e-6)
-    assert float(row["RightEyePitch"]) == pytest.approx(-0.1 / (math.pi / 2), abs=1e-6)
+    assert float(row["RightEyePitch"]) == pytest.approx(0.1 / (math.pi / 2), abs=1e-6)
     assert float(row["LeftEyeRoll"]) == 0.0
     assert row["BlendShapeCount"] == "61"
-    assert row["Timecode"] == "00:00:00:01.000"
+    assert row["Timecode"] == "00:00:00:02.000"  # the second frame of a 30 fps take, in 60ths
 
 
 @pytest.mark.parametrize(
-    ("t_s", "fps", "expected"),
+    ("t_s", "expected"),
     [
-        (0.0, 60, "00:00:00:00.000"),
-        (1.5, 60, "00:00:01:30.000"),
-        (3661.25, 30, "01:01:01:07.500"),
-        (59.999, 60, "00:00:59:59.940"),
+        (0.0, "00:00:00:00.000"),
+        (1.5, "00:00:01:30.000"),
+        (3661.25, "01:01:01:15.000"),
+        (59.999, "00:00:59:59.940"),
+        (7 / 30, "00:00:00:14.000"),  # a 30 fps take's 8th frame: FF steps by 2, as the app writes it
+        (0.97, "00:00:00:58.200"),  # a 100 fps frame: FF stays below 60
     ],
-    ids=["start", "mid-second", "hours", "sub-frame"],
+    ids=["start", "mid-second", "hours", "sub-frame", "30 fps", "100 fps"],
 )
-def test_llf_timecode(t_s: float, fps: int, expected: str) -> None:
-    assert llf_csv.timecode(t_s, fps) == expected
+def test_llf_timecode_counts_60ths_of_a_second(t_s: float, expected: str) -> None:
+    assert llf_csv.timecode(t_s) == expected
 
 
 # --- Rhubarb TSV / JSON ------------------------------------------------------------------------
@@ -290,7 +294,7 @@ def test_bvh_hierarchy_and_motion() -> None:
     )
     joints, n, frame_time, motion = parse_bvh(render("bvh", take))
     assert joints == [("Head", 6), ("Jaw", 3), ("LeftEye", 3), ("RightEye", 3)]
-    assert n == 5 and frame_time == pytest.approx(1 / 30, abs=1e-6)
+    assert n == 5 and frame_time == pytest.approx(1 / 30, abs=1e-10)  # Blender reads its scene rate from it
     row = motion[0]
     np.testing.assert_allclose(row[:3], 0.0)
     assert row[5] == pytest.approx(np.degrees(0.1), abs=1e-3)  # head Yrotation = yaw
@@ -397,3 +401,10 @@ def test_an_hour_of_flickering_cues_is_cleaned_quickly() -> None:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
     assert out[0].start_s == 0.0 and out[-1].end_s == pytest.approx(3600.0)
     assert all(b.end_s - b.start_s >= rhubarb.MIN_CUE_S - 1e-9 for b in out)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "bvh"])
+def test_tiny_negative_values_are_written_as_zero_not_minus_zero(fmt: str) -> None:
+    tiny = {"head_yaw_rad": -1e-7, "head_pitch_rad": -1e-9, "tongue_front": -1e-7, "jaw_open_rad": -1e-8}
+    text = render(fmt, take_from_poses([pose(joints=tiny)] * 2, fps=30))
+    assert re.search(r"-0\.0+(?![0-9])", text) is None  # "-0.0000" and the like

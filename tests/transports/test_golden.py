@@ -188,9 +188,9 @@ def test_livelinkface_golden_decodes_with_an_independent_reader() -> None:
         assert got == want
         assert len(data) == 270 + len(got["device_id"].encode()) + len(got["subject"].encode())
     frame1 = _decode_llf(_read(FILES["livelinkface_1.bin"]))
-    # head yaw -0.5 rad -> -0.5 / (pi/2), eye yaw 0.375 rad -> 0.375 / (pi/2); eye roll is 0
+    # head yaw -0.5 rad -> -0.5 / (pi/2); eye yaw 0.375 rad -> -0.375 / (pi/2), the app's sign; eye roll is 0
     assert frame1["values"][52] == pytest.approx(-0.5 / (math.pi / 2), abs=1e-7)
-    assert frame1["values"][55] == pytest.approx(0.375 / (math.pi / 2), abs=1e-7)
+    assert frame1["values"][55] == pytest.approx(-0.375 / (math.pi / 2), abs=1e-7)
     assert frame1["values"][57] == 0.0
 
 

@@ -33,6 +33,9 @@ _LINE = (
     + ',"mood":"%s","mood_intensity":%.4f}\n'
 )
 
+# The decimals of each value in the template's order: blendshapes, ema, voice, visemes, joints, vrm.
+_SCALE = 10.0 ** np.array([4] * 52 + [3] * 12 + [4] + [4] * 15 + [5] * 12 + [4] * 10)
+
 
 def write(take: Take, out: TextIO) -> None:
     """Write every frame of ``take`` as one line.
@@ -45,7 +48,8 @@ def write(take: Take, out: TextIO) -> None:
         values = np.concatenate(
             [np.clip(p.blendshapes, 0.0, 1.0), p.ema, [p.voice], p.visemes, p.joints, np.clip(p.vrm, 0.0, 1.0)]
         ).astype(np.float64)
-        values += 0.0  # turns -0.0 into 0.0
+        # Rounded to the written decimals first, so a tiny negative is not written as "-0.000".
+        values = np.round(values * _SCALE) / _SCALE + 0.0  # + 0.0 turns -0.0 into 0.0
         v = values.tolist()
         bs, ema, voice, vis, joints, vrm = v[:52], v[52:64], v[64], v[65:80], v[80:92], v[92:102]
         out.write(

@@ -63,14 +63,15 @@ _MAX_BUNDLE_DEPTH = 8
 _MAX_NAME_BYTES = 1024
 
 
-# Live Link Face sends head and eye angles as -1..1 with 1 = 90 degrees; the bridge's jaw hinge is
-# jawOpen times 0.45 rad (bridge.face.solver.JAW_RAD_AT_FULL_OPEN), so bones follow on this wire too.
+# Live Link Face sends head and eye angles as -1..1 with 1 = 90 degrees, eye angles with the app's
+# signs (opposite to the joints'); the bridge's jaw hinge is jawOpen times 0.45 rad
+# (bridge.face.solver.JAW_RAD_AT_FULL_OPEN), so bones follow on this wire too.
 LLF_ANGLE_FULL_SCALE_RAD = math.pi / 2
 JAW_RAD_AT_FULL_OPEN = 0.45
-LLF_JOINTS = (
-    ("head_yaw_rad", "HeadYaw"), ("head_pitch_rad", "HeadPitch"), ("head_roll_rad", "HeadRoll"),
-    ("eye_left_yaw_rad", "LeftEyeYaw"), ("eye_left_pitch_rad", "LeftEyePitch"),
-    ("eye_right_yaw_rad", "RightEyeYaw"), ("eye_right_pitch_rad", "RightEyePitch"),
+LLF_JOINTS = (  # joint, LLF value, sign
+    ("head_yaw_rad", "HeadYaw", 1.0), ("head_pitch_rad", "HeadPitch", 1.0), ("head_roll_rad", "HeadRoll", 1.0),
+    ("eye_left_yaw_rad", "LeftEyeYaw", -1.0), ("eye_left_pitch_rad", "LeftEyePitch", -1.0),
+    ("eye_right_yaw_rad", "RightEyeYaw", -1.0), ("eye_right_pitch_rad", "RightEyePitch", -1.0),
 )  # fmt: skip
 
 
@@ -590,8 +591,8 @@ class LiveLinkFacePacket:
         names = ARKIT_NAMES + LLF_NAMES[len(ARKIT_NAMES) :]
         pose = dict(zip(LLF_NAMES[len(ARKIT_NAMES) :], self.values[len(ARKIT_NAMES) :]))  # noqa: B905
         joints = [JAW_RAD_AT_FULL_OPEN * self.values[ARKIT_NAMES.index("jawOpen")]]
-        joints += [pose[llf] * LLF_ANGLE_FULL_SCALE_RAD for _, llf in LLF_JOINTS]
-        names += ("jaw_open_rad",) + tuple(joint for joint, _ in LLF_JOINTS)
+        joints += [sign * pose[llf] * LLF_ANGLE_FULL_SCALE_RAD for _, llf, sign in LLF_JOINTS]
+        names += ("jaw_open_rad",) + tuple(joint for joint, _, _ in LLF_JOINTS)
         return Frame(self.subject, seq, self.time_s(), "sil", 0.0, names, self.values + tuple(joints))
 
 
