@@ -1,4 +1,8 @@
-"""Voice activity (webrtcvad) per 10 ms frame, with hangover and a smooth release toward rest."""
+"""Voice activity (webrtcvad) per 10 ms frame, with hangover and a smooth release toward rest.
+
+The audio first passes the model's input level guard (``bridge.features.level``): webrtcvad misses
+speech that quiet too, and would hold the face at rest while the model, lifted, hears it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy.typing as npt
 import webrtcvad
 
 from bridge.config import VadConfig
+from bridge.features.level import LevelGuard
 from bridge.frames import F32
 
 VAD_RATE_HZ = 16000
@@ -24,7 +29,7 @@ def voiced_frames(samples_16k: F32, aggressiveness: int) -> npt.NDArray[np.bool_
     """webrtcvad's own decision for every complete 10 ms frame: no hangover, no smoothing."""
     vad = webrtcvad.Vad(aggressiveness)
     n = samples_16k.shape[0] // VAD_FRAME
-    pcm = _pcm16(samples_16k, n)
+    pcm = _pcm16(LevelGuard().process(samples_16k), n)
     return np.array(
         [vad.is_speech(pcm[i * VAD_FRAME : (i + 1) * VAD_FRAME].tobytes(), VAD_RATE_HZ) for i in range(n)], dtype=bool
     )
@@ -46,10 +51,11 @@ class VoiceActivity:
         self._pending = np.zeros(0, dtype=np.float32)
         self._since_voiced = self._hangover + 1
         self._level = 0.0
+        self._guard = LevelGuard()
 
     def process(self, samples_16k: F32) -> F32:
         """Activity for every complete 10 ms frame in the buffered audio."""
-        x = np.concatenate([self._pending, samples_16k])
+        x = np.concatenate([self._pending, self._guard.process(samples_16k)])
         n = x.shape[0] // VAD_FRAME
         self._pending = x[n * VAD_FRAME :]
         out = np.empty(n, dtype=np.float32)
@@ -70,3 +76,4 @@ class VoiceActivity:
         self._pending = np.zeros(0, dtype=np.float32)
         self._since_voiced = self._hangover + 1
         self._level = 0.0
+        self._guard.reset()

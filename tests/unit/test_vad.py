@@ -33,3 +33,16 @@ def test_streaming_blocks_match_whole() -> None:
 def test_disabled_vad_is_always_active() -> None:
     act = VoiceActivity(VadConfig(enabled=False)).process(np.zeros(1600, dtype=np.float32))
     np.testing.assert_array_equal(act, 1.0)
+
+
+def test_speech_far_too_quiet_is_heard_once_the_level_guard_lifts_it() -> None:
+    # A microphone with its gain far too low (peaks near -55 dBFS): webrtcvad alone heard nothing, so
+    # the face stayed at rest even though the model, behind the same guard, was lifted.
+    from bridge.audio.files import read_audio
+
+    x, _ = read_audio(EXAMPLE_WAV)
+    quiet = (x / np.abs(x).max() * 10 ** (-55 / 20)).astype(np.float32)
+    act = VoiceActivity(VadConfig()).process(np.concatenate([quiet, quiet, quiet]))
+    third = act.shape[0] // 3
+    assert act[third:].mean() > 0.5  # after the guard's first seconds, as active as normal speech
+    assert act[:100].max() < 0.05  # the leading pause stays at rest
