@@ -78,3 +78,23 @@ def test_closure_weight_reaches_the_loss(tmp_path: Path) -> None:
     with np.load(plain, allow_pickle=False) as zp, np.load(weighted, allow_pickle=False) as zw:
         np.testing.assert_array_equal(zp["prior_mean"], zw["prior_mean"])  # same corpus and features
         assert not np.allclose(zp["conv1_w"], zw["conv1_w"])
+
+
+def test_quick_training_never_replaces_the_packaged_model_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `avatar-bridge train --quick` as the README shows it wrote a 40-step toy over the shipped weights.
+    import bridge.training.train as training
+    from bridge.model import DEFAULT_WEIGHTS
+
+    written: list[Path] = []
+
+    def fake_train(cfg: object, out: Path, threads: int) -> dict[str, float]:
+        written.append(out)
+        return {"loss": 0.0, "data_s": 0.0, "total_s": 0.0}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--quick"]) == 0
+    assert main(["train"]) == 0
+    assert written == [Path("model-quick.npz"), DEFAULT_WEIGHTS]
