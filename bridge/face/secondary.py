@@ -74,6 +74,9 @@ class Gaze:
     AWAY_YAW_RAD = 0.22
     AWAY_PITCH_RAD = 0.08
     JITTER_RAD = 0.015
+    MAX_YAW_RAD = 0.45
+    MAX_PITCH_UP_RAD = 0.35
+    MAX_PITCH_DOWN_RAD = 0.45
 
     def __init__(self, strength: float, rng: np.random.Generator) -> None:
         self.strength = strength
@@ -97,7 +100,9 @@ class Gaze:
                 target = [yaw, float(self._rng.normal(-0.02, self.AWAY_PITCH_RAD))]
             else:
                 target = self._rng.normal(0.0, self.JITTER_RAD, size=2).tolist()
-            yaw_to, pitch_to = (min(0.35, max(-0.45, v)) for v in target)
+            # Eyes turn as far either side, but look further down than up.
+            yaw_to = min(self.MAX_YAW_RAD, max(-self.MAX_YAW_RAD, target[0]))
+            pitch_to = min(self.MAX_PITCH_UP_RAD, max(-self.MAX_PITCH_DOWN_RAD, target[1]))
             self._from, self._to = now, (yaw_to, pitch_to)
             amplitude_deg = math.degrees(math.hypot(yaw_to - now[0], pitch_to - now[1]))
             self._duration_s = 0.02 + 0.0022 * amplitude_deg

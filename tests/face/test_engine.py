@@ -290,3 +290,15 @@ def test_smoothing_lag_is_at_most_10_ms_without_overshoot() -> None:
     assert np.all(jaw <= final + 1e-6)
     # A one-pole of tau 10 ms covers 63 % of a step within the first 10 ms frame.
     assert jaw[30] >= 0.63 * final - 1e-3
+
+
+def test_gaze_turns_as_far_to_either_side() -> None:
+    # Yaw used to be clipped to -0.45..+0.35 rad like pitch, which biased long takes to one side.
+    import numpy as np
+
+    from bridge.face.secondary import Gaze
+
+    gaze = Gaze(1.0, np.random.default_rng(3))
+    gaze.AWAY_YAW_RAD = 1.0  # every look-away far enough to reach the limits
+    yaws = np.array([gaze.step(0.0, 0.01)[0] for _ in range(60_000)])
+    assert yaws.max() == pytest.approx(Gaze.MAX_YAW_RAD) and yaws.min() == pytest.approx(-Gaze.MAX_YAW_RAD)
