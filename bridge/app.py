@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bridge.audio.sources import is_file_input, open_source
 from bridge.config import Config, ModelConfig
+from bridge.errors import ConfigError, ModelError
 from bridge.face import FaceEngine, build_face_solver
 from bridge.paths import refuse_overwrite
 from bridge.pipeline import Bridge
@@ -76,7 +77,10 @@ def run_live(
     """
     t_start_s = time.monotonic()
     _check_record_target(cfg)
-    model = load_model(cfg.model)
+    try:
+        model = load_model(cfg.model)
+    except ModelError as e:  # weights or a head that cannot be used: a usage error, as in bake
+        raise ConfigError(str(e)) from e
     solver = build_face_solver(cfg.face)
     source = open_source(cfg.audio)
     control: _Control | None = None

@@ -251,3 +251,15 @@ def test_each_publisher_reports_what_it_sent_and_dropped(wavs: dict[str, Path]) 
     [stopped] = [e for e in events if e["event"] == "stopped"]
     [osc] = [e for e in events if e["event"] == "publisher_counts"]
     assert osc["publisher"] == "osc" and osc["sent"] + osc["dropped"] >= stopped["frames"] > 0, osc
+
+
+def test_unusable_weights_are_a_usage_error_for_run_as_for_bake(wavs: dict[str, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "not-weights.npz"
+    bad.write_bytes(b"not a weights file")
+    silence = str(wavs["silence"])
+    for args in (
+        ["run", "--input", silence, "--fast", "--no-zmq", "--no-status", "--weights", str(bad)],
+        ["bake", silence, "-o", str(tmp_path / "out.jsonl"), "--weights", str(bad)],
+    ):
+        p = run_cli(*args)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, (args[0], p.stderr)

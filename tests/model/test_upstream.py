@@ -190,8 +190,8 @@ def test_run_and_bake_with_an_upstream(tiny_upstream: Path, fitted_head: Path, t
 @pytest.mark.parametrize(
     ("upstream", "expect", "code"),
     [
-        ("wavlm_large", "not in the local Hugging Face cache", 1),
-        ("/nonexistent/wavlm", "no such directory", 1),
+        ("wavlm_large", "not in the local Hugging Face cache", 2),  # usage errors, as in bake
+        ("/nonexistent/wavlm", "no such directory", 2),
     ],
 )
 def test_missing_or_hub_only_upstream_is_one_clear_error(
