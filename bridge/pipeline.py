@@ -158,8 +158,9 @@ class Bridge:
     """The live loop: one processing thread pulls audio, computes frames and hands them to the sinks.
 
     Sinks never block, so a stalled receiver cannot stall capture; when the loop itself falls behind,
-    frames whose audio is older than two output periods plus the model's latency are skipped rather than sent
-    in a late burst (a chunked model, such as an SSL upstream, computes a whole chunk's frames at once).
+    frames whose audio is older than two output periods plus the model's latency and one capture block are
+    skipped rather than sent in a late burst (a chunked model, such as an SSL upstream, computes a whole
+    chunk's frames at once).
     Control methods may be called from other threads.
     """
 
@@ -178,7 +179,9 @@ class Bridge:
         self.articulator = Articulator(model, VoiceActivity(cfg.vad), source.sample_rate_hz)
         self.clock = FrameClock(cfg.output.fps)
         self.subject = cfg.output.subject
-        self._late_s = 2.0 / cfg.output.fps + model.lookahead_s
+        # A block's first frames are a block older than its last when it arrives: that is the capture's
+        # pace, not the loop falling behind, so a block of audio is added to the allowance.
+        self._late_s = 2.0 / cfg.output.fps + model.lookahead_s + cfg.audio.block_ms / 1000
         self._seq = 0
         self._skipped = 0
         self._lock = threading.Lock()
