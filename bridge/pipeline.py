@@ -49,9 +49,15 @@ class Articulator:
         self._vad_base = 0  # frame index of _vad_values[0]
         self._n_samples = 0  # model-rate samples received so far
         self._lookahead_samples = round(model.lookahead_s * model.sample_rate_hz)
+        self._bad_input = RateLimitedLog(log)
 
     def process(self, block: AudioBlock) -> list[ArticulationFrame]:
-        x = self.resampler.process(block.samples)
+        samples = block.samples
+        if not np.isfinite(samples).all():
+            # One NaN would poison the normaliser and the recurrent state for the rest of the stream.
+            samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+            self._bad_input.warning("non-finite audio samples at %.2f s replaced by silence", block.t_stream_s)
+        x = self.resampler.process(samples)
         self._n_samples += x.shape[0]
         self._vad_values.extend(self.vad.process(x).tolist())
         return self._frames(self.model.process(x), block.t_capture_s)

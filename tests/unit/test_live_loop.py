@@ -126,3 +126,19 @@ def test_long_capture_blocks_lose_no_frames() -> None:
     bridge.run()
     assert bridge.status().frames_skipped_late == 0
     assert len(sent) == len(render_offline(x, rate, cfg))
+
+
+def test_a_nan_sample_does_not_poison_the_rest_of_the_stream() -> None:
+    # One NaN from a broken capture used to make every later frame NaN, through the normaliser and
+    # the recurrent state; it is now silence for that sample.
+    x, _ = read_audio(EXAMPLE_WAV)
+    bad = x.copy()
+    bad[16000] = np.nan
+    bad[16001] = np.inf
+    cfg = load_config(None, {"publish": {"zmq": []}})
+    sent: list[AnimationFrame] = []
+    sink = type("ListSink", (), {"name": "list", "send": lambda self, f: sent.append(f), "close": lambda self: None})()
+    Bridge(cfg, BlockSource(bad, 10), load_model(cfg.model), build_face_solver(cfg.face), [sink]).run()
+    shapes = np.array([f.pose.blendshapes for f in sent])
+    assert np.isfinite(shapes).all() and np.isfinite(np.array([f.pose.ema for f in sent])).all()
+    assert shapes[120:].max() > 0.1  # the face still moves with the speech after the bad samples
