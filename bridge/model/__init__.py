@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from bridge.config import ModelConfig
 from bridge.errors import ConfigError, ModelError
 from bridge.model.runtime import EnsembleModel, NumpyArticulationModel, Weights
@@ -37,8 +39,20 @@ def load_weights(path: Path, lookahead_ms: int = 30) -> ArticulationModel:
     if not path.is_file():
         raise ModelError(f"model weights not found: {path}")
     members = Weights(path).members
-    nets = [NumpyArticulationModel(m, lookahead_ms // 10, level_guard=len(members) == 1) for m in members]
-    return nets[0] if len(nets) == 1 else EnsembleModel(nets)
+
+    def build() -> ArticulationModel:
+        nets = [NumpyArticulationModel(m, lookahead_ms // 10, level_guard=len(members) == 1) for m in members]
+        return nets[0] if len(nets) == 1 else EnsembleModel(nets)
+
+    try:
+        # A dry run on a throwaway copy: a missing or mis-shaped array fails here, not in the middle
+        # of a live stream at its first block.
+        trial = build()
+        trial.process(np.zeros(1600, dtype=np.float32))
+        trial.flush()
+        return build()
+    except (KeyError, IndexError, ValueError, TypeError) as e:
+        raise ModelError(f"{path}: not a usable weights file ({type(e).__name__}: {e})") from e
 
 
 def load_default_model(lookahead_ms: int = 30) -> ArticulationModel:

@@ -47,8 +47,13 @@ class Weights:
                 arrays: dict[str, npt.NDArray[np.float32]] = {k: z[k] for k in z.files}
         except OSError as e:
             raise ModelError(f"cannot read model weights {path}: {e.strerror or e}") from e
-        except (ValueError, zipfile.BadZipFile) as e:  # numpy's words would advise loading it unsafely
+        # An empty file (EOFError), a plain .npy (TypeError: no archive), a damaged or huge header. numpy's
+        # own words would advise loading it unsafely.
+        except (ValueError, EOFError, TypeError, zipfile.BadZipFile, MemoryError) as e:
             raise ModelError(f"{path}: not a weights file made by `avatar-bridge train`") from e
+        bad = [k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all()]
+        if bad:
+            raise ModelError(f"{path}: array {bad[0]} holds NaN or infinite values")
         if "members" in arrays:
             prefixes = [f"m{i}." for i in range(int(arrays["members"]))]
             self.members = [{k[len(p) :]: v for k, v in arrays.items() if k.startswith(p)} for p in prefixes]

@@ -151,3 +151,35 @@ def test_a_long_signal_runs_in_bounded_memory_and_equals_its_stream() -> None:
     assert peak_mb < 60, peak_mb
     streamed = _concat([model.process(x[i : i + 16000]) for i in range(0, x.size, 16000)] + [model.flush()])
     assert np.max(np.abs(streamed - whole)) <= 1e-4
+
+
+def _damaged(tmp_path: Path, kind: str) -> Path:
+    with np.load(DEFAULT_WEIGHTS, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    path = tmp_path / f"{kind}.npz"
+    if kind == "empty":
+        path.write_bytes(b"")
+        return path
+    if kind == "plain npy":
+        np.save(path.with_suffix(".npy"), np.zeros(3))
+        path.with_suffix(".npy").rename(path)
+        return path
+    first_array = next(k for k in arrays if k.startswith("m0.") and arrays[k].ndim == 2)
+    if kind == "missing array":
+        del arrays[first_array]
+    elif kind == "wrong shape":
+        arrays[first_array] = arrays[first_array][:, :-1]
+    elif kind == "no members":
+        arrays["members"] = np.array(0, dtype=np.int32)
+    elif kind == "nan weights":
+        arrays[first_array] = np.full_like(arrays[first_array], np.nan)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "plain npy", "missing array", "wrong shape", "no members", "nan weights"])
+def test_a_damaged_weights_file_is_one_model_error_at_load(tmp_path: Path, kind: str) -> None:
+    # These raised KeyError, IndexError or ValueError (an "internal error"), a wrong shape only at the
+    # first block of a live stream, and NaN weights loaded without complaint.
+    with pytest.raises(ModelError, match="weights"):
+        load_weights(_damaged(tmp_path, kind))
