@@ -135,11 +135,12 @@ def run_live(
             server.close()
         for sink in sinks:
             sink.close()
-    s = bridge.status()
-    log.info(
-        "stopped after %d frames; %.2f s of audio dropped, %d late frames skipped",
-        s.frames, s.dropped_audio_s, s.frames_skipped_late,
-        extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
-    )
-    log_send_counts(sinks)
+        # Also when the stream ends in an error (a vanished device): what was sent before it still counts.
+        s = bridge.status()
+        log.info(
+            "stopped after %d frames; %.2f s of audio dropped, %d late frames skipped",
+            s.frames, s.dropped_audio_s, s.frames_skipped_late,
+            extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
+        )
+        log_send_counts(sinks)
     return 130 if interrupted else 0

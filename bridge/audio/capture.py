@@ -60,13 +60,14 @@ def resolve_device(spec: str) -> int | None:
             return idx
         raise DeviceError(f"input device {idx} does not exist (see `avatar-bridge devices`)")
     exact = [i for i, name, *_ in devices if name == spec]
-    partial = [i for i, name, *_ in devices if spec.lower() in name.lower()]
+    partial = [(i, name) for i, name, *_ in devices if spec.lower() in name.lower()]
     if exact:
         return exact[0]
     if len(partial) == 1:
-        return partial[0]
+        return partial[0][0]
     if partial:
-        raise DeviceError(f"input device name {spec!r} is ambiguous: {len(partial)} devices match")
+        names = ", ".join(f"{i} {name!r}" for i, name in partial)
+        raise DeviceError(f"input device name {spec!r} is ambiguous: {len(partial)} devices match ({names})")
     raise DeviceError(f"no input device named {spec!r} (see `avatar-bridge devices`)")
 
 

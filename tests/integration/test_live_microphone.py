@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -89,3 +90,27 @@ def test_mouth_moves_with_speech_and_rests_in_silence(tmp_path: Path) -> None:
     assert np.abs(opening[after]).max() < 0.08 and voice[after].max() < 0.2, "the face did not return to rest"
     seqs = [f["seq"] for f in live]
     assert seqs == sorted(seqs)
+
+
+def test_a_vanished_audio_server_ends_the_run_with_one_error_and_its_summary(tmp_path: Path) -> None:
+    # The summary of what was sent was logged only when the stream ended normally.
+    take = tmp_path / "take.jsonl"
+    with pulse_virtual_mic() as env:
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
+             "--no-status", "--record", str(take)],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert bridge.stderr is not None
+        for line in bridge.stderr:
+            if '"first_frame"' in line:
+                break
+        subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
+        err = bridge.stderr.read()
+        code = bridge.wait(timeout=30)
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert code == 1, err
+    assert [e["event"] for e in events if e["level"] == "error"] == ["error"], err
+    stopped = [e for e in events if e["event"] == "stopped"]
+    assert stopped and stopped[0]["frames"] > 0, err
+    assert take.read_text().endswith("\n")  # the recording is complete

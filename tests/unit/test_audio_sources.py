@@ -226,3 +226,15 @@ def test_mp3_and_video_errors_say_what_is_wrong(tmp_path: Path) -> None:
     )  # fmt: skip
     with pytest.raises(AudioError, match="noaudio.mp4: no audio stream"):
         read_audio(video)
+
+
+def test_an_ambiguous_device_name_lists_the_devices_it_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The error used to say only "2 devices match", leaving the user to guess which.
+    import bridge.audio.capture as capture
+    from bridge.errors import DeviceError
+
+    devices = [(0, "USB Mic A", 1, 48000.0), (1, "USB Mic B", 2, 44100.0), (2, "default", 2, 44100.0)]
+    monkeypatch.setattr(capture, "list_input_devices", lambda: devices)
+    with pytest.raises(DeviceError, match=r"2 devices match \(0 'USB Mic A', 1 'USB Mic B'\)"):
+        capture.resolve_device("usb")
+    assert capture.resolve_device("Mic B") == 1
