@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from bridge import __version__
+from bridge.audio.capture import device_left_hanging
 from bridge.config import OUTPUT_FPS, Config, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.evaluation import add_evaluate_args
@@ -312,9 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _run_command(args)
+        code = _run_command(args)
     finally:
         flush_logging()
+    if device_left_hanging():
+        os._exit(code)  # PortAudio's exit handler would wait on the silent sound server as well
+    return code
 
 
 def _run_command(args: argparse.Namespace) -> int:

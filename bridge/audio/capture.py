@@ -10,6 +10,7 @@ never the newest).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +25,27 @@ from bridge.frames import AudioBlock
 log = logging.getLogger(__name__)
 
 _NO_DATA_TIMEOUT_S = 2.0  # no callback for this long after the first one: the device has gone
+_CLOSE_TIMEOUT_S = 1.0  # a sound server that stopped answering blocks PortAudio's close for about a minute
+_LEFT_HANGING = threading.Event()
+
+
+def device_left_hanging() -> bool:
+    """Whether a stream was left closing on a sound server that stopped answering; PortAudio's own
+    exit handler would then block too, so the CLI ends the process without running it."""
+    return _LEFT_HANGING.is_set()
+
+
+def _close_without_waiting(stream: Any) -> None:
+    done = threading.Event()
+
+    def close() -> None:
+        stream.close(ignore_errors=True)
+        done.set()
+
+    threading.Thread(target=close, name="audio-close", daemon=True).start()
+    if not done.wait(_CLOSE_TIMEOUT_S):
+        _LEFT_HANGING.set()
+        log.warning("the audio device did not close within %.0f s: the sound server is not answering", _CLOSE_TIMEOUT_S)
 _STARTUP_GRACE_S = 5.0  # PulseAudio may take up to ~2 s to deliver the first callback
 
 
@@ -185,7 +207,7 @@ class MicrophoneSource:
                 yield AudioBlock(mono, self.sample_rate_hz, t_capture_s, n_stream / self.sample_rate_hz)
                 n_stream += mono.shape[0]
         finally:
-            self._stream.close(ignore_errors=True)
+            _close_without_waiting(self._stream)
 
     def stop(self) -> None:
         self._stopped = True

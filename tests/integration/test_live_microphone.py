@@ -114,3 +114,34 @@ def test_a_vanished_audio_server_ends_the_run_with_one_error_and_its_summary(tmp
     stopped = [e for e in events if e["event"] == "stopped"]
     assert stopped and stopped[0]["frames"] > 0, err
     assert take.read_text().endswith("\n")  # the recording is complete
+
+
+def test_a_sound_server_that_stops_answering_ends_the_run_within_seconds(tmp_path: Path) -> None:
+    # Closing the stream blocked for about a minute in PortAudio, with SIGTERM ignored meanwhile.
+    import os
+    import signal
+
+    take = tmp_path / "take.jsonl"
+    with pulse_virtual_mic() as env:
+        pid = int((Path(env["XDG_RUNTIME_DIR"]) / "pulse" / "pid").read_text())
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
+             "--no-status", "--record", str(take)],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert bridge.stderr is not None
+        for line in bridge.stderr:
+            if '"first_frame"' in line:
+                break
+        os.kill(pid, signal.SIGSTOP)  # the sound server hangs
+        try:
+            t0 = time.monotonic()
+            bridge.send_signal(signal.SIGTERM)
+            code = bridge.wait(timeout=30)
+            waited_s = time.monotonic() - t0
+            err = bridge.stderr.read()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    assert waited_s < 8, (waited_s, err)
+    assert code in (1, 130), err
+    assert take.read_text().endswith("\n")  # the recording is complete
