@@ -92,19 +92,26 @@ def test_mouth_moves_with_speech_and_rests_in_silence(tmp_path: Path) -> None:
     assert seqs == sorted(seqs)
 
 
+def _recording_from_the_mic(env: dict[str, str], take: Path) -> subprocess.Popen[str]:
+    """``run`` from the virtual microphone with ``--record``, returned once its first frame is out."""
+    bridge = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
+         "--no-status", "--record", str(take)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert bridge.stderr is not None
+    for line in bridge.stderr:
+        if '"first_frame"' in line:
+            break
+    return bridge
+
+
 def test_a_vanished_audio_server_ends_the_run_with_one_error_and_its_summary(tmp_path: Path) -> None:
     # The summary of what was sent was logged only when the stream ended normally.
     take = tmp_path / "take.jsonl"
     with pulse_virtual_mic() as env:
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
-             "--no-status", "--record", str(take)],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        bridge = _recording_from_the_mic(env, take)
         assert bridge.stderr is not None
-        for line in bridge.stderr:
-            if '"first_frame"' in line:
-                break
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
         err = bridge.stderr.read()
         code = bridge.wait(timeout=30)
@@ -124,15 +131,8 @@ def test_a_sound_server_that_stops_answering_ends_the_run_within_seconds(tmp_pat
     take = tmp_path / "take.jsonl"
     with pulse_virtual_mic() as env:
         pid = int((Path(env["XDG_RUNTIME_DIR"]) / "pulse" / "pid").read_text())
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
-             "--no-status", "--record", str(take)],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        bridge = _recording_from_the_mic(env, take)
         assert bridge.stderr is not None
-        for line in bridge.stderr:
-            if '"first_frame"' in line:
-                break
         os.kill(pid, signal.SIGSTOP)  # the sound server hangs
         try:
             t0 = time.monotonic()
