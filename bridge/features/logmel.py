@@ -6,7 +6,10 @@ ready as soon as its hop has arrived: the features add no look-ahead. Each band 
 by an exponential running mean and variance (time constant ``NORM_TAU_S``) started from the
 training corpus' global statistics, so a new microphone or voice is adapted to within a few
 seconds without ever looking ahead. Frames more than ``_GATE_NATS`` below the running level
-(pauses) update the statistics 20 times more slowly, so a long silence keeps looking quiet.
+(pauses) update the statistics 20 times more slowly, and once a pause has stayed flat (no frame
+``_FLAT_NATS`` above its quietest) for ``FREEZE_AFTER_S``, not at all: minutes of silence keep looking
+quiet, and speech after them is normalised as before the pause. Quiet speech is not flat (its
+syllables rise above the gaps between them), so a speaker who moves away is still followed.
 Streaming and offline run the same per-frame recursion, so they agree exactly.
 """
 
@@ -30,6 +33,9 @@ _ALPHA = 1.0 - float(np.exp(-HOP / SAMPLE_RATE_HZ / NORM_TAU_S))
 _VAR_FLOOR = 0.25
 _GATE_NATS = 2.5  # about 11 dB below the running mean level
 _QUIET_RATE = 0.05
+FREEZE_AFTER_S = 6.0  # longer than any flat pause in the training corpus (4.5 s at most), so training is unchanged
+_FREEZE_ROWS = round(FREEZE_AFTER_S * SAMPLE_RATE_HZ / HOP)
+_FLAT_NATS = 1.4  # about 6 dB: a syllable of quiet speech rises further above the gaps around it
 _POWER_FLOOR = 1e-8
 F64 = npt.NDArray[np.float64]
 
@@ -86,9 +92,25 @@ def log_mel_frames(padded: F64, n_frames: int, fbank: F64) -> F64:
     return out
 
 
-def _gate_rate(row_mean: float, level: float) -> float:
-    """The normaliser's update rate for a row: slow for a pause (a row far below the running level)."""
-    return _ALPHA if row_mean > level - _GATE_NATS else _ALPHA * _QUIET_RATE
+class _PauseGate:
+    """The normaliser's update rate row by row: full in speech, slow in a pause, none in a long flat pause."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._flat_rows = 0  # rows of the current pause since it last rose _FLAT_NATS above its quietest
+        self._pause_min = 0.0
+
+    def rate(self, row_mean: float, level: float) -> float:
+        if row_mean > level - _GATE_NATS:
+            self._flat_rows = 0
+            return _ALPHA
+        if self._flat_rows == 0 or row_mean > self._pause_min + _FLAT_NATS:
+            self._flat_rows, self._pause_min = 0, row_mean
+        self._pause_min = min(self._pause_min, row_mean)
+        self._flat_rows += 1
+        return 0.0 if self._flat_rows > _FREEZE_ROWS else _ALPHA * _QUIET_RATE
 
 
 class RunningNormaliser:
@@ -104,9 +126,11 @@ class RunningNormaliser:
         self._prior_mean = np.asarray(prior_mean, dtype=np.float64)
         self._prior_sq = self._prior_mean**2 + np.asarray(prior_var, dtype=np.float64)
         self._scale = scale
+        self._gate = _PauseGate()
         self.reset()
 
     def reset(self) -> None:
+        self._gate.reset()
         self._mean = self._prior_mean.copy()
         self._sq = self._prior_sq.copy()
 
@@ -121,7 +145,7 @@ class RunningNormaliser:
         rates = np.empty(raw.shape[0])
         level = float(self._mean.mean())
         for t, row_mean in enumerate(row_level.tolist()):
-            rate = _gate_rate(row_mean, level)
+            rate = self._gate.rate(row_mean, level)
             level += rate * (row_mean - level)
             rates[t] = rate
         out = np.empty(raw.shape)
@@ -143,7 +167,7 @@ class RunningNormaliser:
         which cost several times the work; the result is bit for bit the same."""
         row = raw[0]
         level = float(self._mean.mean())
-        rate = _gate_rate(float(raw.mean(axis=1)[0]), level)
+        rate = self._gate.rate(float(raw.mean(axis=1)[0]), level)
         keep = 1.0 - rate
         self._mean = mean = keep * (self._mean + rate * row / keep)
         if not self._scale:

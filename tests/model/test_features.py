@@ -64,3 +64,34 @@ def test_streaming_envelope_features_equal_the_smoothed_raw_log_mel() -> None:
     streamed = StreamingLogMel(*PRIOR, envelope_coeffs=13).process(x)
     np.testing.assert_allclose(streamed, StreamingLogMel(*PRIOR).normalise(raw), atol=1e-5)
     assert not np.allclose(streamed, StreamingLogMel(*PRIOR).process(x))
+
+
+def _speech_rows(n: int, level: float, rng: np.random.Generator) -> np.ndarray:
+    """Rows that rise and fall like syllables (4 per second, 3 nats deep) around ``level``."""
+    syllables = 1.5 * np.sin(2 * np.pi * np.arange(n) / 25.0)[:, None]
+    return level + syllables + rng.standard_normal((n, N_MELS)) * 0.3
+
+
+def test_a_long_flat_silence_does_not_become_the_new_normal() -> None:
+    # Minutes of a quiet room between two sentences: speech after them is normalised as after a short
+    # pause, and the silence keeps looking quiet instead of drifting toward speech.
+    rng = np.random.default_rng(5)
+    speech = _speech_rows(300, -6.0, rng)
+    probe = _speech_rows(100, -6.0, rng)
+
+    def after_pause(seconds: float) -> np.ndarray:
+        silence = -20.0 + np.random.default_rng(7).standard_normal((int(seconds * 100), N_MELS)) * 0.1
+        out = RunningNormaliser(*PRIOR)(np.concatenate([speech, silence, probe]))
+        return out[-probe.shape[0] - 1 :]
+
+    ten_s, five_min = after_pause(10.0), after_pause(300.0)
+    np.testing.assert_allclose(five_min[1:], ten_s[1:], atol=1e-6)  # frozen once the pause stayed flat
+    assert five_min[0].mean() < -2.0  # the last silent row still reads as far below speech
+
+
+def test_a_speaker_who_moves_away_is_still_followed() -> None:
+    # Quieter by 14 dB for good: every row is below the gate, but syllables keep it from counting as silence.
+    rng = np.random.default_rng(6)
+    rows = np.concatenate([_speech_rows(300, -6.0, rng), _speech_rows(12000, -9.2, rng)])
+    out = RunningNormaliser(*PRIOR)(rows)
+    assert abs(out[-500:].mean()) < 0.5
