@@ -4,7 +4,8 @@ The corpus is augmented with speech levels from -45 to -12 dBFS RMS (``bridge.tr
 whose loudest 10 ms hops peak about 10-15 dB higher. A stream far below that (a microphone with its
 gain too low) is outside what the model was taught, and the running log-mel normaliser, which treats
 frames far below its level as pauses, then takes 15-25 s to adapt (docs/accuracy.md). The guard
-follows the peak level of the stream's speech hops causally and, when it stays below
+follows the peak level of the stream's speech hops causally (the ``PEAK_QUANTILE`` of the last
+``PEAK_WINDOW_S`` of them, so a click or a knock of a few hops is not taken for the voice) and, when it stays below
 ``PEAK_FLOOR_DBFS`` after ``MIN_SPEECH_S`` of speech, raises the gain gradually (by at most
 ``MAX_GAIN_DB``) until the peaks reach ``PEAK_TARGET_DBFS``, the middle of the trained range; it lets
 go when the peaks rise ``RELEASE_ABOVE_FLOOR_DB`` above the floor, at once if a hop would be driven
@@ -12,8 +13,8 @@ past ``CEILING_DBFS``. Speech that peaks above ``PEAK_FLOOR_DBFS`` within its fi
 ``MIN_SPEECH_S`` keeps a gain of exactly 1, so its samples pass bit for bit.
 
 Speech hops are those at least ``SPEECH_ABOVE_FLOOR_DB`` above a running noise floor (and above
-``ABSOLUTE_MIN_DBFS``): silence, hiss and hum are never measured as speech, and the peak only
-decays while there is speech, so a long pause does not raise the gain either. The gain of a hop
+``ABSOLUTE_MIN_DBFS``): silence, hiss and hum are never measured as speech, and the peak window
+moves only while there is speech, so a long pause does not raise the gain either. The gain of a hop
 depends only on the hops before it, and hops are cut the same way whatever the block size, so
 streaming output equals offline output.
 """
@@ -21,6 +22,7 @@ streaming output equals offline output.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 
 import numpy as np
@@ -36,7 +38,8 @@ CEILING_DBFS = -6.0  # a hop that the gain would push above this gets its gain c
 MAX_GAIN_DB = 30.0
 SLEW_DB_PER_S = 30.0  # a 20 dB correction takes about 0.7 s
 MIN_SPEECH_S = 2.0  # speech-like hops seen before the gain may move: longer than a noisy lead-in
-PEAK_DECAY_DB_PER_S = 2.0  # per second of speech: a speaker who moves away is followed
+PEAK_WINDOW_S = 3.0  # of speech hops: a speaker who moves away is followed within it
+PEAK_QUANTILE = 0.95  # ignores the loudest 5 % (15 hops of a full window): clicks, knocks, a cough
 SPEECH_ABOVE_FLOOR_DB = 10.0
 ABSOLUTE_MIN_DBFS = -90.0
 FLOOR_WINDOW_S = 1.5  # the noise floor is the quietest hop of this window (pauses between words reach it)
@@ -44,6 +47,7 @@ FLOOR_WINDOW_S = 1.5  # the noise floor is the quietest hop of this window (paus
 _HOP_S = HOP / SAMPLE_RATE_HZ
 _MIN_SPEECH_HOPS = round(MIN_SPEECH_S / _HOP_S)
 _FLOOR_HOPS = round(FLOOR_WINDOW_S / _HOP_S)
+_PEAK_HOPS = round(PEAK_WINDOW_S / _HOP_S)
 
 
 class LevelGuard:
@@ -57,6 +61,8 @@ class LevelGuard:
         self._hop_energy = 0.0
         self._hops = 0
         self._floor_window: deque[tuple[int, float]] = deque()  # increasing levels: a sliding minimum
+        self._speech_levels: deque[float] = deque()  # the last _PEAK_HOPS speech hops, oldest first
+        self._sorted_levels: list[float] = []  # the same levels, sorted
         self._peak_db = ABSOLUTE_MIN_DBFS
         self._speech_hops = 0
         self._engaged = False
@@ -96,7 +102,7 @@ class LevelGuard:
         floor_db = self._floor_window[0][1]
         if hop_db > max(floor_db + SPEECH_ABOVE_FLOOR_DB, ABSOLUTE_MIN_DBFS):
             self._speech_hops += 1
-            self._peak_db = max(hop_db, self._peak_db - PEAK_DECAY_DB_PER_S * _HOP_S)
+            self._peak_db = self._track_peak(hop_db)
         if hop_db + self.gain_db > CEILING_DBFS:
             # A voice in the trained range after a quiet stretch (typing, breathing before speaking):
             # cut the gain at once rather than over-drive the next hops.
@@ -108,3 +114,11 @@ class LevelGuard:
         wanted = min(MAX_GAIN_DB, max(0.0, PEAK_TARGET_DBFS - self._peak_db)) if self._engaged else 0.0
         step = SLEW_DB_PER_S * _HOP_S
         self.gain_db = min(wanted, self.gain_db + step) if wanted > self.gain_db else max(wanted, self.gain_db - step)
+
+    def _track_peak(self, hop_db: float) -> float:
+        """Add a speech hop to the peak window; the window's ``PEAK_QUANTILE`` level."""
+        self._speech_levels.append(hop_db)
+        insort(self._sorted_levels, hop_db)
+        if len(self._speech_levels) > _PEAK_HOPS:
+            del self._sorted_levels[bisect_left(self._sorted_levels, self._speech_levels.popleft())]
+        return self._sorted_levels[int(PEAK_QUANTILE * (len(self._sorted_levels) - 1))]

@@ -106,3 +106,18 @@ def test_the_model_streams_exactly_on_quiet_speech() -> None:
         return np.concatenate([np.concatenate([o.ema, o.controls], axis=1) for o in outs])
 
     assert np.max(np.abs(rows(parts) - rows(offline))) <= 1e-4
+
+
+def test_a_click_in_quiet_speech_does_not_switch_the_guard_off() -> None:
+    # A desk knock or a plosive pop on a quiet microphone: a few hops near full scale between words.
+    quiet = (_speech(3) * np.float32(10.0 ** (-35.0 / 20.0))).astype(np.float32)
+    click_at = 12 * 16000
+    x = quiet.copy()
+    x[click_at : click_at + 2 * HOP] = np.float32(0.5) * np.sign(np.sin(np.arange(2 * HOP) * 0.3)).astype(np.float32)
+    _, gains = _gains(x)
+    _, undisturbed = _gains(quiet)
+    hop = click_at // HOP
+    assert gains[hop - 1] > 15.0  # lifted before the click
+    # The click itself gets its gain cut (ceiling), and within a second the quiet voice is lifted as before.
+    assert gains[hop + 2] < gains[hop - 1]
+    np.testing.assert_allclose(gains[hop + 100 : hop + 300], undisturbed[hop + 100 : hop + 300], atol=0.5)
