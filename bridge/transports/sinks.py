@@ -44,6 +44,21 @@ def log_send_counts(sinks: Sequence[Sink]) -> None:
             )  # fmt: skip
 
 
+def log_recording_failures(sinks: Sequence[Sink]) -> bool:
+    """One error line per recording that stopped before the stream ended, saying what its file keeps;
+    whether there was one (the run then ends with a non-zero exit status)."""
+    failed = False
+    for sink in sinks:
+        if isinstance(sink, RecorderSink) and sink.failure is not None:
+            log.error(
+                "recording %s failed (%s): the file keeps only the first %d frames; the live stream was not "
+                "interrupted", sink.path, sink.failure, sink.frames,
+                extra={"event": "record_failed", "file": str(sink.path), "frames": sink.frames},
+            )  # fmt: skip
+            failed = True
+    return failed
+
+
 def build_sinks(
     publish: PublishConfig, subject: str, *, status_source: Callable[[], BridgeStatus] | None = None
 ) -> list[Sink]:
