@@ -34,13 +34,16 @@ class CountingSink(Protocol):
 
 
 def log_send_counts(sinks: Sequence[Sink]) -> None:
-    """One line per publisher at the end of a stream: what left and what was dropped on the way out."""
+    """One line per publisher at the end of a stream: what left, what was dropped on the way out and
+    (UDP) how often the receiver refused what left."""
     for sink in sinks:
         if isinstance(sink, CountingSink):
-            sent, dropped = sink.stats.sent, sink.stats.dropped
+            stats = sink.stats
+            refused = f"; at least {stats.refused} of the sent were refused by the receiver (nothing listening)"
             log.info(
-                "%s: %d sent, %d dropped", sink.name, sent, dropped,
-                extra={"event": "publisher_counts", "publisher": sink.name, "sent": sent, "dropped": dropped},
+                "%s: %d sent, %d dropped%s", sink.name, stats.sent, stats.dropped, refused if stats.refused else "",
+                extra={"event": "publisher_counts", "publisher": sink.name, "sent": stats.sent,
+                       "dropped": stats.dropped, "refused": stats.refused},
             )  # fmt: skip
 
 

@@ -243,7 +243,7 @@ def test_each_publisher_reports_what_it_sent_and_dropped(wavs: dict[str, Path]) 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # Nothing listens on the OSC port: the kernel refuses the datagrams, which counts them dropped.
+    # Nothing listens on the OSC port: the receiving kernel refuses the datagrams, which is counted apart.
     p = run_cli("--log-format", "json", "run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status",
                 "--osc", f"127.0.0.1:{port}", "--fps", "30")  # fmt: skip
     assert p.returncode == 0, p.stderr
@@ -251,6 +251,7 @@ def test_each_publisher_reports_what_it_sent_and_dropped(wavs: dict[str, Path]) 
     [stopped] = [e for e in events if e["event"] == "stopped"]
     [osc] = [e for e in events if e["event"] == "publisher_counts"]
     assert osc["publisher"] == "osc" and osc["sent"] + osc["dropped"] >= stopped["frames"] > 0, osc
+    assert osc["refused"] > 0, osc
 
 
 def test_unusable_weights_are_a_usage_error_for_run_as_for_bake(wavs: dict[str, Path], tmp_path: Path) -> None:
