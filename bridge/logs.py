@@ -114,6 +114,23 @@ class CStderrCatcher:
         self._file.close()
 
 
+@contextlib.contextmanager
+def stderr_restored_after() -> Iterator[None]:
+    """For a library call that points fd 2 elsewhere itself: log lines wait until the block ends, and
+    fd 2 is then the process's stderr again, also when the call is still running in another thread.
+
+    sounddevice's import sends fd 2 to /dev/null while PortAudio initialises, and puts it back only
+    when that returns: a frozen sound server keeps it there.
+    """
+    with _fd2_lock:
+        saved = os.dup(2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is when a record is emitted.
 
