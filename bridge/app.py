@@ -16,7 +16,7 @@ from bridge.paths import refuse_overwrite
 from bridge.pipeline import Bridge
 from bridge.stages import ArticulationModel
 from bridge.statusline import StatusLine
-from bridge.transports import BridgeStatus, build_control, build_sinks, log_send_counts
+from bridge.transports import BridgeStatus, build_control, build_sinks, log_recording_failures, log_send_counts
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def run_live(
     cfg: Config, load_model: Callable[[ModelConfig], ArticulationModel], duration_s: float | None = None
 ) -> int:
     """Run until the input ends, `duration_s` passes, or the process is interrupted; exit code
-    (130 when interrupted, as for an interrupt during startup and for every other command).
+    (130 when interrupted, as for an interrupt during startup and for every other command; else 1 when
+    the ``--record`` file could not be written to the end, which does not interrupt the stream).
 
     ``load_model`` is the CLI's choice of model loader (shipped weights or an SSL upstream, which
     needs torch and so cannot be imported here).
@@ -117,6 +118,7 @@ def run_live(
         extra={"event": "stream_started", "input": source.name, "fps": cfg.output.fps},
     )
     interrupted = False
+    recording_failed = False
     try:
         if status:
             status.start()
@@ -143,4 +145,7 @@ def run_live(
             extra={"event": "stopped", "frames": s.frames, "dropped_audio_s": s.dropped_audio_s},
         )
         log_send_counts(sinks)
-    return 130 if interrupted else 0
+        recording_failed = log_recording_failures(sinks)
+    if interrupted:
+        return 130
+    return 1 if recording_failed else 0

@@ -7,17 +7,19 @@ is full, records are dropped and counted; the writer reports the count once it c
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import queue
 import sys
+import tempfile
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,13 +52,93 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str)
 
 
+# Held while file descriptor 2 points elsewhere to catch a C library's output (CStderrCatcher).
+_fd2_lock = threading.Lock()
+
+
+def _dup_stderr(fd: int) -> int:
+    """A duplicate of the process's stderr ``fd``, taken while no library call has it redirected: the
+    write to it can then block on a full pipe without holding the lock."""
+    with _fd2_lock:
+        return os.dup(fd)
+
+
+class CStderrCatcher:
+    """Catches what C code prints on file descriptor 2 around one library call and logs it at debug level.
+
+    libmpg123 (libsndfile's MP3 decoder) prints its own warnings and errors on stderr, which breaks
+    ``--log-format json``. For the time of a ``catching()`` block, fd 2 points to a temporary file;
+    its text is then logged through ``logger``, each line prefixed with ``label``. The log writer
+    writes to its own duplicate of stderr, so its lines are never caught. fd 2 is the whole
+    process's, though: anything else another thread writes straight to it during the block (a
+    terminal status-line refresh, a Python warning) is caught and logged at debug level as well.
+    Hence a block holds one library call, not a whole stream: the windows stay short.
+    """
+
+    def __init__(self, logger: logging.Logger, label: str) -> None:
+        self._log = logger
+        self._label = label
+        self._file = tempfile.TemporaryFile(buffering=0)  # a pipe would block the library once full
+
+    @contextlib.contextmanager
+    def catching(self) -> Iterator[None]:
+        fd = self._file.fileno()
+        try:
+            with _fd2_lock:  # also one redirection at a time: a second would save and restore the first's file
+                saved = os.dup(2)
+                os.dup2(fd, 2)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, 2)
+                    os.close(saved)
+        finally:
+            self._relog()
+
+    def _relog(self) -> None:
+        fd = self._file.fileno()
+        size = os.lseek(fd, 0, os.SEEK_END)
+        if not size:
+            return
+        os.lseek(fd, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(fd, size):
+            chunks.append(chunk)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        for line in b"".join(chunks).decode(errors="replace").splitlines():
+            if line.strip():
+                self._log.debug("%s: %s", self._label, line.strip(), extra={"event": "library_stderr"})
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@contextlib.contextmanager
+def stderr_restored_after() -> Iterator[None]:
+    """For a library call that points fd 2 elsewhere itself: log lines wait until the block ends, and
+    fd 2 is then the process's stderr again, also when the call is still running in another thread.
+
+    sounddevice's import sends fd 2 to /dev/null while PortAudio initialises, and puts it back only
+    when that returns: a frozen sound server keeps it there.
+    """
+    with _fd2_lock:
+        saved = os.dup(2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is when a record is emitted.
 
     A handler bound to the stream of setup time writes into a closed file once that stream is
     swapped and closed (pytest's capture, an embedding app); libraries log even at interpreter exit.
-    The process's own stderr is written with os.write: a write blocked on a full pipe then holds no
-    lock of ``sys.stderr``, which the interpreter needs at exit.
+    The process's own stderr is written with os.write, to a duplicate taken for the record (see
+    CStderrCatcher): a write blocked on a full pipe then holds no lock of ``sys.stderr``, which the
+    interpreter needs at exit, nor the one of fd 2.
     """
 
     @property
@@ -74,9 +156,12 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         try:
             data = (self.format(record) + self.terminator).encode(stream.encoding, stream.errors or "strict")
-            fd = stream.fileno()
-            while data:
-                data = data[os.write(fd, data) :]
+            fd = _dup_stderr(stream.fileno())
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
         except (OSError, ValueError):  # stderr closed or gone: nowhere left to report it
             pass
         except Exception:
@@ -173,6 +258,8 @@ _HANDLERS: weakref.WeakSet[AsyncHandler] = weakref.WeakSet()
 
 
 def _restart_writers_in_child() -> None:
+    global _fd2_lock
+    _fd2_lock = threading.Lock()  # the parent's log writer may have held it at the fork
     for handler in list(_HANDLERS):
         handler.restart_after_fork()
 

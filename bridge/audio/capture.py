@@ -9,10 +9,13 @@ never the newest).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import numpy as np
@@ -21,17 +24,22 @@ import numpy.typing as npt
 from bridge.audio.resample import to_mono
 from bridge.errors import DeviceError
 from bridge.frames import AudioBlock
+from bridge.logs import stderr_restored_after
 
 log = logging.getLogger(__name__)
 
 _NO_DATA_TIMEOUT_S = 2.0  # no callback for this long after the first one: the device has gone
 _CLOSE_TIMEOUT_S = 1.0  # a sound server that stopped answering blocks PortAudio's close for about a minute
+# PortAudio's initialisation takes well under a second, also with a sound server that starts on demand;
+# one that accepts the connection and then never answers (a stopped PulseAudio) blocks it for good.
+_INIT_TIMEOUT_S = 5.0
 _LEFT_HANGING = threading.Event()
 
 
 def device_left_hanging() -> bool:
-    """Whether a stream was left closing on a sound server that stopped answering; PortAudio's own
-    exit handler would then block too, so the CLI ends the process without running it."""
+    """Whether PortAudio was left initialising, or a stream closing, on a sound server that stopped
+    answering; PortAudio's own exit handler would then block too, so the CLI ends the process without
+    running it."""
     return _LEFT_HANGING.is_set()
 
 
@@ -49,12 +57,42 @@ def _close_without_waiting(stream: Any) -> None:
 _STARTUP_GRACE_S = 5.0  # PulseAudio may take up to ~2 s to deliver the first callback
 
 
-def _sounddevice() -> Any:
+def _import_sounddevice(result: Future[Any]) -> None:
     try:
         import sounddevice
+    except Exception as e:  # handed to the waiting thread, which reports it
+        result.set_exception(e)
+    else:
+        result.set_result(sounddevice)
+
+
+@functools.cache  # a success only: a failure raises, so the next call tries again
+def _sounddevice() -> Any:
+    """The sounddevice module, whose import initialises PortAudio.
+
+    The import runs in a helper thread given ``_INIT_TIMEOUT_S``: PortAudio's initialisation waits
+    for the sound server without a timeout of its own, and the main thread must stay free to stop
+    with one clear line, and to take SIGTERM, meanwhile. sounddevice points stderr at /dev/null
+    for that time, so the line needs stderr back even while the import is stuck.
+
+    Raises:
+        DeviceError: PortAudio is missing, or the sound server does not answer.
+    """
+    result: Future[Any] = Future()
+    try:
+        with stderr_restored_after():
+            threading.Thread(target=_import_sounddevice, args=(result,), name="audio-init", daemon=True).start()
+            return result.result(timeout=_INIT_TIMEOUT_S)
+    except FutureTimeout:
+        raise DeviceError(
+            f"the sound server (PulseAudio or PipeWire) is not answering: PortAudio's initialisation did not "
+            f"finish within {_INIT_TIMEOUT_S:.0f} s"
+        ) from None
     except OSError as e:
         raise DeviceError(f"PortAudio is not available ({e}); install libportaudio2") from e
-    return sounddevice
+    finally:
+        if not result.done():  # timed out or interrupted: still stuck in PortAudio
+            _LEFT_HANGING.set()
 
 
 def list_input_devices() -> list[tuple[int, str, int, float]]:

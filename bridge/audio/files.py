@@ -17,6 +17,7 @@ from bridge.audio.ffmpeg import decode_to_wav
 from bridge.audio.resample import to_mono
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
+from bridge.logs import CStderrCatcher
 
 log = logging.getLogger(__name__)
 _SCAN_FRAMES = 1 << 16  # frames per read while checking a file
@@ -44,23 +45,35 @@ def _decoding(path: Path) -> Iterator[None]:
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
 
 
+def _decoder_output(path: Path) -> CStderrCatcher:
+    # libsndfile's MP3 decoder, libmpg123, prints warnings and errors of a damaged file on stderr:
+    # its calls run with that output caught and logged at debug level (the error, if any, is ours).
+    return CStderrCatcher(log, f"{path}: decoder")
+
+
+def _caught(catcher: CStderrCatcher, mpeg: bool) -> contextlib.AbstractContextManager[None]:
+    return catcher.catching() if mpeg else contextlib.nullcontext()
+
+
 @contextlib.contextmanager
-def _readable(path: Path) -> Iterator[Path]:
-    """``path`` when libsndfile reads its format, else a WAV that ffmpeg decodes from it (deleted afterwards)."""
+def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]]:
+    """(``path``, whether it is MPEG audio) when libsndfile reads its format, else (a WAV that ffmpeg
+    decodes from it, deleted afterwards, False)."""
     try:
-        sf.info(str(path))
+        with catcher.catching():
+            mpeg = sf.info(str(path)).format == "MP3"
     except sf.LibsndfileError as e:
         # libsndfile's MP3 decoder reports a file it cannot read as "File does not exist or is not a
         # regular file": ffmpeg gets a try and gives the real reason.
         if "not recognised" not in e.error_string and "does not exist" not in e.error_string:
             raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
     else:
-        yield path
+        yield path, mpeg
         return
     with tempfile.TemporaryDirectory(prefix="avatar-bridge-") as tmp:
         wav = Path(tmp) / "decoded.wav"
         decode_to_wav(path, wav)
-        yield wav
+        yield wav, False
 
 
 def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
@@ -75,8 +88,9 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
         AudioError: missing, unreadable, corrupt, unsupported or empty audio.
     """
     _check_path(path)
-    with _decoding(path), _readable(path) as readable:
-        data, rate_hz = sf.read(str(readable), dtype="float32", always_2d=True)
+    with contextlib.closing(_decoder_output(path)) as catcher, _decoding(path):
+        with _readable(path, catcher) as (readable, mpeg), _caught(catcher, mpeg):
+            data, rate_hz = sf.read(str(readable), dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     _check_finite(path, data)
@@ -116,11 +130,17 @@ class FileSource:
         peak = 0.0
         n_frames = 0
         with contextlib.ExitStack() as stack:
+            self._catcher = _decoder_output(path)
+            stack.callback(self._catcher.close)
             # A format libsndfile cannot read plays from a WAV that ffmpeg decoded, kept until playing ends.
-            self._readable = stack.enter_context(_readable(path))
-            with _decoding(path), sf.SoundFile(str(self._readable)) as f:
+            self._readable, self._mpeg = stack.enter_context(_readable(path, self._catcher))
+            with _decoding(path), self._open() as f:
                 self.sample_rate_hz = int(f.samplerate)
-                for raw in f.blocks(blocksize=_SCAN_FRAMES, dtype="float32", always_2d=True):
+                while True:
+                    with _caught(self._catcher, self._mpeg):
+                        raw = f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)
+                    if raw.shape[0] == 0:
+                        break
                     _check_finite(path, raw)
                     peak = max(peak, float(np.max(np.abs(_mono(path, raw, channel)))))
                     n_frames += raw.shape[0]
@@ -135,6 +155,10 @@ class FileSource:
         if peak < 1e-4:
             log.warning("%s: the audio is silent: the face will stay at rest", path)
 
+    def _open(self) -> sf.SoundFile:
+        with _caught(self._catcher, self._mpeg):
+            return sf.SoundFile(str(self._readable))
+
     def blocks(self) -> Iterator[AudioBlock]:
         """Yield blocks; t_capture_s is when the block's last sample became due (paced) or now (fast).
 
@@ -143,11 +167,12 @@ class FileSource:
         """
         t0 = time.monotonic()
         start = 0
-        with self._files, _decoding(self._path), sf.SoundFile(str(self._readable)) as f:
+        with self._files, _decoding(self._path), self._open() as f:
             while not self._stopped:
                 # read, not SoundFile.blocks: blocks() reuses its buffer and, once a file shrinks under
                 # it, repeats the last block for the length its header still claims.
-                raw = f.read(self._hop, dtype="float32", always_2d=True)
+                with _caught(self._catcher, self._mpeg):
+                    raw = f.read(self._hop, dtype="float32", always_2d=True)
                 if raw.shape[0] == 0:
                     return
                 _check_finite(self._path, raw)

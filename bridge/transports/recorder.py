@@ -20,7 +20,17 @@ log = logging.getLogger(__name__)
 
 
 class RecorderSink:
-    """Appends every frame it is sent to a recording (buffered writes; flushed on close)."""
+    """Appends every frame it is sent to a recording.
+
+    Each frame is written through to the file as it comes (one write call per frame, a few kB/s), so
+    that after a write error ``frames`` is exactly what the file keeps (plus at most one cut-off line,
+    which a reader drops).
+
+    Attributes:
+        frames: frames written to the file.
+        failure: why the recording stopped before the stream ended (e.g. "No space left on device"),
+            or None; the live stream goes on either way.
+    """
 
     name = "record"
 
@@ -33,21 +43,20 @@ class RecorderSink:
         self._file.write(encode_record_header())
         self._t0_s: float | None = None
         self.frames = 0
+        self.failure: str | None = None
 
     def send(self, frame: AnimationFrame, /) -> None:
-        if self._file.closed:  # stopped by a write error: the live stream goes on without it
+        if self.failure is not None:  # stopped by a write error: the live stream goes on without it
             return
         if self._t0_s is None:
             self._t0_s = frame.t_publish_s
         try:
             self._file.write(encode_record(frame, frame.t_publish_s - self._t0_s))
+            self._file.flush()
         except OSError as e:
-            log.error(
-                "recording %s stopped after about %d frames: %s; the stream goes on",
-                self.path, self.frames, e.strerror or e,
-            )  # fmt: skip
-            with contextlib.suppress(OSError):  # the buffered frames that failed fail again; they are lost
-                self._file.close()
+            self._fail(e)
+            log.error("recording %s stopped after %d frames: %s; the stream goes on", self.path, self.frames,
+                      self.failure)  # fmt: skip
             return
         self.frames += 1
 
@@ -57,9 +66,16 @@ class RecorderSink:
         try:
             self._file.close()
         except OSError as e:
-            log.error("recording %s: the last frames could not be written: %s", self.path, e.strerror or e)
+            self._fail(e)
+            log.error("recording %s: closing failed: %s", self.path, self.failure)
             return
-        log.info("recorded %d frames to %s", self.frames, self.path)
+        if self.failure is None:
+            log.info("recorded %d frames to %s", self.frames, self.path)
+
+    def _fail(self, e: OSError) -> None:
+        self.failure = e.strerror or str(e)
+        with contextlib.suppress(OSError):  # the bytes that failed fail again; they are lost
+            self._file.close()
 
 
 def read_recording(path: str | Path) -> Iterator[tuple[float, AnimationFrame]]:

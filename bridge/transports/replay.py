@@ -13,7 +13,7 @@ from bridge.config import Config
 from bridge.logs import RateLimitedLog
 from bridge.stages import Sink, send_to_sinks
 from bridge.transports.recorder import read_recording
-from bridge.transports.sinks import build_sinks, log_send_counts
+from bridge.transports.sinks import build_sinks, log_recording_failures, log_send_counts
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def replay(
 
 
 def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = False) -> int:
-    """Replay a recording to the publishers of ``cfg.publish``; exit code.
+    """Replay a recording to the publishers of ``cfg.publish``; exit code (1 when the ``--record`` copy
+    could not be written to the end).
 
     Raises:
         TransportError: a publisher cannot start or the file cannot be read.
@@ -74,4 +75,4 @@ def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = Fals
             sink.close()
     log.info("replayed %d frames from %s", total, path, extra={"event": "replay_done", "frames": total})
     log_send_counts(sinks)
-    return 0
+    return 1 if log_recording_failures(sinks) else 0

@@ -34,14 +34,32 @@ class CountingSink(Protocol):
 
 
 def log_send_counts(sinks: Sequence[Sink]) -> None:
-    """One line per publisher at the end of a stream: what left and what was dropped on the way out."""
+    """One line per publisher at the end of a stream: what left, what was dropped on the way out and
+    (UDP) how often the receiver refused what left."""
     for sink in sinks:
         if isinstance(sink, CountingSink):
-            sent, dropped = sink.stats.sent, sink.stats.dropped
+            stats = sink.stats
+            refused = f"; at least {stats.refused} of the sent were refused by the receiver (nothing listening)"
             log.info(
-                "%s: %d sent, %d dropped", sink.name, sent, dropped,
-                extra={"event": "publisher_counts", "publisher": sink.name, "sent": sent, "dropped": dropped},
+                "%s: %d sent, %d dropped%s", sink.name, stats.sent, stats.dropped, refused if stats.refused else "",
+                extra={"event": "publisher_counts", "publisher": sink.name, "sent": stats.sent,
+                       "dropped": stats.dropped, "refused": stats.refused},
             )  # fmt: skip
+
+
+def log_recording_failures(sinks: Sequence[Sink]) -> bool:
+    """One error line per recording that stopped before the stream ended, saying what its file keeps;
+    whether there was one (the run then ends with a non-zero exit status)."""
+    failed = False
+    for sink in sinks:
+        if isinstance(sink, RecorderSink) and sink.failure is not None:
+            log.error(
+                "recording %s failed (%s): the file keeps only the first %d frames; the live stream was not "
+                "interrupted", sink.path, sink.failure, sink.frames,
+                extra={"event": "record_failed", "file": str(sink.path), "frames": sink.frames},
+            )  # fmt: skip
+            failed = True
+    return failed
 
 
 def build_sinks(

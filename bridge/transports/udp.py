@@ -20,10 +20,19 @@ RECONNECT_INTERVAL_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class SendStats:
-    """Counters of one publisher: datagrams/messages sent and dropped (receiver gone, buffer full...)."""
+    """Counters of one publisher's datagrams (UDP) or messages (ZeroMQ).
+
+    Attributes:
+        sent: handed to the kernel (or to ZeroMQ's queue); sent + dropped is what was offered.
+        dropped: never sent (socket buffer or queue full, no route...).
+        refused: refusals the receiver sent back for datagrams already counted as sent (ICMP port
+            unreachable: nothing listening). The kernel holds one refusal until the next send, so
+            this is a lower bound on the sent datagrams that were lost.
+    """
 
     sent: int
     dropped: int
+    refused: int = 0
 
 
 def parse_hostport(target: str) -> tuple[str, int]:
@@ -52,8 +61,9 @@ class UdpTarget:
     """One connected, non-blocking UDP socket to a receiver.
 
     The socket is connected so the kernel reports ICMP port-unreachable as ECONNREFUSED on a later
-    send: that is counted and logged, and the datagram dropped. A target whose route is missing at
-    start is retried at most once per ``RECONNECT_INTERVAL_S``.
+    send: that refusal is an earlier datagram's, so it is counted as ``refused`` and logged, and the
+    datagram that met it (which the kernel did not send) is sent again once. A target whose route is
+    missing at start is retried at most once per ``RECONNECT_INTERVAL_S``.
     """
 
     def __init__(self, target: str, label: str, clock: Callable[[], float] = time.monotonic) -> None:
@@ -71,6 +81,7 @@ class UdpTarget:
         self._errors = RateLimitedLog(log)
         self.sent = 0
         self.dropped = 0
+        self.refused = 0
         self._connect()
 
     def _connect(self) -> None:
@@ -94,12 +105,13 @@ class UdpTarget:
                 return
         for i, datagram in enumerate(datagrams):
             try:
-                self._sock.send(datagram)
+                self._send_one(datagram)
             except BlockingIOError:
                 self.dropped += 1
                 self._errors.warning("%s %s: socket buffer full, dropping", self._label, self.target)
             except OSError as e:
-                # ECONNREFUSED (receiver gone), EHOSTUNREACH, ENETUNREACH, EMSGSIZE...: drop the rest
+                # ECONNREFUSED again (a second refusal), EHOSTUNREACH, ENETUNREACH, EMSGSIZE...: drop the rest
+                self.refused += isinstance(e, ConnectionRefusedError)
                 self.dropped += len(datagrams) - i
                 name = errno.errorcode.get(e.errno or 0, "error")
                 self._errors.warning(
@@ -108,6 +120,18 @@ class UdpTarget:
                 return
             else:
                 self.sent += 1
+
+    def _send_one(self, datagram: bytes) -> None:
+        try:
+            self._sock.send(datagram)
+        except ConnectionRefusedError:
+            # The refusal of an earlier datagram, reported (and cleared) instead of sending this one.
+            self.refused += 1
+            self._errors.warning(
+                "%s %s: ECONNREFUSED, the receiver refused a datagram (nothing listening on the port?)",
+                self._label, self.target,
+            )  # fmt: skip
+            self._sock.send(datagram)
 
     def close(self) -> None:
         self._errors.flush()
@@ -133,7 +157,10 @@ class UdpFanout:
 
     @property
     def stats(self) -> SendStats:
-        return SendStats(sum(t.sent for t in self._targets), sum(t.dropped for t in self._targets))
+        return SendStats(
+            sum(t.sent for t in self._targets), sum(t.dropped for t in self._targets),
+            sum(t.refused for t in self._targets),
+        )  # fmt: skip
 
     def close(self) -> None:
         for target in self._targets:

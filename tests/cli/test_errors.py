@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.conftest import ROOT, write_wav
 
@@ -243,7 +244,7 @@ def test_each_publisher_reports_what_it_sent_and_dropped(wavs: dict[str, Path]) 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # Nothing listens on the OSC port: the kernel refuses the datagrams, which counts them dropped.
+    # Nothing listens on the OSC port: the receiving kernel refuses the datagrams, which is counted apart.
     p = run_cli("--log-format", "json", "run", "--input", str(wavs["silence"]), "--fast", "--no-zmq", "--no-status",
                 "--osc", f"127.0.0.1:{port}", "--fps", "30")  # fmt: skip
     assert p.returncode == 0, p.stderr
@@ -251,6 +252,41 @@ def test_each_publisher_reports_what_it_sent_and_dropped(wavs: dict[str, Path]) 
     [stopped] = [e for e in events if e["event"] == "stopped"]
     [osc] = [e for e in events if e["event"] == "publisher_counts"]
     assert osc["publisher"] == "osc" and osc["sent"] + osc["dropped"] >= stopped["frames"] > 0, osc
+    assert osc["refused"] > 0, osc
+
+
+@pytest.fixture
+def broken_mp3s(tmp_path: Path) -> dict[str, Path]:
+    """A truncated MP3 (plays; its header claims more) and a damaged one (cannot be decoded), made by
+    libsndfile's own MPEG encoder."""
+    if "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile has no MPEG support")
+    t = np.arange(32000) / 16000
+    sf.write(tmp_path / "good.mp3", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000, format="MP3")
+    data = (tmp_path / "good.mp3").read_bytes()
+    (tmp_path / "truncated.mp3").write_bytes(data[: len(data) // 2 + 37])
+    damaged = bytearray(data)
+    damaged[len(data) // 3 : len(data) // 3 + 2000] = bytes(2000)  # more than libmpg123 skips to resync
+    (tmp_path / "damaged.mp3").write_bytes(bytes(damaged))
+    return {"truncated": tmp_path / "truncated.mp3", "damaged": tmp_path / "damaged.mp3"}
+
+
+@pytest.mark.parametrize(("kind", "code"), [("truncated", 0), ("damaged", 1)])
+@pytest.mark.parametrize("command", ["run", "bake"])
+def test_the_mp3_decoders_own_lines_become_debug_events(
+    broken_mp3s: dict[str, Path], tmp_path: Path, kind: str, code: int, command: str
+) -> None:
+    """libmpg123 printed "Note: Illegal Audio-MPEG-Header ..." and "[src/libmpg123/layer3.c:...] error:
+    ..." straight on stderr, between the JSON lines of --log-format json."""
+    src = broken_mp3s[kind]
+    args = ["run", "--input", str(src), "--fast", "--no-zmq", "--no-status"] if command == "run" else [
+        "bake", str(src), "-o", str(tmp_path / "out.jsonl")]  # fmt: skip
+    p = run_cli("--log-format", "json", "--log-level", "debug", *args)
+    assert p.returncode == code, p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]  # every line is an event
+    said = [e for e in events if e["event"] == "library_stderr"]
+    assert said, p.stderr  # the decoder did complain: what it said is kept, at debug level
+    assert all(e["level"] == "debug" and e["message"].startswith(f"{src}: decoder: ") for e in said)
 
 
 def test_unusable_weights_are_a_usage_error_for_run_as_for_bake(wavs: dict[str, Path], tmp_path: Path) -> None:

@@ -145,3 +145,28 @@ def test_a_sound_server_that_stops_answering_ends_the_run_within_seconds(tmp_pat
     assert waited_s < 8, (waited_s, err)
     assert code in (1, 130), err
     assert take.read_text().endswith("\n")  # the recording is complete
+
+
+def test_a_sound_server_frozen_at_startup_ends_the_run_with_one_error_within_seconds() -> None:
+    # Importing sounddevice (PortAudio's initialisation) blocked for good on a stopped server, with no
+    # log line (sounddevice sends stderr to /dev/null meanwhile) and SIGTERM ignored.
+    import os
+    import signal
+
+    with pulse_virtual_mic() as env:
+        pid = int((Path(env["XDG_RUNTIME_DIR"]) / "pulse" / "pid").read_text())
+        os.kill(pid, signal.SIGSTOP)  # the sound server hangs before the bridge starts
+        try:
+            p = subprocess.run(
+                [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
+                 "--no-status"],
+                env=env, cwd=ROOT, capture_output=True, text=True, timeout=30,
+            )  # fmt: skip
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    assert p.returncode == 1, p.stderr
+    assert [e["message"] for e in events if e["level"] == "error"] == [
+        "the sound server (PulseAudio or PipeWire) is not answering: PortAudio's initialisation did not finish "
+        "within 5 s"
+    ], p.stderr

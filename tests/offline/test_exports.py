@@ -8,6 +8,7 @@ import json
 import math
 import re
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -190,6 +191,30 @@ def test_rhubarb_json_layout_matches_the_tsv() -> None:
         assert set(c) == {"start", "end", "value"} and c["end"] - c["start"] >= rhubarb.MIN_CUE_S - 1e-9
     tsv = [line.split("\t") for line in render("rhubarb-tsv", take).splitlines()]
     assert [(float(t), s) for t, s in tsv[:-1]] == [(c["start"], c["value"]) for c in cues]
+
+
+@pytest.mark.parametrize("extended", ["GHX", ""], ids=["X rest", "A rest"])
+def test_rhubarb_a_clip_under_10_ms_is_one_cue(extended: str) -> None:
+    """The TSV wrote ``0.00 X`` twice (the JSON's zero-length placeholder cue, then the end line);
+    Rhubarb's TSV exporter writes the end line only, its JSON exporter the one zero-length cue."""
+    take = take_from_poses([pose()], fps=200, duration_s=0.005)
+    rest = "X" if extended else "A"
+    options = ExportOptions(extended_shapes=extended)
+    assert render("rhubarb-tsv", take, options) == f"0.00\t{rest}\n"
+    doc = json.loads(render("rhubarb-json", take, options))
+    assert doc["mouthCues"] == [{"start": 0.0, "end": 0.0, "value": rest}] and doc["metadata"]["duration"] == 0.0
+
+
+def test_rhubarb_sound_file_is_absolute_as_rhubarb_writes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``soundFile`` was the path as typed; Rhubarb writes ``absolute(inputFilePath)``: the working
+    directory joined in front, with ``..`` and symlinks kept."""
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    take = replace(speech_like_take(), source=Path("../vo/line 1.wav"))
+    doc = json.loads(render("rhubarb-json", take))
+    assert doc["metadata"]["soundFile"] == f"{tmp_path}/work/../vo/line 1.wav"
+    take = replace(take, source=Path("/clips/line 1.wav"))
+    assert json.loads(render("rhubarb-json", take))["metadata"]["soundFile"] == "/clips/line 1.wav"
 
 
 def test_rhubarb_basic_shapes_only() -> None:

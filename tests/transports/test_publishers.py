@@ -28,7 +28,7 @@ from bridge.transports.livelinkface import LiveLinkFacePublisher
 from bridge.transports.messages import BridgeStatus
 from bridge.transports.osc import OscPublisher
 from bridge.transports.recorder import RecorderSink
-from bridge.transports.sinks import build_control, build_sinks
+from bridge.transports.sinks import build_control, build_sinks, log_send_counts
 from bridge.transports.vmc import VmcPublisher
 from bridge.transports.zeromq import ZmqPublisher
 
@@ -235,13 +235,51 @@ def test_vanished_receiver_is_counted_and_logged_at_most_once_per_interval(caplo
             p.send(f)  # never raises
         time.sleep(0.001)
     for p in pubs:
-        assert p.stats.dropped > 0, p.name
+        assert p.stats.refused > 0, p.name
         p.close()
     refused = [r.getMessage() for r in caplog.records if "ECONNREFUSED" in r.getMessage()]
     first = [m for m in refused if "more in" not in m]
     assert 1 <= len(first) <= 3  # one per publisher within the 5 s interval
     # the repeats are not lost: each publisher's close reports their count
     assert len([m for m in refused if "more in" in m]) == len(first)
+
+
+def test_with_nothing_listening_every_datagram_is_sent_and_the_refusals_are_counted_apart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With no receiver, each send met the previous datagram's ICMP refusal and was counted dropped
+    without being sent: the end line read "25 sent, 25 dropped" for 50 datagrams that all met a port
+    with nothing behind it."""
+    port = _closed_udp_port()
+    pub = LiveLinkFacePublisher([f"127.0.0.1:{port}"])  # one datagram per frame
+    for f in _frames(50):
+        pub.send(f)
+    stats = pub.stats
+    pub.close()
+    assert (stats.sent, stats.dropped) == (50, 0)
+    assert 0 < stats.refused < 50  # the last datagram's refusal comes after the last send
+    caplog.set_level(logging.INFO, logger="bridge.transports.sinks")
+    log_send_counts([pub])
+    assert (
+        f"livelinkface: 50 sent, 0 dropped; at least {stats.refused} of the sent were refused by the receiver "
+        "(nothing listening)" in caplog.messages
+    )
+
+
+def test_a_receiver_that_starts_listening_gets_the_next_frame() -> None:
+    """The first datagram after a receiver appeared met the refusal of the one before and was lost."""
+    port = _closed_udp_port()
+    pub = LiveLinkFacePublisher([f"127.0.0.1:{port}"])
+    frames = _frames(6)
+    for f in frames[:5]:
+        pub.send(f)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", port))
+        receiver.settimeout(5.0)
+        pub.send(frames[5])
+        assert len(receiver.recv(4096)) > 0
+    assert pub.stats.sent == 6 and pub.stats.dropped == 0
+    pub.close()
 
 
 def test_unreachable_network_is_not_fatal() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import resource
 import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from bridge.frames import AnimationFrame
 from bridge.transports.golden import sample_frames
 from bridge.transports.recorder import RecorderSink, read_recording
 from bridge.transports.replay import replay
-from tests.conftest import EXAMPLE_WAV
+from tests.conftest import EXAMPLE_WAV, ROOT
 
 
 class ListSink:
@@ -175,13 +178,51 @@ def test_a_full_disk_stops_the_recording_not_the_stream(
 ) -> None:
     rec = RecorderSink("/dev/full")
     frame = sample_frames()[0]
-    for i in range(200):  # well past the write buffer, so writes reach the device and fail
+    for i in range(3):
         rec.send(replace(frame, seq=i))
     rec.close()
-    assert "recording /dev/full stopped after about" in caplog.text and "the stream goes on" in caplog.text
-    assert main(["run", "--input", str(EXAMPLE_WAV), "--fast", "--no-status", "--record", "/dev/full"]) == 0
+    assert rec.failure == "No space left on device" and rec.frames == 0
+    assert "recording /dev/full stopped after 0 frames" in caplog.text and "the stream goes on" in caplog.text
+    assert main(["run", "--input", str(EXAMPLE_WAV), "--fast", "--no-status", "--record", "/dev/full"]) == 1
     err = capsys.readouterr().err
-    assert "recording /dev/full stopped" in err and "stopped after 508 frames" in err
+    assert "stopped after 508 frames" in err
+    assert err.splitlines()[-1].endswith("ERROR bridge.transports.sinks: recording /dev/full failed (No space left on "
+                                         "device): the file keeps only the first 0 frames; the live stream was not "
+                                         "interrupted")  # fmt: skip
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write: no space left)")
+def test_a_replay_whose_copy_cannot_be_written_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _record(tmp_path / "r.jsonl", [0.0, 0.01, 0.01])
+    assert main(["replay", str(tmp_path / "r.jsonl"), "--no-zmq", "--record", "/dev/full"]) == 1
+    err = capsys.readouterr().err
+    assert "replayed 3 frames" in err and "recording /dev/full failed (No space left on device)" in err
+
+
+def _limit_file_size() -> None:
+    # A file size limit fails writes past it with EFBIG, as a full disk fails them with ENOSPC (Python
+    # ignores the SIGXFSZ that comes with it).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+
+
+def test_a_recording_cut_short_mid_stream_ends_run_non_zero_and_says_what_the_file_keeps(tmp_path: Path) -> None:
+    """``run`` exited 0 after its recording failed halfway; the error line said "about" how many frames."""
+    take = tmp_path / "take.jsonl"
+    p = subprocess.run(
+        [sys.executable, "-m", "bridge", "run", "--input", str(EXAMPLE_WAV), "--fast", "--no-zmq", "--no-status",
+         "--record", str(take)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size,
+    )  # fmt: skip
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr and "stopped after 508 frames" in p.stderr, p.stderr  # the stream went on
+    kept = list(read_recording(take))
+    assert 0 < len(kept) < 508 and take.stat().st_size == 100_000
+    assert p.stderr.splitlines()[-1].endswith(
+        f"recording {take} failed (File too large): the file keeps only the first {len(kept)} frames; the live "
+        "stream was not interrupted"
+    ), p.stderr
 
 
 def test_cli_replay_republishes_to_osc(tmp_path: Path) -> None:

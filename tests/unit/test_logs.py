@@ -147,3 +147,41 @@ def test_forked_workers_get_their_own_log_writer(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     for i in range(4):
         assert f"from worker {i}" in p.stderr, p.stderr
+
+
+_CAUGHT_WHILE_LOGGING = """
+import logging, os, threading
+from bridge.logs import CStderrCatcher, flush_logging, setup_logging
+
+setup_logging("debug", "json")
+log = logging.getLogger("writer")
+
+def flood():
+    for i in range(2000):
+        log.info("line %d", i, extra={"event": "ours"})
+
+thread = threading.Thread(target=flood)
+thread.start()
+catcher = CStderrCatcher(logging.getLogger("lib"), "lib")
+for i in range(300):
+    with catcher.catching():
+        os.write(2, b"library noise %d\\n" % i)
+thread.join()
+catcher.close()
+flush_logging()
+"""
+
+
+def test_c_stderr_is_caught_into_debug_events_while_other_threads_log(tmp_path: Path) -> None:
+    """What a C library prints on fd 2 becomes a debug event; the log writer, writing at the same time
+    from its thread, never has its own lines caught."""
+    script = tmp_path / "caught.py"
+    script.write_text(_CAUGHT_WHILE_LOGGING)
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    ours = [e["message"] for e in events if e["event"] == "ours"]
+    assert ours == [f"line {i}" for i in range(2000)]
+    caught = [e for e in events if e["event"] == "library_stderr"]
+    assert [e["message"] for e in caught] == [f"lib: library noise {i}" for i in range(300)]
+    assert all(e["level"] == "debug" and e["logger"] == "lib" for e in caught)

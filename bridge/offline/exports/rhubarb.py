@@ -223,17 +223,23 @@ def write_tsv(take: Take, extended_shapes: str, out: TextIO) -> None:
     """Rhubarb TSV: ``start<TAB>shape`` per cue, then a final line at the end time with the rest shape."""
     cues = mouth_cues(take, extended_shapes)
     for c in cues:
-        out.write(f"{c.start_s:.2f}\t{c.value}\n")
+        # The zero-length cue of a clip under 10 ms is JSON's placeholder; Rhubarb's TSV has the end line only.
+        if c.end_s > c.start_s:
+            out.write(f"{c.start_s:.2f}\t{c.value}\n")
     out.write(f"{cues[-1].end_s:.2f}\t{_restrict('X', extended_shapes)}\n")
 
 
 def write_json(take: Take, extended_shapes: str, out: TextIO) -> None:
-    """Rhubarb JSON: ``{"metadata": {"soundFile", "duration"}, "mouthCues": [{"start","end","value"}]}``."""
+    """Rhubarb JSON: ``{"metadata": {"soundFile", "duration"}, "mouthCues": [{"start","end","value"}]}``.
+
+    ``soundFile`` is absolute, as Rhubarb writes it (``absolute(inputFilePath)``: the working directory
+    joined in front, symlinks and ``..`` left as they are).
+    """
     cues = mouth_cues(take, extended_shapes)
     lines = [
         "{",
         '  "metadata": {',
-        f'    "soundFile": {json.dumps(str(take.source))},',
+        f'    "soundFile": {json.dumps(str(take.source.absolute()))},',
         f'    "duration": {_centis(take.duration_s):.2f}',
         "  },",
         '  "mouthCues": [',
