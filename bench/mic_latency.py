@@ -232,10 +232,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     t0, t1 = window["start"], window["end"]
     wire = [(t - tc) * 1000 for t, tc, _, _ in frames if t0 <= t <= t1]
+    # The same from when PortAudio timestamped the callback that delivered the frame's audio: adds the
+    # wait for the callback to start running Python (the GIL, scheduling), which tc cannot see.
+    n = source.n_cb
+    cb_t, cb_entry = source.cb_t[:n], source.cb_entry_s[:n]
+    wire_pa = []
+    for t, tc, _, _ in frames:
+        i = int(np.searchsorted(cb_t, tc, side="right")) - 1
+        if t0 <= t <= t1 and i >= 0:
+            wire_pa.append((t - tc + max(0.0, cb_entry[i])) * 1000)
     in_window = {seq for t, _, _, seq in frames if t0 <= t <= t1}
     sub_ms = [(t_rx - tc) * 1000 for seq, tc, t_rx in rx if seq in in_window]
-    n = source.n_cb
-    cb_t, cb_n = source.cb_t[:n], source.cb_n[:n]
+    cb_n = source.cb_n[:n]
     sel = (cb_t >= t0) & (cb_t <= t1)
     gaps_ms = np.diff(cb_t[sel]) * 1000
     sizes, counts = np.unique(cb_n[sel], return_counts=True)
@@ -250,6 +258,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "frames_received": len(sub_ms),
         "wire_ms": _stats(wire),
         "subscriber_ms": _stats(sub_ms),
+        "wire_from_portaudio_ms": _stats(wire_pa),
         "reader_delay_ms": _stats([(ty - tc) * 1000 for ty, tc, _, _ in yields]),
         "processing_ms": _stats([(tb - ty) * 1000 for ty, _, _, tb in yields]),
         "samples_per_read": _stats([k for _, _, k, _ in yields]),
@@ -258,10 +267,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "samples_per_callback": {str(int(s)): int(c) for s, c in zip(sizes, counts, strict=True)},
             "gap_ms": _stats(gaps_ms),
             "gaps_under_1ms": int((gaps_ms < 1).sum()),
+            "gap_before_each_under_1ms": _stats(gaps_ms[:-1][gaps_ms[1:] < 1]),
         },
         "portaudio_input_latency_ms": round(source.portaudio_latency_s * 1000, 2),
         "portaudio_adc_to_callback_ms": _stats(source.cb_pa_latency_s[:n][sel] * 1000),
-        "callback_entry_ms": _stats(source.cb_entry_s[:n][sel] * 1000),
+        "callback_entry_ms": _stats(cb_entry[sel] * 1000),
         "pulse": {k: _stats(v) for k, v in pulse.items()},
         "dropped_audio_s": source.dropped_s,
         "frames_skipped_late": bridge.status().frames_skipped_late,
@@ -271,16 +281,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _summary(runs: list[dict[str, Any]]) -> str:
-    """One line per run: the numbers docs/benchmarks.md quotes."""
-    lines = ["run  wire p50/p95/p99/max ms   subscriber p99   reader delay p50/p99   processing p99   "
-             "callback gap p50/p99/max, <1 ms gaps   load"]  # fmt: skip
+    """One line per run: the numbers docs/benchmarks.md quotes (ms)."""
+    lines = ["run  wire p50/p95/p99/max  subscriber p99  from PortAudio p99  reader delay p50/p99  "
+             "processing p99  callback entry p99  callback gap p50/p99/max, <1 ms  skipped  load"]  # fmt: skip
     for i, r in enumerate(runs):
-        w, s, d, p, g = r["wire_ms"], r["subscriber_ms"], r["reader_delay_ms"], r["processing_ms"], r["callbacks"]
+        w, d, g = r["wire_ms"], r["reader_delay_ms"], r["callbacks"]
         lines.append(
-            f"{i:3d}  {w['p50']:.1f}/{w['p95']:.1f}/{w['p99']:.1f}/{w['max']:.1f}   {s.get('p99', float('nan')):.1f}   "
-            f"{d['p50']:.1f}/{d['p99']:.1f}   {p['p99']:.1f}   "
-            f"{g['gap_ms']['p50']:.1f}/{g['gap_ms']['p99']:.1f}/{g['gap_ms']['max']:.1f}, {g['gaps_under_1ms']}   "
-            f"{r['load_average'][0]:.1f}"
+            f"{i:3d}  {w['p50']:.1f}/{w['p95']:.1f}/{w['p99']:.1f}/{w['max']:.1f}  {r['subscriber_ms']['p99']:.1f}  "
+            f"{r['wire_from_portaudio_ms']['p99']:.1f}  {d['p50']:.1f}/{d['p99']:.1f}  "
+            f"{r['processing_ms']['p99']:.1f}  {r['callback_entry_ms']['p99']:.1f}  "
+            f"{g['gap_ms']['p50']:.1f}/{g['gap_ms']['p99']:.1f}/{g['gap_ms']['max']:.1f}, {g['gaps_under_1ms']}  "
+            f"{r['frames_skipped_late']}  {r['load_average'][0]:.1f}"
         )
     return "\n".join(lines) + "\n"
 
