@@ -8,7 +8,7 @@ plugin, with a ZeroMQ subscriber in a separate process on loopback. The only dif
 that the microphone source is a subclass that timestamps each PortAudio callback and each block its
 reader hands to the pipeline.
 
-    PYTHONPATH=. .venv/bin/python bench/mic_latency.py [--seconds 20] [--busy 2] [--runs 3] [--out r.json]
+    PYTHONPATH=. .venv/bin/python bench/mic_latency.py [--seconds 20] [--busy 1] [--runs 3] [--out r.json]
 
 What each number includes (all monotonic-clock times on this machine):
 
@@ -22,6 +22,12 @@ What each number includes (all monotonic-clock times on this machine):
   frame clock, encoding and the send; it is what the status line's latency reports.
 * ``subscriber_ms``: the same from ``tc`` until a SUB socket in another process has received the frame
   (adds libzmq's I/O thread, loopback TCP and waking the subscriber).
+* ``wire_from_portaudio_ms``: ``wire_ms`` plus ``callback_entry_ms`` of the callback that set ``tc``: how
+  long after PortAudio timestamped the callback its Python code ran (the GIL, scheduling), which ``tc``
+  cannot see. ``processing_ms``: from a block's hand-over until the pipeline asks for the next one.
+* ``portaudio_adc_to_callback_ms``: PortAudio's own estimate of the age of a callback's first sample, from
+  the ALSA pulse plugin's delay; it sat at a different median (5-14 ms) in each run here, so treat it
+  as unreliable.
 * Not included anywhere: the model's algorithmic look-ahead (30 ms by default, add it for voice to face),
   and everything before the callback: paplay's buffer, the null sink's rendering, the monitor source,
   PulseAudio's record fragment, the ALSA pulse plugin and PortAudio's ALSA buffer. ``pulse`` reports what
