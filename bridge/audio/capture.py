@@ -1,16 +1,19 @@
 """Microphone capture through PortAudio (sounddevice) into a bounded ring buffer.
 
 Real-time contract of the audio callback (PortAudio's thread): it only copies ``indata`` into a
-preallocated ring and advances a counter. It does not log, allocate arrays, take locks, or touch
-anything that can block. The consumer thread owns everything else: if it falls more than the ring's
-capacity behind, it skips to the newest audio and counts what was dropped (the oldest audio is lost,
-never the newest).
+preallocated ring, advances a counter and wakes the reader by posting a token to a
+``queue.SimpleQueue`` (whose ``put`` is documented never to block). It does not log, allocate arrays,
+take locks, or touch anything that can block. The consumer thread owns everything else: it sleeps
+until a callback has written (not on a timer, which made every block wait up to half a block more),
+and if it falls more than the ring's capacity behind, it skips to the newest audio and counts what was
+dropped (the oldest audio is lost, never the newest).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ from bridge.logs import stderr_restored_after
 log = logging.getLogger(__name__)
 
 _NO_DATA_TIMEOUT_S = 2.0  # no callback for this long after the first one: the device has gone
+_WAIT_S = 0.1  # longest the reader sleeps without a callback before it checks that the device is alive
 _CLOSE_TIMEOUT_S = 1.0  # a sound server that stopped answering blocks PortAudio's close for about a minute
 # PortAudio's initialisation takes well under a second, also with a sound server that starts on demand;
 # one that accepts the connection and then never answers (a stopped PulseAudio) blocks it for good.
@@ -134,8 +138,8 @@ def resolve_device(spec: str) -> int | None:
 class RingBuffer:
     """Single-producer single-consumer ring of interleaved float32 frames.
 
-    The producer only writes samples and then advances ``written``; the consumer only advances its own
-    read position. Python int assignment is atomic under the GIL, so no lock is needed.
+    The producer only writes samples, advances ``written`` and posts a wake-up token; the consumer only
+    advances its own read position. Python int assignment is atomic under the GIL, so no lock is needed.
     """
 
     def __init__(self, capacity: int, channels: int) -> None:
@@ -145,6 +149,7 @@ class RingBuffer:
         self.t_last_write_s = 0.0
         self.read_pos = 0
         self.dropped = 0
+        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def write(self, frames: npt.NDArray[np.float32]) -> None:
         """Producer side (audio callback): copy, then publish the new count."""
@@ -159,6 +164,27 @@ class RingBuffer:
             self.buf[: n - first] = frames[first:]
         self.t_last_write_s = time.monotonic()
         self.written += n
+        self._wakeups.put(None)  # never blocks; wakes a consumer in wait()
+
+    def wake(self) -> None:
+        """Wake a consumer blocked in wait() without writing (e.g. to make it see a stop request)."""
+        self._wakeups.put(None)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Consumer side: sleep until a write (or wake()) since the last wait, at most ``timeout_s``.
+
+        Returns:
+            True if woken, False if the time ran out first.
+        """
+        try:
+            self._wakeups.get(timeout=max(0.0, timeout_s))
+        except queue.Empty:
+            return False
+        while True:  # one read serves every write so far
+            try:
+                self._wakeups.get_nowait()
+            except queue.Empty:
+                return True
 
     def read_available(self) -> tuple[npt.NDArray[np.float32], float]:
         """Consumer side: everything written since the last read (oldest dropped on overflow)."""
@@ -233,7 +259,7 @@ class MicrophoneSource:
         t_last_data = time.monotonic() + _STARTUP_GRACE_S - _NO_DATA_TIMEOUT_S
         try:
             while not self._stopped:
-                time.sleep(self._block_s / 2)
+                self.ring.wait(_WAIT_S)
                 frames, t_capture_s = self.ring.read_available()
                 now = time.monotonic()
                 if frames.shape[0] == 0:
@@ -249,3 +275,4 @@ class MicrophoneSource:
 
     def stop(self) -> None:
         self._stopped = True
+        self.ring.wake()
