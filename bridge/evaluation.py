@@ -448,7 +448,9 @@ def format_markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def add_evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with grid/, mngu0/, facegood/")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
+                   help="folder with grid/, mngu0/, facegood/ (the recordings of docs/accuracy.md; default: "
+                   "../shared/data/dev beside the source checkout)")
     p.add_argument("--weights", type=Path, default=None, help="weights file (default: the packaged model)")
     p.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30))
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")

@@ -22,7 +22,8 @@ pip_install() {
 }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-apt_pkgs=(libportaudio2)
+# python3-venv: Debian's python3 has no ensurepip without it, so `python3 -m venv` fails.
+apt_pkgs=(libportaudio2 python3-venv)
 if [[ $dev -eq 1 ]]; then
   apt_pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
              espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
@@ -37,9 +38,10 @@ for p in "${apt_pkgs[@]}"; do
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   log "apt packages: ${missing[*]}"
-  if [[ $dev -eq 1 && ! -f /etc/apt/sources.list.d/avatar-bridge-nonfree.sources ]]; then
+  . /etc/os-release
+  if [[ $dev -eq 1 && ${ID:-} == debian && ! -f /etc/apt/sources.list.d/avatar-bridge-nonfree.sources ]]; then
     # MBROLA lives in contrib (engine) and non-free (voices); Debian images enable only main.
-    . /etc/os-release
+    # (Ubuntu has them in multiverse, which its standard sources enable.)
     as_root tee /etc/apt/sources.list.d/avatar-bridge-nonfree.sources >/dev/null <<SRC
 Types: deb
 URIs: http://deb.debian.org/debian
@@ -52,8 +54,13 @@ SRC
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  log "avatar-bridge needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)"
+  exit 1
+fi
 venv="$root/.venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+# pip, not python: a venv whose creation failed half-way (no ensurepip) has a python but no pip.
+[[ -x "$venv/bin/pip" ]] || python3 -m venv --clear "$venv"
 req=requirements.txt
 [[ $dev -eq 1 ]] && req=requirements-dev.txt
 stamp="$venv/.installed-$(cat "$req" requirements.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16)"
