@@ -240,11 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and Live Link Face."
     )
     parser.add_argument("--version", action="version", version=f"avatar-bridge {__version__}")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        help="default: [log] level of --config, else info")
-    parser.add_argument("--log-format", choices=("text", "json"),
-                        help="json: one machine-readable event per line on stderr (default: [log] format of "
-                        "--config, else text)")
+    _add_log_args(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="stream from a microphone, a file or stdin and publish frames")
@@ -282,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_preview)
 
     p = sub.add_parser("calibrate", help="make a running bridge re-estimate the speaker's rest pose now")
-    p.add_argument("--control-zmq", default="tcp://127.0.0.1:5556", help="the bridge's --control-zmq endpoint")
+    p.add_argument("--control-zmq", default="tcp://127.0.0.1:5556",
+                   help="the bridge's --control-zmq endpoint (default tcp://127.0.0.1:5556)")
     p.add_argument("--timeout-s", type=_timeout_s, default=3.0, help="how long to wait for the reply (default 3)")
     p.set_defaults(func=_cmd_calibrate)
 
@@ -301,7 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="accuracy of the model and two baselines on the dev recordings")
     add_evaluate_args(p)
     p.set_defaults(func=_cmd_evaluate)
+    for command in sub.choices.values():
+        # Also after the command; there, an absent flag must not reset one given before it.
+        _add_log_args(command, argparse.SUPPRESS)
     return parser
+
+
+def _add_log_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=default,
+                   help="default: [log] level of --config, else info")
+    p.add_argument("--log-format", choices=("text", "json"), default=default,
+                   help="json: one machine-readable event per line on stderr (default: [log] format of "
+                   "--config, else text)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -212,7 +212,7 @@ class MicrophoneSource:
         try:
             info = sd.query_devices(index, "input")
         except (ValueError, sd.PortAudioError) as e:
-            raise DeviceError(f"no usable input device ({e})") from e
+            raise DeviceError(f"no usable input device ({e}); `avatar-bridge devices` lists the inputs") from e
         self.name = str(info["name"])
         self.sample_rate_hz = int(info["default_samplerate"])
         max_ch = int(info["max_input_channels"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, ModelError
 from bridge.frames import F32
 from bridge.upstream.heads import LinearHead
 from bridge.upstream.model import Encoder
@@ -75,8 +75,12 @@ def run_train_head(args: argparse.Namespace) -> int:
     from bridge.corpus import require_voices
     from bridge.phonetics import phones_to_model_output
     from bridge.training.config import FULL, QUICK
-    from bridge.training.dataset import synthesize_corpus
     from bridge.upstream.encoder import SSLEncoder
+
+    try:
+        from bridge.training.dataset import synthesize_corpus
+    except ImportError as e:
+        raise ModelError(f"train-head needs the training extras (torch): {e}") from e
 
     n = args.paragraphs
     cfg = QUICK if args.quick else replace(FULL, paragraphs_per_voice=n, paragraphs_per_flite_voice=n)

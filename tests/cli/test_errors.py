@@ -118,6 +118,33 @@ def test_json_log_events_are_machine_readable(wavs: dict[str, Path]) -> None:
     assert events[-1]["event"] == "error" and events[-1]["kind"] == "AudioError"
 
 
+def test_log_options_work_after_the_command_too(wavs: dict[str, Path]) -> None:
+    # The error hint says "rerun with --log-level debug": users append it to the command they ran.
+    p = run_cli("run", "--input", str(wavs["missing"]), "--no-zmq", "--log-format", "json")
+    assert p.returncode == 1
+    events = [json.loads(line) for line in p.stderr.splitlines() if line.strip()]
+    assert events[-1]["event"] == "error" and events[-1]["kind"] == "AudioError"
+
+
+def test_log_options_on_both_sides_of_the_command_both_count() -> None:
+    # --log-format before and --log-level after: the absent --log-format after must not reset the first.
+    p = run_cli("--log-format", "json", "run", "--input", str(ROOT / "examples" / "hello.wav"), "--fast",
+                "--duration", "0.5", "--no-zmq", "--no-status", "--log-level", "warning")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines() if line.strip()]
+    assert all(e["level"] in ("warning", "error") for e in events)
+
+
+def test_train_head_without_torch_says_what_is_missing_in_one_line(tmp_path: Path) -> None:
+    # A runtime-only install has no torch; None in sys.modules makes its import fail the same way.
+    argv = ["train-head", "--upstream", "x", "--layer", "1", "--quick", "--out", str(tmp_path / "h.npz")]
+    code = f"import sys; from bridge.cli import main; sys.modules['torch'] = None; sys.exit(main({argv!r}))"
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1
+    lines = error_lines(p)
+    assert len(lines) == 1 and "train-head needs the training extras (torch)" in lines[0], p.stderr
+
+
 @pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "1e12", "soon"])
 def test_a_calibrate_timeout_that_is_not_a_sane_time_is_a_usage_error(value: str) -> None:
     p = run_cli("calibrate", "--timeout-s", value, timeout=30)  # -1 used to wait forever
