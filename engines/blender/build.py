@@ -1,4 +1,4 @@
-"""Build the installable Blender extension zip: ``python engines/blender/build.py``.
+"""Build the installable Blender extension zip: ``python3 engines/blender/build.py``.
 
 Copies ``avatar_bridge_blender/`` and the shared decoder ``engines/common/avatar_wire.py`` (as
 ``_vendor/avatar_wire.py``) into a staging folder, then zips it with the manifest at the root,
