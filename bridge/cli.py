@@ -35,7 +35,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mood", choices=MOODS, help="starting mood")
     p.add_argument("--intensity", type=float, help="mood intensity 0..1")
     p.add_argument("--auto-mood", action="store_true", default=None, help="scale expression with prosody")
-    p.add_argument("--profile", help="rig profile: arkit, vrm0, vrm1, facegood or a TOML file")
+    p.add_argument("--profile", help="rig profile whose channels are added as 'rig' to ZeroMQ face messages and "
+                   "bake JSONL lines: arkit, vrm0, vrm1, facegood or a TOML file (default none: no rig channels)")
     p.add_argument("--seed", type=int, help="seed of blinks, gaze and head motion")
     for part in ("blink", "gaze", "head", "breath"):
         p.add_argument(f"--no-{part}", action="store_true", help=f"switch {part} motion off")

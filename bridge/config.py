@@ -89,7 +89,8 @@ class FaceConfig:
     """The face solver.
 
     Attributes:
-        profile: rig profile name ("arkit", "vrm0", "vrm1", "facegood") or a path to a profile TOML file.
+        profile: rig profile whose channels frames also carry (ZeroMQ face messages, bake JSONL):
+            "arkit", "vrm0", "vrm1", "facegood", a path to a profile TOML file, or "none" (no rig channels).
         mood: starting mood, one of MOODS.
         intensity: starting mood intensity 0..1.
         mood_transition_s: time to blend from one mood to another.
@@ -103,7 +104,7 @@ class FaceConfig:
         calibrate_s: seconds of speech used to estimate the speaker's neutral automatically.
     """
 
-    profile: str = "arkit"
+    profile: str = "none"
     mood: str = "neutral"
     intensity: float = 1.0
     mood_transition_s: float = 0.5

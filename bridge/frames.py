@@ -170,6 +170,21 @@ class FacePose:
 
 
 @dataclass(frozen=True, slots=True)
+class RigChannels:
+    """A pose in a rig profile's own channel names (bridge/face/profiles.py).
+
+    Attributes:
+        profile: the profile's name.
+        names: channel names, in the profile's order.
+        values: (len(names),) float32, in ``names`` order.
+    """
+
+    profile: str
+    names: tuple[str, ...]
+    values: F32
+
+
+@dataclass(frozen=True, slots=True)
 class AnimationFrame:
     """A published frame.
 
@@ -181,6 +196,7 @@ class AnimationFrame:
         fps: output frame rate.
         subject: subject name receivers display.
         pose: the face.
+        rig: the pose in the configured rig profile's channels; None without a profile.
     """
 
     seq: int
@@ -190,4 +206,5 @@ class AnimationFrame:
     fps: int
     subject: str
     pose: FacePose
+    rig: RigChannels | None = None
     schema_version: ClassVar[int] = 1

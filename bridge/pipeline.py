@@ -266,6 +266,7 @@ class Bridge:
             fps=self.cfg.output.fps,
             subject=self.subject,
             pose=pose,
+            rig=self.solver.rig(pose),
         )
         send_to_sinks(self.sinks, frame, self._sink_errors)
         with self._lock:
@@ -318,7 +319,7 @@ def render_offline(
             frames.append(
                 AnimationFrame(
                     seq=len(frames), t_s=t_s, t_capture_s=0.0, t_publish_s=0.0,
-                    fps=cfg.output.fps, subject=cfg.output.subject, pose=pose,
+                    fps=cfg.output.fps, subject=cfg.output.subject, pose=pose, rig=solver.rig(pose),
                 )
             )
     return frames

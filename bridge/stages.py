@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from bridge.frames import F32, AnimationFrame, ArticulationFrame, FacePose, ModelOutput
+from bridge.frames import F32, AnimationFrame, ArticulationFrame, FacePose, ModelOutput, RigChannels
 from bridge.logs import RateLimitedLog
 
 
@@ -34,6 +34,12 @@ class FaceSolver(Protocol):
     """Articulation to rig-ready poses, with emotion and secondary motion."""
 
     def process(self, frame: ArticulationFrame, /) -> FacePose: ...
+
+    def rig(self, pose: FacePose, /) -> RigChannels | None:
+        """The pose in the rig profile's channels, None without a profile. Called on each output
+        frame's pose: the profile's curves and limits are not linear, so it cannot run before the
+        frame clock blends the 100 Hz poses."""
+        ...
 
     def reset(self) -> None: ...
 

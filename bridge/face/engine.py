@@ -16,7 +16,7 @@ import numpy as np
 from bridge.config import FaceConfig
 from bridge.face.emotion import Arousal, MoodMixer, MoodTerms, add_expression, mood_terms, style_articulation
 from bridge.face.neutral import SpeakerNeutral
-from bridge.face.profiles import Profile, load_profile
+from bridge.face.profiles import NO_PROFILE, Profile, load_profile
 from bridge.face.secondary import Blinks, Breath, Gaze, Head
 from bridge.face.smoothing import OnePole
 from bridge.face.solver import jaw_angle_rad, solve_mouth, vrm_vowels
@@ -28,6 +28,7 @@ from bridge.frames import (
     VRM_PRESETS,
     ArticulationFrame,
     FacePose,
+    RigChannels,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _ranges() -> tuple[F32, F32]:
 class FaceEngine:
     """The face solver. ``set_mood``, ``set_mood_mix`` and ``calibrate`` may be called from any thread."""
 
-    def __init__(self, cfg: FaceConfig, profile: Profile) -> None:
+    def __init__(self, cfg: FaceConfig, profile: Profile | None) -> None:
         self.cfg = cfg
         self.profile = profile
         self._lock = threading.Lock()
@@ -128,9 +129,9 @@ class FaceEngine:
         self._smooth.reset()
         self._init_secondary()
 
-    def apply_profile(self, pose: FacePose) -> dict[str, float]:
-        """The pose in the configured rig profile's channel names."""
-        return self.profile.apply(pose)
+    def rig(self, pose: FacePose, /) -> RigChannels | None:
+        """The pose in the configured rig profile's channels (None without a profile)."""
+        return None if self.profile is None else self.profile.channels(pose)
 
     def process(self, frame: ArticulationFrame, /) -> FacePose:
         with self._lock:
@@ -230,4 +231,4 @@ class FaceEngine:
 
 def build_face_solver(cfg: FaceConfig) -> FaceEngine:
     """The face solver for a config (loads the rig profile; raises ConfigError when it is invalid)."""
-    return FaceEngine(cfg, load_profile(cfg.profile))
+    return FaceEngine(cfg, None if cfg.profile == NO_PROFILE else load_profile(cfg.profile))

@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 
 from bridge.errors import ConfigError
-from bridge.frames import ARKIT_NAMES, EMA_NAMES, F32, JOINT_NAMES, MOODS, VISEMES, VRM_PRESETS, FacePose
+from bridge.frames import ARKIT_NAMES, EMA_NAMES, F32, JOINT_NAMES, MOODS, VISEMES, VRM_PRESETS, FacePose, RigChannels
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 SHIPPED = ("arkit", "vrm0", "vrm1", "facegood")
+NO_PROFILE = "none"  # the default: frames carry no rig channels, so default outputs stay as they were
 SOURCES: tuple[str, ...] = (
     ARKIT_NAMES
     + tuple(f"viseme.{n}" for n in VISEMES)
@@ -82,6 +83,10 @@ class Profile:
     def apply(self, pose: FacePose) -> dict[str, float]:
         y = self.values(pose)
         return {n: float(v) for n, v in zip(self.names, y, strict=True)}
+
+    def channels(self, pose: FacePose) -> RigChannels:
+        """The pose in this profile's channels, as frames carry it to the publishers and exports."""
+        return RigChannels(self.name, self.names, self.values(pose))
 
     def values(self, pose: FacePose) -> F32:
         """The profile's channels as an array in ``names`` order."""

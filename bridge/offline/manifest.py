@@ -78,6 +78,8 @@ def settings_digest(cfg: Config, extra: dict[str, Any], transcript: str | None) 
         "config": {s: dataclasses.asdict(getattr(cfg, s)) for s in _RELEVANT_SECTIONS},
         "weights": _file_identity(cfg.model.weights),
         "head": _file_identity(cfg.model.head),
+        # A profile file edited in place changes the rig channels under the same path.
+        "profile": _file_identity(cfg.face.profile) if cfg.face.profile.endswith(".toml") else cfg.face.profile,
         "upstream": _file_identity(cfg.model.upstream),
         "extra": extra,
         "transcript": transcript,

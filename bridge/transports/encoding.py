@@ -123,7 +123,15 @@ def zmq_face_payload(frame: AnimationFrame) -> list[tuple[str, object, bool]]:
         ("voice", float(pose.voice), False),
         ("mood", pose.mood, False),
         ("mood_intensity", float(pose.mood_intensity), False),
-    ]
+    ] + _rig_item(frame)
+
+
+def _rig_item(frame: AnimationFrame) -> list[tuple[str, object, bool]]:
+    # A map, not names + values arrays: a profile's channel set is the user's, so the names travel
+    # with their values and a receiver reads msg["rig"]["jaw_open"] without knowing the profile.
+    if frame.rig is None:
+        return []
+    return [("rig", dict(zip(frame.rig.names, _f32_list(frame.rig.values), strict=True)), False)]
 
 
 def zmq_ema_payload(frame: AnimationFrame) -> list[tuple[str, object, bool]]:

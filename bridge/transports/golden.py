@@ -7,6 +7,7 @@ any file differs from what the encoders produce now. Engine adapters decode the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import struct
@@ -18,7 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES, VISEMES, VRM_PRESETS, AnimationFrame, FacePose
+from bridge.frames import (
+    ARKIT_NAMES,
+    EMA_NAMES,
+    JOINT_NAMES,
+    VISEMES,
+    VRM_PRESETS,
+    AnimationFrame,
+    FacePose,
+    RigChannels,
+)
 from bridge.transports import encoding as enc
 from bridge.transports.messages import (
     BridgeStatus,
@@ -127,6 +137,16 @@ def viseme_frames() -> list[AnimationFrame]:
         )
         for i, v in enumerate(VISEMES)
     ]
+
+
+def rig_frames() -> list[AnimationFrame]:
+    """The busy frame with rig-profile channels: a value below 0, one above 1, a non-ASCII name."""
+    rig = RigChannels(
+        profile="sample",
+        names=("jaw_open", "mouth_smile_l", "mouth_smile_r", "brow_angle", "Fcl_MTH_A", "Zunge_hoch_ü"),
+        values=np.asarray([0.625, 0.0, 1.0, -0.25, 1.5, 0.1], np.float32),
+    )
+    return [dataclasses.replace(sample_frames()[1], rig=rig)]
 
 
 SAMPLE_STATUS = BridgeStatus(
@@ -269,7 +289,7 @@ def _frame_source(f: AnimationFrame) -> dict[str, Any]:
         "voice": _num(p.voice),
         "mood": p.mood,
         "mood_intensity": _num(p.mood_intensity),
-    }
+    } | ({} if f.rig is None else {"rig": _by_name(f.rig.names, f.rig.values)})
 
 
 # ---------------------------------------------------------------------------------------------- build
@@ -355,6 +375,14 @@ def build() -> list[GoldenFile]:
             _osc_frame_decoded(f),
             s,
         )
+    for i, f in enumerate(rig_frames()):
+        add(
+            f"zmq_face_rig_{i}.bin",
+            "zmq-face",
+            enc.encode_zmq_face(f),
+            _zmq_decoded(enc.zmq_topic("face", f.subject), enc.zmq_face_payload(f)),
+            f"rig{i}",
+        )
     add(
         "zmq_status.bin",
         "zmq-status",
@@ -409,7 +437,8 @@ def manifest(files: Sequence[GoldenFile]) -> dict[str, Any]:
         "osc_channel_names": list(enc.OSC_CHANNEL_NAMES),
         "livelinkface_curve_names": list(enc.LLF_CURVE_NAMES),
         "samples": {f"frame{i}": _frame_source(f) for i, f in enumerate(sample_frames())}
-        | {f"viseme{i:02d}": _frame_source(f) for i, f in enumerate(viseme_frames())},
+        | {f"viseme{i:02d}": _frame_source(f) for i, f in enumerate(viseme_frames())}
+        | {f"rig{i}": _frame_source(f) for i, f in enumerate(rig_frames())},
         "files": [
             {
                 "file": g.name,

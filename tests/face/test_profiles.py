@@ -10,7 +10,7 @@ import pytest
 from bridge.config import FaceConfig
 from bridge.errors import ConfigError
 from bridge.face import build_face_solver, load_profile
-from bridge.face.profiles import SHIPPED, parse_profile
+from bridge.face.profiles import NO_PROFILE, SHIPPED, parse_profile
 from bridge.frames import ARKIT_INDEX, ARKIT_NAMES, FacePose
 
 FACEGOOD_NAMES = Path(__file__).resolve().parents[2] / "../shared/data/dev/facegood/shirley_1015_bs_name.npy"
@@ -107,8 +107,19 @@ def test_profile_from_a_file_and_the_engine_applies_it(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text('name = "mine"\n[channels.mouthOpen]\nfrom = { jawOpen = 1.0 }\ngain = 2.0\n')
     engine = build_face_solver(FaceConfig(profile=str(path)))
-    assert engine.apply_profile(pose(jawOpen=0.2)) == {"mouthOpen": pytest.approx(0.4)}
+    rig = engine.rig(pose(jawOpen=0.2))
+    assert rig is not None and rig.profile == "mine" and rig.names == ("mouthOpen",)
+    assert rig.values.tolist() == [pytest.approx(0.4)]
     with pytest.raises(ConfigError, match="face.profile"):
         load_profile(str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="face.profile"):
         load_profile("maya")
+
+
+def test_the_default_profile_is_none_and_gives_no_rig_channels() -> None:
+    # Rig channels are opt-in: the default frames, wire messages and bake files stay as they were.
+    engine = build_face_solver(FaceConfig())
+    assert FaceConfig().profile == NO_PROFILE == "none"
+    assert engine.profile is None and engine.rig(pose(jawOpen=0.2)) is None
+    with pytest.raises(ConfigError, match="face.profile"):
+        load_profile(NO_PROFILE)  # not a profile: only the solver's builder reads it

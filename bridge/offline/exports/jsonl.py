@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 
 
 def _object_template(key: str, names: tuple[str, ...], fmt: str) -> str:
-    body = ",".join(f"{json.dumps(n)}:{fmt}" for n in names)
+    body = ",".join(f"{json.dumps(n).replace('%', '%%')}:{fmt}" for n in names)  # a rig name may hold a %
     return f'"{key}":{{{body}}}'
 
 
@@ -30,19 +30,25 @@ _LINE = (
     + _object_template("joints", JOINT_NAMES, "%.5f")
     + ","
     + _object_template("vrm", VRM_PRESETS, "%.4f")
-    + ',"mood":"%s","mood_intensity":%.4f}\n'
+    + ',"mood":"%s","mood_intensity":%.4f'
 )
 
 # The decimals of each value in the template's order: blendshapes, ema, voice, visemes, joints, vrm.
 _SCALE = 10.0 ** np.array([4] * 52 + [3] * 12 + [4] + [4] * 15 + [5] * 12 + [4] * 10)
 
 
-def write(take: Take, out: TextIO) -> None:
-    """Write every frame of ``take`` as one line.
+def _rig_template(names: tuple[str, ...]) -> str:
+    return "," + _object_template("rig", names, "%.4f")
 
-    Values are rounded (1e-4 for weights, 1e-3 mm for EMA, 1e-5 rad for joints): far below what a
-    rig shows, and it keeps files small. Negative zero is written as 0.
+
+def write(take: Take, out: TextIO) -> None:
+    """Write every frame of ``take`` as one line; frames with rig channels also get a ``rig`` object.
+
+    Values are rounded (1e-4 for weights and rig channels, 1e-3 mm for EMA, 1e-5 rad for joints): far
+    below what a rig shows, and it keeps files small. Negative zero is written as 0.
     """
+    rig_names: tuple[str, ...] = ()
+    rig_line = ""
     for f in take.frames:
         p = f.pose
         values = np.concatenate(
@@ -52,7 +58,7 @@ def write(take: Take, out: TextIO) -> None:
         values = np.round(values * _SCALE) / _SCALE + 0.0  # + 0.0 turns -0.0 into 0.0
         v = values.tolist()
         bs, ema, voice, vis, joints, vrm = v[:52], v[52:64], v[64], v[65:80], v[80:92], v[92:102]
-        out.write(
+        line = (
             _LINE
             % (
                 SCHEMA_VERSION,
@@ -69,3 +75,9 @@ def write(take: Take, out: TextIO) -> None:
                 p.mood_intensity,
             )  # fmt: skip
         )
+        if f.rig is not None:
+            if f.rig.names != rig_names:  # one profile per take: the template is built once
+                rig_names, rig_line = f.rig.names, _rig_template(f.rig.names)
+            rig = np.round(f.rig.values.astype(np.float64) * 1e4) / 1e4 + 0.0
+            line += rig_line % tuple(rig.tolist())
+        out.write(line + "}\n")
