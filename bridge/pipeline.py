@@ -196,6 +196,7 @@ class Bridge:
         self._last: AnimationFrame | None = None
         self.on_frame: Callable[[AnimationFrame], None] | None = None
         self._sink_errors = RateLimitedLog(log)
+        self._lag = RateLimitedLog(log)  # a subscriber cannot see skipped frames: seq has no gap for them
 
     # --- control (thread-safe) -------------------------------------------------------------
     def set_muted(self, muted: bool) -> None:
@@ -244,17 +245,25 @@ class Bridge:
             self._emit(self.articulator.process(block), live=True)
         self._emit(self.articulator.flush(t_capture_s), live=False)
         self._sink_errors.flush()
+        self._lag.flush()
 
     def _emit(self, frames: list[ArticulationFrame], live: bool) -> None:
         out: list[tuple[float, float, FacePose]] = []
         for af in frames:
             out.extend(self.clock.push(af.t_s, af.t_capture_s, self.solver.process(af)))
         now = time.monotonic()
+        skipped = 0
         for i, (t_s, t_capture_s, pose) in enumerate(out):
             if live and i < len(out) - 1 and now - t_capture_s > self._late_s:
-                self._skipped += 1
+                skipped += 1
                 continue
             self._publish(t_s, t_capture_s, pose)
+        if skipped:
+            self._skipped += skipped
+            self._lag.warning(
+                "processing fell behind the audio: %d frame(s) older than %.0f ms skipped, %d in all (a busy CPU?)",
+                skipped, self._late_s * 1000, self._skipped,
+            )  # fmt: skip
 
     def _publish(self, t_s: float, t_capture_s: float, pose: FacePose) -> None:
         t_publish_s = time.monotonic()

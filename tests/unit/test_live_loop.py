@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 
 import numpy as np
+import pytest
 
 from bridge.audio.capture import RingBuffer
 from bridge.audio.files import read_audio
@@ -142,3 +144,26 @@ def test_a_nan_sample_does_not_poison_the_rest_of_the_stream() -> None:
     shapes = np.array([f.pose.blendshapes for f in sent])
     assert np.isfinite(shapes).all() and np.isfinite(np.array([f.pose.ema for f in sent])).all()
     assert shapes[120:].max() > 0.1  # the face still moves with the speech after the bad samples
+
+
+class StaleSource(BlockSource):
+    """Blocks whose audio was captured a second ago: the loop is far behind the microphone."""
+
+    def blocks(self) -> Iterator[AudioBlock]:
+        for block in super().blocks():
+            yield AudioBlock(block.samples, block.sample_rate_hz, block.t_capture_s - 1.0, block.t_stream_s)
+
+
+def test_frames_skipped_as_late_are_reported_while_the_stream_runs(caplog: pytest.LogCaptureFixture) -> None:
+    # Skipped frames leave no gap in seq, so a subscriber cannot see them: the log must say so at once.
+    x, _ = read_audio(EXAMPLE_WAV)
+    cfg = load_config(None, {"audio": {"block_ms": 100}, "publish": {"zmq": []}})
+    sent: list[AnimationFrame] = []
+    sink = type("ListSink", (), {"name": "list", "send": lambda self, f: sent.append(f), "close": lambda self: None})()
+    bridge = Bridge(cfg, StaleSource(x[:32000], 100), load_model(cfg.model), build_face_solver(cfg.face), [sink])
+    with caplog.at_level(logging.WARNING, logger="bridge.pipeline"):
+        bridge.run()
+    skipped = bridge.status().frames_skipped_late
+    assert skipped > 0
+    warnings = [r.getMessage() for r in caplog.records if "fell behind" in r.getMessage()]
+    assert warnings and "older than" in warnings[0]  # the first skip is logged when it happens
