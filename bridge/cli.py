@@ -96,7 +96,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     _set(o, "vad", "aggressiveness", a.get("vad_aggressiveness"))
     if a.get("no_vad"):
         o.setdefault("vad", {})["enabled"] = False
-    for key in ("input", "channel", "stdin_rate_hz", "stdin_channels", "stdin_format"):
+    for key in ("input", "channel", "stdin_rate_hz", "stdin_channels", "stdin_format", "reopen_s"):
         _set(o, "audio", key, a.get(key))
     if a.get("fast"):
         o.setdefault("audio", {})["fast"] = True
@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "M4A/AAC, WMA and videos through ffmpeg), or '-' for raw PCM on stdin")
     p.add_argument("--fast", action="store_true", help="play a file as fast as possible, not in real time")
     p.add_argument("--channel", type=int, help="use this input channel (0-based) instead of a downmix")
+    p.add_argument("--reopen-s", type=float, help="a microphone that stops delivering (sound server restarting, "
+                   "device unplugged) is tried again for this long, with silence streamed meanwhile; 0 ends "
+                   "the run at once (default 30)")
     p.add_argument("--stdin-rate-hz", type=int, help="sample rate of raw PCM on stdin (default 16000)")
     p.add_argument("--stdin-channels", type=int, help="channels of raw PCM on stdin (default 1)")
     p.add_argument("--stdin-format", choices=("s16le", "f32le"), help="sample format on stdin (default s16le)")

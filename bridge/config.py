@@ -31,6 +31,8 @@ class AudioConfig:
         stdin_format: "s16le" or "f32le".
         buffer_s: capacity of the capture ring buffer; on overflow the oldest audio is dropped.
         block_ms: capture block length.
+        reopen_s: how long a microphone that stops delivering (unplugged, sound server restarting) is
+            tried again, about once a second, with silence streamed meanwhile; 0 ends the run at once.
     """
 
     input: str = "default"
@@ -41,6 +43,7 @@ class AudioConfig:
     stdin_format: str = "s16le"
     buffer_s: float = 2.0
     block_ms: int = 10
+    reopen_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,7 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("audio.input: must not be empty ('default' is the default microphone)")
     _check_range("audio.buffer_s", cfg.audio.buffer_s, 0.1, 60.0)
     _check_range("audio.block_ms", cfg.audio.block_ms, 1, 200)
+    _check_range("audio.reopen_s", cfg.audio.reopen_s, 0.0, 3600.0)
     _check_range("audio.stdin_rate_hz", cfg.audio.stdin_rate_hz, 4000, 384000)
     _check_range("audio.stdin_channels", cfg.audio.stdin_channels, 1, 64)
     _check_choice("audio.stdin_format", cfg.audio.stdin_format, ("s16le", "f32le"))

@@ -59,6 +59,7 @@ def _close_without_waiting(stream: Any) -> None:
         _LEFT_HANGING.set()
         log.warning("the audio device did not close within %.0f s: the sound server is not answering", _CLOSE_TIMEOUT_S)
 _STARTUP_GRACE_S = 5.0  # PulseAudio may take up to ~2 s to deliver the first callback
+_REOPEN_EVERY_S = 1.0  # pause between two attempts to reopen a device that stopped delivering
 
 
 def _import_sounddevice(result: Future[Any]) -> None:
@@ -203,11 +204,22 @@ class RingBuffer:
 
 
 class MicrophoneSource:
-    """Blocks from an input device, mono at the device's rate."""
+    """Blocks from an input device, mono at the device's rate.
 
-    def __init__(self, device: str, channel: int | None, buffer_s: float, block_ms: int) -> None:
+    A device that stops delivering (unplugged, sound server killed or restarting) is reopened for up
+    to ``reopen_s``: meanwhile the reader yields silence paced in real time (the face rests through the
+    normal voice-activity path and the stream time runs on) while a helper thread re-initialises
+    PortAudio (the only way to see a restarted server's devices) and opens the same device spec, about
+    once a second, at the sample rate and channel count of the first open (the ring and the pipeline
+    keep them; a device that cannot give them is not back). PortAudio is touched by one thread at a
+    time: the dead stream is closed first, and only one attempt runs at once.
+    """
+
+    def __init__(self, device: str, channel: int | None, buffer_s: float, block_ms: int, reopen_s: float = 0.0) -> None:
         sd = _sounddevice()
         self._sd = sd
+        self._device = device
+        self._reopen_s = reopen_s
         index = resolve_device(device)
         try:
             info = sd.query_devices(index, "input")
@@ -224,18 +236,22 @@ class MicrophoneSource:
         self._block_s = block_ms / 1000
         self.ring = RingBuffer(max(1, int(buffer_s * self.sample_rate_hz)), self.channels)
         try:
-            self._stream = sd.InputStream(
-                device=index,
-                samplerate=self.sample_rate_hz,
-                channels=self.channels,
-                dtype="float32",
-                blocksize=max(1, int(self.sample_rate_hz * self._block_s)),
-                latency="low",
-                callback=self._callback,
-            )
+            self._stream: Any = self._open(index)
         except sd.PortAudioError as e:
             raise DeviceError(f"cannot open input device {self.name!r}: {e} (is it busy?)") from e
         self._stopped = False
+        self._n_stream = 0  # samples yielded so far, silence included
+
+    def _open(self, index: int | None) -> Any:
+        return self._sd.InputStream(
+            device=index,
+            samplerate=self.sample_rate_hz,
+            channels=self.channels,
+            dtype="float32",
+            blocksize=max(1, int(self.sample_rate_hz * self._block_s)),
+            latency="low",
+            callback=self._callback,
+        )
 
     def _callback(self, indata: npt.NDArray[np.float32], frames: int, time_info: Any, status: Any) -> None:
         self.ring.write(indata)
@@ -245,34 +261,155 @@ class MicrophoneSource:
         return self.ring.dropped / self.sample_rate_hz
 
     def blocks(self) -> Iterator[AudioBlock]:
-        """Yield captured audio until stop() is called.
+        """Yield captured audio until stop() is called, silence while the device is being reopened.
 
         Raises:
-            DeviceError: the device stops delivering audio (unplugged, server gone).
+            DeviceError: the device stops delivering audio (unplugged, server gone) and is not back
+                within ``reopen_s``.
         """
         try:
             self._stream.start()
         except self._sd.PortAudioError as e:
             raise DeviceError(f"cannot start input device {self.name!r}: {e}") from e
         log.info("capturing from %r at %d Hz, %d channel(s)", self.name, self.sample_rate_hz, self.channels)
-        n_stream = 0
-        t_last_data = time.monotonic() + _STARTUP_GRACE_S - _NO_DATA_TIMEOUT_S
+        grace_s = _STARTUP_GRACE_S
         try:
             while not self._stopped:
-                self.ring.wait(_WAIT_S)
-                frames, t_capture_s = self.ring.read_available()
-                now = time.monotonic()
-                if frames.shape[0] == 0:
-                    if now - t_last_data > _NO_DATA_TIMEOUT_S or not self._stream.active:
-                        raise DeviceError(f"input device {self.name!r} stopped delivering audio (vanished?)")
-                    continue
-                t_last_data = now
-                mono = to_mono(frames, self._channel)
-                yield AudioBlock(mono, self.sample_rate_hz, t_capture_s, n_stream / self.sample_rate_hz)
-                n_stream += mono.shape[0]
+                yield from self._delivered(grace_s)
+                if self._stopped:
+                    break
+                lost = f"input device {self.name!r} stopped delivering audio"
+                if self._reopen_s <= 0:
+                    raise DeviceError(f"{lost} (vanished?)")
+                log.warning("%s; trying to reopen it for up to %.0f s", lost, self._reopen_s)
+                stream, self._stream = self._stream, None
+                _close_without_waiting(stream)
+                if device_left_hanging():  # PortAudio is stuck in the close: no call into it can work
+                    raise DeviceError(f"{lost} (vanished?)")
+                yield from self._silence_until_reopened(lost)
+                grace_s = _NO_DATA_TIMEOUT_S  # it has delivered already
         finally:
-            _close_without_waiting(self._stream)
+            if self._stream is not None:
+                _close_without_waiting(self._stream)
+
+    def _delivered(self, grace_s: float) -> Iterator[AudioBlock]:
+        """The device's audio; returns when stop() is called or the device stops delivering."""
+        t_last_data = time.monotonic() + grace_s - _NO_DATA_TIMEOUT_S
+        while not self._stopped:
+            self.ring.wait(_WAIT_S)
+            frames, t_capture_s = self.ring.read_available()
+            now = time.monotonic()
+            if frames.shape[0] == 0:
+                if now - t_last_data > _NO_DATA_TIMEOUT_S or not self._stream.active:
+                    return
+                continue
+            t_last_data = now
+            yield self._block(to_mono(frames, self._channel), t_capture_s)
+
+    def _block(self, mono: npt.NDArray[np.float32], t_capture_s: float) -> AudioBlock:
+        block = AudioBlock(mono, self.sample_rate_hz, t_capture_s, self._n_stream / self.sample_rate_hz)
+        self._n_stream += mono.shape[0]
+        return block
+
+    def _silence_until_reopened(self, lost: str) -> Iterator[AudioBlock]:
+        """Silence in real time while reopening; returns once the reopened device has delivered.
+
+        Raises:
+            DeviceError: not back within ``reopen_s``, or PortAudio stuck on a server that does not answer.
+        """
+        rate = self.sample_rate_hz
+        n_block = max(1, int(rate * self._block_s))
+        t_lost = time.monotonic()
+        n_silence = 0
+        attempt: Future[Any] | None = None
+        opened: Any = None  # started by an attempt, waiting for its first callback
+        t_opened = 0.0
+        written = self.ring.written
+        t_next_try = t_lost
+        try:
+            while not self._stopped:
+                now = time.monotonic()
+                if opened is not None and self.ring.written > written:
+                    self._stream, opened = opened, None
+                    log.info("input device %r reopened after %.1f s", self.name, now - t_lost)
+                    return
+                if opened is not None and now - t_opened > _STARTUP_GRACE_S:  # opened, but silent
+                    stream, opened = opened, None
+                    _close_without_waiting(stream)
+                if attempt is not None and attempt.done():
+                    try:
+                        opened, t_opened = attempt.result(), now
+                        log.debug("opened %r again; waiting for its first audio", self._device)
+                    except Exception as e:  # any failure of an attempt means "not back yet"
+                        log.debug("reopening %r failed: %s", self._device, e)
+                        t_next_try = now + _REOPEN_EVERY_S
+                    attempt = None
+                if device_left_hanging():
+                    raise DeviceError(
+                        f"{lost}, and the sound server (PulseAudio or PipeWire) is not answering: PortAudio's "
+                        f"re-initialisation did not finish within {_INIT_TIMEOUT_S:.0f} s"
+                    )
+                if now - t_lost >= self._reopen_s:
+                    raise DeviceError(f"{lost} (vanished?)")
+                if attempt is None and opened is None and now >= t_next_try:
+                    written = self.ring.written
+                    attempt = Future()
+                    threading.Thread(target=self._reopen, args=(attempt,), name="audio-reopen", daemon=True).start()
+                while int((now - t_lost) * rate) - n_silence >= n_block:
+                    n_silence += n_block
+                    yield self._block(np.zeros(n_block, dtype=np.float32), t_lost + n_silence / rate)
+                self.ring.wait(max(0.0, t_lost + (n_silence + n_block) / rate - time.monotonic()))
+        finally:
+            if opened is not None:
+                _close_without_waiting(opened)
+            if attempt is not None:  # still in PortAudio: its exit handler must not run meanwhile
+                _LEFT_HANGING.set()
+                attempt.add_done_callback(_close_opened)
+
+    def _reopen(self, result: Future[Any]) -> None:
+        """One attempt (helper thread): re-initialise PortAudio, open and start the same device spec.
+
+        PortAudio's initialisation is given ``_INIT_TIMEOUT_S``, as at start-up; past that PortAudio is
+        left hanging and the attempt fails with a DeviceError.
+        """
+        inner: Future[Any] = Future()
+
+        def work() -> None:
+            try:
+                sd = self._sd
+                if sd._initialized:  # a failed attempt may have left it terminated
+                    sd._terminate()
+                sd._initialize()
+                stream = self._open(resolve_device(self._device))
+                try:
+                    stream.start()
+                except BaseException:
+                    stream.close(ignore_errors=True)
+                    raise
+            except BaseException as e:  # handed to the reader through ``result``
+                inner.set_exception(e)
+            else:
+                inner.set_result(stream)
+
+        with stderr_restored_after():
+            threading.Thread(target=work, name="audio-reinit", daemon=True).start()
+            try:
+                stream = inner.result(timeout=_INIT_TIMEOUT_S)
+            except FutureTimeout:
+                _LEFT_HANGING.set()
+                result.set_exception(DeviceError("PortAudio's re-initialisation did not finish"))
+                return
+            except BaseException as e:
+                result.set_exception(e)
+                return
+        result.set_result(stream)
 
     def stop(self) -> None:
         self._stopped = True
         self.ring.wake()
+
+
+def _close_opened(attempt: Future[Any]) -> None:
+    """Close the stream of an attempt that finished after the reader had given up on it."""
+    if attempt.exception() is None:
+        attempt.result().close(ignore_errors=True)

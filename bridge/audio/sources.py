@@ -57,4 +57,4 @@ def open_source(cfg: AudioConfig) -> AudioSource:
         return FileSource(Path(cfg.input), cfg.channel, cfg.block_ms, realtime=not cfg.fast)
     from bridge.audio.capture import MicrophoneSource
 
-    return MicrophoneSource(cfg.input, cfg.channel, cfg.buffer_s, cfg.block_ms)
+    return MicrophoneSource(cfg.input, cfg.channel, cfg.buffer_s, cfg.block_ms, cfg.reopen_s)

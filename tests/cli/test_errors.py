@@ -81,6 +81,13 @@ def test_a_duration_that_is_not_a_positive_time_is_a_usage_error(wavs: dict[str,
     assert len(lines) == 1 and "--duration: must be a positive number of seconds" in lines[0]
 
 
+def test_a_negative_reopen_window_is_a_usage_error() -> None:
+    p = run_cli("run", "--reopen-s", "-1", "--no-zmq", "--no-status")
+    assert p.returncode == 2
+    lines = error_lines(p)
+    assert len(lines) == 1 and "audio.reopen_s: must be between 0 and 3600" in lines[0], p.stderr
+
+
 def test_missing_device() -> None:
     p = run_cli("run", "--input", "No Such Microphone 123", "--no-zmq", "--no-status")
     assert p.returncode == 1

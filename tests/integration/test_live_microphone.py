@@ -16,7 +16,7 @@ import zmq
 
 from bridge.frames import ARKIT_INDEX
 from tests.conftest import EXAMPLE_WAV, ROOT, write_wav
-from tests.integration.virtual_mic import pulse_virtual_mic
+from tests.integration.virtual_mic import pulse_virtual_mic, start_pulse
 
 pytestmark = pytest.mark.slow
 
@@ -92,11 +92,11 @@ def test_mouth_moves_with_speech_and_rests_in_silence(tmp_path: Path) -> None:
     assert seqs == sorted(seqs)
 
 
-def _recording_from_the_mic(env: dict[str, str], take: Path) -> subprocess.Popen[str]:
+def _recording_from_the_mic(env: dict[str, str], take: Path, *args: str) -> subprocess.Popen[str]:
     """``run`` from the virtual microphone with ``--record``, returned once its first frame is out."""
     bridge = subprocess.Popen(
         [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse", "--no-zmq",
-         "--no-status", "--record", str(take)],
+         "--no-status", "--record", str(take), *args],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert bridge.stderr is not None
@@ -110,7 +110,7 @@ def test_a_vanished_audio_server_ends_the_run_with_one_error_and_its_summary(tmp
     # The summary of what was sent was logged only when the stream ended normally.
     take = tmp_path / "take.jsonl"
     with pulse_virtual_mic() as env:
-        bridge = _recording_from_the_mic(env, take)
+        bridge = _recording_from_the_mic(env, take, "--reopen-s", "0")
         assert bridge.stderr is not None
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
         err = bridge.stderr.read()
@@ -170,3 +170,113 @@ def test_a_sound_server_frozen_at_startup_ends_the_run_with_one_error_within_sec
         "the sound server (PulseAudio or PipeWire) is not answering: PortAudio's initialisation did not finish "
         "within 5 s"
     ], p.stderr
+
+
+def test_a_sound_server_restart_is_ridden_through_with_a_resting_face_meanwhile(tmp_path: Path) -> None:
+    # A killed or restarting PulseAudio ended the run within ~0.4 s, and the avatar froze.
+    import signal
+    import threading
+
+    import soundfile as sf
+
+    speech, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    clip = np.concatenate([speech[: int(3.5 * rate)], np.zeros(int(0.5 * rate))]).astype(np.float32)
+    wav = write_wav(tmp_path / "play.wav", clip, rate)
+    port = _free_port()
+    log_lines: list[str] = []
+    with pulse_virtual_mic() as env:
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse",
+             "--zmq", f"tcp://127.0.0.1:{port}", "--no-status", "--fps", "60", "--reopen-s", "10"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert bridge.stderr is not None
+        reader = threading.Thread(target=lambda: log_lines.extend(bridge.stderr or ()), daemon=True)
+        reader.start()
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"face/avatar\0")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        frames: list[dict] = []
+        t0 = time.monotonic()
+
+        def collect(until_s: float) -> None:
+            while time.monotonic() - t0 < until_s:
+                if sub.poll(50):
+                    msg = msgpack.unpackb(sub.recv().split(b"\0", 1)[1])
+                    msg["_rx"] = time.monotonic() - t0
+                    frames.append(msg)
+
+        def speak() -> tuple[float, float]:
+            t_play = time.monotonic() - t0
+            player = subprocess.Popen(["paplay", "--latency-msec=20", "--device=vmic", str(wav)], env=env)
+            collect(t_play + len(clip) / rate + 0.3)
+            player.wait(timeout=10)
+            return t_play, t_play + len(clip) / rate
+
+        try:
+            while not frames and time.monotonic() - t0 < 20:  # wait until the mic delivers audio
+                collect(time.monotonic() - t0 + 0.2)
+                assert bridge.poll() is None, "".join(log_lines)
+            assert frames, "no frames from the bridge within 20 s"
+            speech1 = speak()
+            subprocess.run(["pulseaudio", "--kill"], env=env, check=True, capture_output=True)
+            t_kill = time.monotonic() - t0
+            collect(t_kill + 3.0)
+            start_pulse(env)
+            t_back = time.monotonic() - t0
+            while not any("reopened after" in line for line in log_lines) and time.monotonic() - t0 < t_back + 5:
+                collect(time.monotonic() - t0 + 0.1)
+            t_reopened = time.monotonic() - t0
+            speech2 = speak()
+            assert bridge.poll() is None, "".join(log_lines)
+        finally:
+            bridge.send_signal(signal.SIGTERM)
+            code = bridge.wait(timeout=10)
+            reader.join(10)
+            sub.close(0)
+            ctx.term()
+    err = "".join(log_lines)
+    events = [json.loads(line) for line in log_lines if line.startswith("{")]
+    assert code == 130, err
+    assert [e["message"] for e in events if e["level"] == "warning" and "reopen" in e["message"]] == [
+        "input device 'pulse' stopped delivering audio; trying to reopen it for up to 10 s"
+    ], err
+    reopened = [e["message"] for e in events if "reopened after" in e["message"]]
+    assert len(reopened) == 1 and reopened[0].startswith("input device 'pulse' reopened after "), err
+    assert not [e for e in events if e["level"] == "error"], err
+    rx = np.array([f["_rx"] for f in frames])
+    opening = np.array([_opening(f["bs"]) for f in frames])
+    voice = np.array([f["voice"] for f in frames])
+    # Frames keep coming at the frame rate once the loss is noticed (about 0.5 s), until audio is back.
+    outage = (rx > t_kill + 0.6) & (rx < t_back)
+    assert outage.sum() > 60 * (t_back - t_kill - 0.6) * 0.8, (outage.sum(), t_back - t_kill)
+    assert np.diff(rx[outage]).max() < 0.2, "frames stalled during the outage"
+    rest = outage & (rx > t_kill + 1.0)  # the face has had time to go to rest
+    assert np.abs(opening[rest]).max() < 0.08 and voice[rest].max() < 0.2, "the face did not rest during the outage"
+    assert t_reopened - t_back < 3.0, "the device was not reopened soon after the server came back"
+    for t_play, t_end in (speech1, speech2):
+        in_speech = (rx > t_play + 0.8) & (rx < t_end - 0.8)
+        assert voice[in_speech].mean() > 0.5 and opening[in_speech].max() > 0.15, "the mouth did not move"
+    seqs = [f["seq"] for f in frames]
+    assert seqs == sorted(seqs)
+
+
+def test_a_sound_server_that_stays_away_ends_the_run_once_the_reopen_window_is_over(tmp_path: Path) -> None:
+    take = tmp_path / "take.jsonl"
+    with pulse_virtual_mic() as env:
+        bridge = _recording_from_the_mic(env, take, "--reopen-s", "2")
+        assert bridge.stderr is not None
+        subprocess.run(["pulseaudio", "--kill"], env=env, check=True, capture_output=True)
+        t_kill = time.monotonic()
+        err = bridge.stderr.read()
+        code = bridge.wait(timeout=30)
+        ended_s = time.monotonic() - t_kill
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert code == 1, err
+    assert [e["message"] for e in events if e["level"] == "error"] == [
+        "input device 'pulse' stopped delivering audio (vanished?)"
+    ], err
+    assert any(e["message"].endswith("trying to reopen it for up to 2 s") for e in events), err
+    assert 2.0 < ended_s < 2.0 + 4.0, (ended_s, err)
+    assert take.read_text().endswith("\n")

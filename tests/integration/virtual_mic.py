@@ -12,6 +12,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def start_pulse(env: dict[str, str]) -> None:
+    """Start the private PulseAudio daemon of ``env`` (again, after a kill: same runtime dir and socket)."""
+    subprocess.run(
+        ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--log-target=stderr",
+         "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=vmic rate=48000 channels=1"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    for _ in range(50):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-source", "vmic.monitor"], env=env, check=True, capture_output=True)
+    subprocess.run(["pactl", "set-default-sink", "vmic"], env=env, check=True, capture_output=True)
+
+
 @contextmanager
 def pulse_virtual_mic() -> Iterator[dict[str, str]]:
     """Start a private PulseAudio daemon; yield the environment that points clients at it."""
@@ -21,18 +36,8 @@ def pulse_virtual_mic() -> Iterator[dict[str, str]]:
     runtime = Path(tempfile.mkdtemp(prefix="pulse-"))
     runtime.chmod(0o700)
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), PULSE_SOURCE="vmic.monitor", PULSE_SINK="vmic")
-    subprocess.run(
-        ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--log-target=stderr",
-         "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=vmic rate=48000 channels=1"],
-        env=env, check=True, capture_output=True,
-    )
     try:
-        for _ in range(50):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        subprocess.run(["pactl", "set-default-source", "vmic.monitor"], env=env, check=True, capture_output=True)
-        subprocess.run(["pactl", "set-default-sink", "vmic"], env=env, check=True, capture_output=True)
+        start_pulse(env)
         yield env
     finally:
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)

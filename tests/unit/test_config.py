@@ -39,6 +39,8 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ('[output]\nsubject = "cam\\t1"\n', "output.subject"),
         ("[face]\nseed = -1\n", "face.seed: must be >= 0 (got -1)"),
         ('[audio]\ninput = ""\n', "audio.input: must not be empty"),
+        ("[audio]\nreopen_s = -1\n", "audio.reopen_s: must be between 0 and 3600 (got -1.0)"),
+        ("[audio]\nreopen_s = nan\n", "audio.reopen_s: must be between 0 and 3600 (got nan)"),
     ],
     ids=[
         "fps",
@@ -58,6 +60,8 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         "subject tab",
         "seed",
         "empty input",
+        "negative reopen window",
+        "nan reopen window",
     ],  # fmt: skip
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:
@@ -79,3 +83,8 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     f.write_text("[output\nfps = 30")
     with pytest.raises(ConfigError, match="broken.toml"):
         load_config(f, {})
+
+
+def test_the_reopen_window_defaults_to_30_s_and_0_turns_it_off() -> None:
+    assert load_config(None, {}).audio.reopen_s == 30.0
+    assert load_config(None, {"audio": {"reopen_s": 0}}).audio.reopen_s == 0.0

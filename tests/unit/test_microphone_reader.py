@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from typing import Any
@@ -115,3 +116,140 @@ def test_a_device_that_stops_delivering_still_ends_the_stream(
     error = out.get(timeout=_FAILSAFE_S)
     assert isinstance(error, DeviceError) and "stopped delivering audio" in str(error)
     thread.join(_FAILSAFE_S)
+
+
+class _RestartingSoundDevice:
+    """A sound server that can go away and come back: PortAudio sees it again only once re-initialised."""
+
+    PortAudioError = RuntimeError
+    _initialized = 1
+    server_up = True
+    devices_seen = True  # what PortAudio's device list shows: as of its last initialisation
+    hang_initialize = threading.Event()  # set: re-initialisation blocks until cleared... never, in these tests
+    streams: list[_FakeStream] = []
+    calls: list[str] = []
+
+    class InputStream(_FakeStream):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            _RestartingSoundDevice.streams.append(self)
+            _RestartingSoundDevice.calls.append("open")
+
+        def close(self, ignore_errors: bool = False) -> None:
+            super().close(ignore_errors)
+            _RestartingSoundDevice.calls.append("close")
+
+    @classmethod
+    def _terminate(cls) -> None:
+        assert all(not s.active for s in cls.streams), "PortAudio terminated under an open stream"
+        cls.calls.append("terminate")
+        cls._initialized -= 1
+
+    @classmethod
+    def _initialize(cls) -> None:
+        cls.calls.append("initialize")
+        if cls.hang_initialize.is_set():
+            threading.Event().wait(3600)
+        cls.devices_seen = cls.server_up
+        cls._initialized += 1
+
+    @classmethod
+    def query_devices(cls, index: int | None = None, kind: str | None = None) -> Any:
+        device = {"name": "Fake Mic", "max_input_channels": 1, "default_samplerate": 16000.0}
+        if index is None and kind is None:
+            return [device] if cls.devices_seen else []
+        return device
+
+
+@pytest.fixture
+def restarting(monkeypatch: pytest.MonkeyPatch) -> type[_RestartingSoundDevice]:
+    sd = _RestartingSoundDevice
+    monkeypatch.setattr(sd, "server_up", True)
+    monkeypatch.setattr(sd, "devices_seen", True)
+    monkeypatch.setattr(sd, "_initialized", 1)
+    monkeypatch.setattr(sd, "hang_initialize", threading.Event())
+    monkeypatch.setattr(sd, "streams", [])
+    monkeypatch.setattr(sd, "calls", [])
+    monkeypatch.setattr(capture, "_sounddevice", lambda: sd)
+    monkeypatch.setattr(capture, "_LEFT_HANGING", threading.Event())
+    monkeypatch.setattr(capture, "_WAIT_S", 0.01)
+    monkeypatch.setattr(capture, "_REOPEN_EVERY_S", 0.05)
+    return sd
+
+
+def _lose(sd: type[_RestartingSoundDevice], mic: MicrophoneSource, out: queue.SimpleQueue[Any]) -> None:
+    """Deliver one block, then the server goes away: the stream stops, PortAudio lists no device."""
+    sd.streams[-1].callback(np.ones((160, 1), dtype=np.float32), 160, None, None)
+    assert isinstance(out.get(timeout=_FAILSAFE_S), AudioBlock)
+    sd.server_up = False
+    sd.streams[-1].active = False
+
+
+def test_a_lost_device_yields_real_time_silence_until_it_is_reopened(
+    restarting: type[_RestartingSoundDevice], caplog: pytest.LogCaptureFixture
+) -> None:
+    sd = restarting
+    caplog.set_level(logging.INFO, logger=capture.__name__)
+    mic = MicrophoneSource("Fake Mic", None, 1.0, 10, reopen_s=_FAILSAFE_S)
+    thread, out = _read_in_thread(mic)
+    _lose(sd, mic, out)
+    silence = [out.get(timeout=_FAILSAFE_S) for _ in range(20)]  # 0.2 s, paced by the clock
+    assert all(isinstance(b, AudioBlock) and not b.samples.any() and b.samples.shape == (160,) for b in silence)
+    starts = [b.t_stream_s for b in silence if isinstance(b, AudioBlock)]
+    np.testing.assert_allclose(starts, 0.01 * np.arange(1, 21))  # the stream time runs on without a gap
+    assert sd.calls[:3] == ["open", "close", "terminate"]  # the dead stream is closed before PortAudio is reset
+    sd.server_up = True
+    while len(sd.streams) < 2:  # the next attempt sees the device again and opens it
+        out.get(timeout=_FAILSAFE_S)
+    sd.streams[-1].callback(np.full((160, 1), 0.5, dtype=np.float32), 160, None, None)
+    while not (block := out.get(timeout=_FAILSAFE_S)).samples.any():  # type: ignore[union-attr]
+        pass
+    assert isinstance(block, AudioBlock)
+    np.testing.assert_array_equal(block.samples, np.full(160, 0.5, dtype=np.float32))
+    mic.stop()
+    thread.join(_FAILSAFE_S)
+    assert not thread.is_alive() and not sd.streams[-1].active
+    messages = [r.getMessage() for r in caplog.records]
+    assert "input device 'Fake Mic' stopped delivering audio; trying to reopen it for up to 30 s" in messages
+    assert [m for m in messages if "reopened after" in m][0].startswith("input device 'Fake Mic' reopened after ")
+
+
+def test_a_device_not_back_within_the_window_ends_the_stream(restarting: type[_RestartingSoundDevice]) -> None:
+    sd = restarting
+    mic = MicrophoneSource("Fake Mic", None, 1.0, 10, reopen_s=0.3)
+    thread, out = _read_in_thread(mic)
+    _lose(sd, mic, out)
+    while isinstance(item := out.get(timeout=_FAILSAFE_S), AudioBlock):
+        pass
+    assert isinstance(item, DeviceError) and str(item) == "input device 'Fake Mic' stopped delivering audio (vanished?)"
+    assert sd.calls.count("initialize") >= 3  # tried about every _REOPEN_EVERY_S meanwhile
+    thread.join(_FAILSAFE_S)
+
+
+def test_a_reinitialisation_that_hangs_ends_the_stream_within_the_startup_timeout(
+    restarting: type[_RestartingSoundDevice], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sd = restarting
+    monkeypatch.setattr(capture, "_INIT_TIMEOUT_S", 0.2)
+    mic = MicrophoneSource("Fake Mic", None, 1.0, 10, reopen_s=_FAILSAFE_S)
+    sd.hang_initialize.set()  # the sound server accepts the connection and never answers
+    thread, out = _read_in_thread(mic)
+    _lose(sd, mic, out)
+    while isinstance(item := out.get(timeout=_FAILSAFE_S), AudioBlock):  # silence meanwhile
+        pass
+    assert isinstance(item, DeviceError) and "is not answering" in str(item), item
+    assert capture.device_left_hanging()  # the CLI then ends without PortAudio's exit handler
+    thread.join(_FAILSAFE_S)
+
+
+def test_stop_during_an_outage_ends_the_stream_without_an_error(restarting: type[_RestartingSoundDevice]) -> None:
+    sd = restarting
+    mic = MicrophoneSource("Fake Mic", None, 1.0, 10, reopen_s=_FAILSAFE_S)
+    thread, out = _read_in_thread(mic)
+    _lose(sd, mic, out)
+    assert isinstance(out.get(timeout=_FAILSAFE_S), AudioBlock)
+    mic.stop()
+    thread.join(_FAILSAFE_S)
+    assert not thread.is_alive()
+    while not out.empty():  # silence up to the stop, and no error
+        assert isinstance(out.get_nowait(), AudioBlock)
