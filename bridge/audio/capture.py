@@ -16,10 +16,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ from bridge.frames import AudioBlock
 from bridge.logs import stderr_restored_after
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _NO_DATA_TIMEOUT_S = 2.0  # no callback for this long after the first one: the device has gone
 _WAIT_S = 0.1  # longest the reader sleeps without a callback before it checks that the device is alive
@@ -62,32 +63,51 @@ _STARTUP_GRACE_S = 5.0  # PulseAudio may take up to ~2 s to deliver the first ca
 _REOPEN_EVERY_S = 1.0  # pause between two attempts to reopen a device that stopped delivering
 
 
-def _import_sounddevice(result: Future[Any]) -> None:
+def _within_init_timeout(call: Callable[[], _T], name: str) -> _T:
+    """``call()`` (a PortAudio initialisation) in a helper thread given ``_INIT_TIMEOUT_S``.
+
+    PortAudio waits for the sound server without a timeout of its own, and the calling thread must
+    stay free to stop with one clear line (and to take SIGTERM) meanwhile. sounddevice points stderr
+    at /dev/null while it initialises, so log lines need stderr back even while the call is stuck.
+
+    Raises:
+        FutureTimeout: the call has not returned in time; PortAudio is then left hanging.
+        Exception: what ``call`` raised.
+    """
+    result: Future[_T] = Future()
+
+    def work() -> None:
+        try:
+            result.set_result(call())
+        except BaseException as e:  # handed to the waiting thread, which reports it
+            result.set_exception(e)
+
     try:
-        import sounddevice
-    except Exception as e:  # handed to the waiting thread, which reports it
-        result.set_exception(e)
-    else:
-        result.set_result(sounddevice)
+        with stderr_restored_after():
+            threading.Thread(target=work, name=name, daemon=True).start()
+            return result.result(timeout=_INIT_TIMEOUT_S)
+    finally:
+        if not result.done():  # timed out or interrupted: still stuck in PortAudio
+            _LEFT_HANGING.set()
+
+
+def _import_sounddevice() -> Any:
+    import sounddevice
+
+    return sounddevice
 
 
 @functools.cache  # a success only: a failure raises, so the next call tries again
 def _sounddevice() -> Any:
     """The sounddevice module, whose import initialises PortAudio.
 
-    The import runs in a helper thread given ``_INIT_TIMEOUT_S``: PortAudio's initialisation waits
-    for the sound server without a timeout of its own, and the main thread must stay free to stop
-    with one clear line, and to take SIGTERM, meanwhile. sounddevice points stderr at /dev/null
-    for that time, so the line needs stderr back even while the import is stuck.
+    The import runs within ``_INIT_TIMEOUT_S`` (``_within_init_timeout``).
 
     Raises:
         DeviceError: PortAudio is missing, or the sound server does not answer.
     """
-    result: Future[Any] = Future()
     try:
-        with stderr_restored_after():
-            threading.Thread(target=_import_sounddevice, args=(result,), name="audio-init", daemon=True).start()
-            return result.result(timeout=_INIT_TIMEOUT_S)
+        return _within_init_timeout(_import_sounddevice, "audio-init")
     except FutureTimeout:
         raise DeviceError(
             f"the sound server (PulseAudio or PipeWire) is not answering: PortAudio's initialisation did not "
@@ -95,9 +115,6 @@ def _sounddevice() -> Any:
         ) from None
     except OSError as e:
         raise DeviceError(f"PortAudio is not available ({e}); install libportaudio2") from e
-    finally:
-        if not result.done():  # timed out or interrupted: still stuck in PortAudio
-            _LEFT_HANGING.set()
 
 
 def list_input_devices() -> list[tuple[int, str, int, float]]:
@@ -372,37 +389,25 @@ class MicrophoneSource:
         PortAudio's initialisation is given ``_INIT_TIMEOUT_S``, as at start-up; past that PortAudio is
         left hanging and the attempt fails with a DeviceError.
         """
-        inner: Future[Any] = Future()
+        try:
+            result.set_result(_within_init_timeout(self._reinitialise_and_start, "audio-reinit"))
+        except FutureTimeout:
+            result.set_exception(DeviceError("PortAudio's re-initialisation did not finish"))
+        except BaseException as e:  # handed to the reader through ``result``
+            result.set_exception(e)
 
-        def work() -> None:
-            try:
-                sd = self._sd
-                if sd._initialized:  # a failed attempt may have left it terminated
-                    sd._terminate()
-                sd._initialize()
-                stream = self._open(resolve_device(self._device))
-                try:
-                    stream.start()
-                except BaseException:
-                    stream.close(ignore_errors=True)
-                    raise
-            except BaseException as e:  # handed to the reader through ``result``
-                inner.set_exception(e)
-            else:
-                inner.set_result(stream)
-
-        with stderr_restored_after():
-            threading.Thread(target=work, name="audio-reinit", daemon=True).start()
-            try:
-                stream = inner.result(timeout=_INIT_TIMEOUT_S)
-            except FutureTimeout:
-                _LEFT_HANGING.set()
-                result.set_exception(DeviceError("PortAudio's re-initialisation did not finish"))
-                return
-            except BaseException as e:
-                result.set_exception(e)
-                return
-        result.set_result(stream)
+    def _reinitialise_and_start(self) -> Any:
+        sd = self._sd
+        if sd._initialized:  # a failed attempt may have left it terminated
+            sd._terminate()
+        sd._initialize()
+        stream = self._open(resolve_device(self._device))
+        try:
+            stream.start()
+        except BaseException:
+            stream.close(ignore_errors=True)
+            raise
+        return stream
 
     def stop(self) -> None:
         self._stopped = True
