@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bridge.audio.files import FileSource, read_audio  # noqa: E402
-from bridge.audio.vad import VoiceActivity  # noqa: E402
 from bridge.config import Config, load_config  # noqa: E402
 from bridge.face import build_face_solver  # noqa: E402
 from bridge.model import load_model  # noqa: E402
@@ -43,7 +42,7 @@ def compute_per_hop(cfg: Config, samples: np.ndarray, rate_hz: int) -> dict[str,
     """Model + VAD + face solver cost of each 10 ms hop, one thread."""
     model = load_model(cfg.model)
     solver = build_face_solver(cfg.face)
-    art = Articulator(model, VoiceActivity(cfg.vad), rate_hz)
+    art = Articulator(model, cfg.vad, rate_hz)
     hop = rate_hz // 100
     from bridge.frames import AudioBlock
 

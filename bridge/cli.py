@@ -50,6 +50,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream-context-ms", type=int, help="audio before each chunk the encoder sees (default 200)")
     p.add_argument("--vad-aggressiveness", type=int, choices=(0, 1, 2, 3), help="webrtcvad mode (default 2)")
     p.add_argument("--no-vad", action="store_true", help="never gate the face to rest")
+    p.add_argument("--require-voicing", action="store_true", help="move the face for voiced speech only: "
+                   "keyboard clicks stay still, and so do whispers and a breath before speech")
 
 
 def add_publisher_args(p: argparse.ArgumentParser) -> None:
@@ -96,6 +98,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     _set(o, "vad", "aggressiveness", a.get("vad_aggressiveness"))
     if a.get("no_vad"):
         o.setdefault("vad", {})["enabled"] = False
+    _set(o, "vad", "require_voicing", a.get("require_voicing"))
     for key in ("input", "channel", "stdin_rate_hz", "stdin_channels", "stdin_format", "reopen_s"):
         _set(o, "audio", key, a.get(key))
     if a.get("fast"):

@@ -55,12 +55,15 @@ class VadConfig:
         aggressiveness: webrtcvad mode 0 (least) to 3 (most aggressive at calling audio non-speech).
         hangover_ms: how long speech is held after the last voiced frame.
         release_ms: time constant of the return to rest once speech has ended.
+        require_voicing: webrtcvad's speech counts only while the model has heard voicing in the last
+            0.3 s, so keyboard clicks leave the face at rest (and so do a breath before speech and whispers).
     """
 
     enabled: bool = True
     aggressiveness: int = 2
     hangover_ms: int = 200
     release_ms: int = 120
+    require_voicing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

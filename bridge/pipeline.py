@@ -13,8 +13,8 @@ import numpy as np
 
 from bridge.audio.resample import StreamingResampler
 from bridge.audio.sources import AudioSource
-from bridge.audio.vad import VoiceActivity
-from bridge.config import Config
+from bridge.audio.vad import SpeechFrames, VoiceActivity
+from bridge.config import Config, VadConfig
 from bridge.frames import (
     ARKIT_NAMES,
     F32,
@@ -40,12 +40,13 @@ class Articulator:
         muted: when set, voice activity is forced to 0 so the face rests.
     """
 
-    def __init__(self, model: ArticulationModel, vad: VoiceActivity, in_rate_hz: int) -> None:
+    def __init__(self, model: ArticulationModel, vad: VadConfig, in_rate_hz: int) -> None:
         self.model = model
-        self.vad = vad
+        self.speech = SpeechFrames(vad.aggressiveness)
+        self.activity = VoiceActivity(vad, model.hears_voicing)
         self.resampler = StreamingResampler(in_rate_hz, model.sample_rate_hz)
         self.muted = False
-        self._vad_values: deque[float] = deque()
+        self._vad_values: deque[bool] = deque()
         self._vad_base = 0  # frame index of _vad_values[0]
         self._n_samples = 0  # model-rate samples received so far
         self._lookahead_samples = round(model.lookahead_s * model.sample_rate_hz)
@@ -59,7 +60,7 @@ class Articulator:
             self._bad_input.warning("non-finite audio samples at %.2f s replaced by silence", block.t_stream_s)
         x = self.resampler.process(samples)
         self._n_samples += x.shape[0]
-        self._vad_values.extend(self.vad.process(x).tolist())
+        self._vad_values.extend(self.speech.process(x).tolist())
         return self._frames(self.model.process(x), block.t_capture_s)
 
     def flush(self, t_capture_s: float) -> list[ArticulationFrame]:
@@ -71,7 +72,8 @@ class Articulator:
         rate_hz = self.model.sample_rate_hz
         for i in range(out.n_frames):
             idx = out.frame_index + i
-            vad = self._pop_vad(idx)
+            voicing = float(out.voicing[i])
+            activity = self.activity.step(self._pop_vad(idx), voicing)
             # When the last sample this frame needs (its hop plus the look-ahead) was captured: a block
             # that arrives late after a stall holds frames whose audio is already old.
             needed = (idx + 1) * round(HOP_S * rate_hz) + self._lookahead_samples
@@ -82,13 +84,13 @@ class Articulator:
                     ema=out.ema[i],
                     controls=out.controls[i],
                     visemes=out.visemes[i],
-                    voicing=float(out.voicing[i]),
-                    voice_activity=0.0 if self.muted else vad,
+                    voicing=voicing,
+                    voice_activity=0.0 if self.muted else activity,
                 )
             )
         return frames
 
-    def _pop_vad(self, idx: int) -> float:
+    def _pop_vad(self, idx: int) -> bool:
         # The VAD has no look-ahead, so it is always ahead of the model; a frame it has not seen
         # (the flushed tail) counts as silence.
         while self._vad_values and self._vad_base < idx:
@@ -97,7 +99,7 @@ class Articulator:
         if self._vad_values and self._vad_base == idx:
             self._vad_base += 1
             return self._vad_values.popleft()
-        return 0.0
+        return False
 
 
 def _blend(a: FacePose, b: FacePose, alpha: float) -> FacePose:
@@ -182,7 +184,7 @@ class Bridge:
         self.source = source
         self.solver = solver
         self.sinks = list(sinks)
-        self.articulator = Articulator(model, VoiceActivity(cfg.vad), source.sample_rate_hz)
+        self.articulator = Articulator(model, cfg.vad, source.sample_rate_hz)
         self.clock = FrameClock(cfg.output.fps)
         self.subject = cfg.output.subject
         # A block's first frames are a block older than its last when it arrives: that is the capture's
@@ -307,11 +309,15 @@ def render_offline(
     if solver is None:
         solver = build_face_solver(cfg.face)
     x = StreamingResampler(sample_rate_hz, 16000).process(samples)
-    vad = VoiceActivity(cfg.vad).process(x)
+    speech = SpeechFrames(cfg.vad.aggressiveness).process(x)
+    hears_voicing = True  # given articulation is aligned phones, whose voicing is known
     if articulation is None:
         model = model if model is not None else load_model(cfg.model)
         articulation = ModelOutput.concat(0, [model.process(x), model.flush()])
+        hears_voicing = model.hears_voicing
     n = min(articulation.n_frames, max(1, -(-x.shape[0] // 160)))
+    speech = np.concatenate([speech[:n], np.zeros(max(0, n - speech.shape[0]), bool)])
+    vad = VoiceActivity(cfg.vad, hears_voicing).process(speech, articulation.voicing[:n])
     clock = FrameClock(cfg.output.fps)
     frames: list[AnimationFrame] = []
     for i in range(n):
@@ -322,7 +328,7 @@ def render_offline(
             controls=articulation.controls[i],
             visemes=articulation.visemes[i],
             voicing=float(articulation.voicing[i]),
-            voice_activity=float(vad[i]) if i < vad.shape[0] else 0.0,
+            voice_activity=float(vad[i]),
         )
         for t_s, _, pose in clock.push(af.t_s, 0.0, solver.process(af)):
             frames.append(

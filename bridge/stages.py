@@ -20,6 +20,8 @@ class ArticulationModel(Protocol):
     sample_rate_hz: int
     lookahead_s: float
     name: str
+    # Whether ``voicing`` is heard in the audio (a trained output), so voice activity may require it.
+    hears_voicing: bool
 
     def process(self, samples: F32, /) -> ModelOutput: ...
 

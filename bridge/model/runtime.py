@@ -86,6 +86,7 @@ class NumpyArticulationModel:
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
+    hears_voicing: bool = True
 
     def __init__(
         self, weights: Mapping[str, npt.NDArray[np.float32]], lookahead_frames: int, level_guard: bool = True
@@ -232,6 +233,7 @@ class EnsembleModel:
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
+    hears_voicing: bool = True
 
     def __init__(self, members: list[NumpyArticulationModel]) -> None:
         self._members = members

@@ -105,6 +105,8 @@ class SSLArticulationModel:
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
+    # Its voicing is the nearest phone's in control space, not heard: voice activity must not rely on it.
+    hears_voicing: bool = False
 
     def __init__(
         self, encoder: Encoder, head: LinearHead, layer: int, lookahead_ms: int, chunk_ms: int, context_ms: int

@@ -130,6 +130,30 @@ def test_long_capture_blocks_lose_no_frames() -> None:
     assert len(sent) == len(render_offline(x, rate, cfg))
 
 
+@pytest.mark.parametrize("require_voicing", [False, True])
+def test_live_frames_are_the_offline_frames(require_voicing: bool) -> None:
+    # Voice activity is decided per model frame from webrtcvad and the model's voicing, which the live
+    # path gets in pieces of 30 ms blocks; bake's whole-signal path must show the same face.
+    from bridge.pipeline import render_offline
+    from tests.unit.test_vad import _typing
+
+    x, rate = read_audio(EXAMPLE_WAV)
+    x = np.concatenate([x, _typing(2.0, -20.0)])  # speech, then typing, which require_voicing leaves still
+    cfg = load_config(None, {"vad": {"require_voicing": require_voicing}, "audio": {"block_ms": 30},
+                             "publish": {"zmq": []}})  # fmt: skip
+    sent: list[AnimationFrame] = []
+    sink = type("ListSink", (), {"name": "list", "send": lambda self, f: sent.append(f), "close": lambda self: None})()
+    Bridge(cfg, BlockSource(x, 30), load_model(cfg.model), build_face_solver(cfg.face), [sink]).run()
+    offline = render_offline(x, rate, cfg)
+    assert len(sent) == len(offline)
+    np.testing.assert_array_equal([f.pose.voice for f in sent], [f.pose.voice for f in offline])
+    # The model streams to within float32 rounding of its whole-signal output (tests/model/test_runtime.py).
+    live_bs, offline_bs = [f.pose.blendshapes for f in sent], [f.pose.blendshapes for f in offline]
+    np.testing.assert_allclose(live_bs, offline_bs, atol=1e-5)
+    typing = [f.pose.voice for f in offline if f.t_s > x.shape[0] / rate - 1.5]
+    assert (max(typing) < 0.05) == require_voicing
+
+
 def test_a_nan_sample_does_not_poison_the_rest_of_the_stream() -> None:
     # One NaN from a broken capture used to make every later frame NaN, through the normaliser and
     # the recurrent state; it is now silence for that sample.
