@@ -28,6 +28,7 @@ from bridge.frames import (
     VRM_PRESETS,
     AnimationFrame,
     FacePose,
+    RigChannels,
     subject_problem,
 )
 from bridge.transports.messages import (
@@ -784,6 +785,10 @@ def encode_record(frame: AnimationFrame, t_rel_s: float) -> bytes:
         "mood": pose.mood,
         "mood_intensity": float(pose.mood_intensity),
     }
+    if frame.rig is not None:
+        # As published: replay of a run with --profile sends the same rig channels.
+        rig = frame.rig
+        obj["rig"] = {"profile": rig.profile, "channels": dict(zip(rig.names, _f32_list(rig.values), strict=True))}
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
@@ -855,6 +860,33 @@ def _record_array(obj: dict[str, Any], key: str, n: int) -> np.ndarray[Any, np.d
     return array.astype(np.float32)
 
 
+_RECORD_MAX_RIG_CHANNELS = 1024
+_RECORD_MAX_NAME_CHARS = 256
+
+
+def _record_name(what: str, value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= _RECORD_MAX_NAME_CHARS or not value.isprintable():
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ProtocolError(f"{what}: expected 1-{_RECORD_MAX_NAME_CHARS} printable characters, got {shown}")
+    return value
+
+
+def _record_rig(obj: dict[str, Any]) -> RigChannels | None:
+    """The optional ``rig`` of a recording line (present when the run had a rig profile)."""
+    if "rig" not in obj:
+        return None
+    rig = obj["rig"]
+    if not isinstance(rig, dict) or not isinstance(rig.get("channels"), dict):
+        raise ProtocolError("rig: expected {\"profile\": name, \"channels\": {name: value}}")
+    channels = rig["channels"]
+    if not 0 < len(channels) <= _RECORD_MAX_RIG_CHANNELS:
+        raise ProtocolError(f"rig.channels: expected 1-{_RECORD_MAX_RIG_CHANNELS} channels, got {len(channels)}")
+    names = tuple(_record_name("rig channel name", name) for name in channels)
+    values = [_check_finite(f"rig.channels[{name!r}]", v, -_RECORD_MAX_ABS, _RECORD_MAX_ABS)
+              for name, v in channels.items()]  # fmt: skip
+    return RigChannels(_record_name("rig.profile", rig.get("profile")), names, np.asarray(values, np.float32))
+
+
 def decode_record(line: bytes) -> tuple[float, AnimationFrame]:
     """Parse and validate one recording line into (t_rel_s, frame).
 
@@ -887,6 +919,7 @@ def decode_record(line: bytes) -> tuple[float, AnimationFrame]:
             fps=_record_int(obj, "fps", 1, _RECORD_MAX_FPS),
             subject=check_subject(obj["subject"]),
             pose=pose,
+            rig=_record_rig(obj),
         )
         return _check_finite("t_rel_s", obj["t_rel_s"], 0.0, _RECORD_MAX_TIME_S), frame
     except KeyError as e:

@@ -17,7 +17,7 @@ from pythonosc.osc_message import OscMessage
 from bridge.cli import main
 from bridge.errors import ProtocolError, TransportError
 from bridge.frames import AnimationFrame
-from bridge.transports.golden import sample_frames
+from bridge.transports.golden import rig_frames, sample_frames
 from bridge.transports.recorder import RecorderSink, read_recording
 from bridge.transports.replay import replay
 from tests.conftest import EXAMPLE_WAV, ROOT
@@ -140,6 +140,60 @@ def test_values_no_publisher_can_send_are_errors_naming_file_and_line(
     with pytest.raises(ProtocolError, match=f"bad.jsonl:3: {expect}"):
         list(read_recording(tmp_path / "bad.jsonl"))
     assert main(["replay", str(tmp_path / "bad.jsonl"), "--no-zmq", "--vmc", "127.0.0.1:9"]) == 1
+
+
+def test_rig_channels_round_trip_exactly(tmp_path: Path) -> None:
+    rec = RecorderSink(tmp_path / "r.jsonl")
+    frame = replace(rig_frames()[0], t_publish_s=5.0)
+    rec.send(frame)
+    rec.close()
+    [(_, back)] = read_recording(tmp_path / "r.jsonl")
+    assert _same(frame, back) and back.rig is not None and frame.rig is not None
+    assert (back.rig.profile, back.rig.names) == (frame.rig.profile, frame.rig.names)
+    np.testing.assert_array_equal(back.rig.values, frame.rig.values)
+    assert back.rig.values.dtype == np.float32
+
+
+def test_a_profiled_run_replays_its_rig_channels(tmp_path: Path) -> None:
+    # --record used to drop the rig channels, so a replay of a run with --profile sent none.
+    from bridge.face import load_profile
+
+    take = tmp_path / "take.jsonl"
+    assert main(["run", "--input", str(EXAMPLE_WAV), "--fast", "--no-zmq", "--no-status", "--profile", "vrm0",
+                 "--record", str(take)]) == 0  # fmt: skip
+    recorded = [f for _, f in read_recording(take)]
+    profile = load_profile("vrm0")
+    assert len(recorded) > 400 and all(f.rig is not None and f.rig.profile == profile.name for f in recorded)
+    for f in recorded[::50]:
+        np.testing.assert_array_equal(f.rig.values, profile.channels(f.pose).values)  # type: ignore[union-attr]
+    fake, sink = FakeTime(), ListSink()
+    replay(take, [sink], clock=fake.clock, sleep=fake.sleep)
+    for a, b in zip(recorded, sink.frames, strict=True):
+        assert a.rig is not None and b.rig is not None
+        assert b.rig.names == a.rig.names and np.array_equal(b.rig.values, a.rig.values)
+
+
+@pytest.mark.parametrize(
+    ("rig", "expect"),
+    [
+        ([1, 2], "rig: expected"),
+        ({"profile": "p", "channels": {}}, "rig.channels: expected 1-1024 channels, got 0"),
+        ({"profile": "p", "channels": {"jaw": "open"}}, r"rig.channels\['jaw'\]: expected a number"),
+        ({"profile": "p", "channels": {"jaw": "NaN"}}, "NaN is not a valid JSON number"),
+        ({"profile": "p", "channels": {"jaw": 1e9}}, r"rig.channels\['jaw'\]: must be between -1000 and 1000"),
+        ({"profile": "p", "channels": {"ja\u001bw": 0.5}}, "rig channel name: expected 1-256 printable"),
+        ({"channels": {"jaw": 0.5}}, "rig.profile: expected 1-256 printable characters, got None"),
+    ],
+    ids=["list", "no channels", "string value", "nan value", "huge value", "escape in name", "no profile"],
+)
+def test_malformed_rig_channels_are_errors_naming_file_and_line(tmp_path: Path, rig: object, expect: str) -> None:
+    _record(tmp_path / "r.jsonl", [0.0])
+    header, first = (tmp_path / "r.jsonl").read_text().splitlines()
+    obj = json.loads(first)
+    obj["rig"] = rig
+    (tmp_path / "bad.jsonl").write_text("\n".join([header, json.dumps(obj).replace('"NaN"', "NaN")]) + "\n")
+    with pytest.raises(ProtocolError, match=f"bad.jsonl:2: {expect}"):
+        list(read_recording(tmp_path / "bad.jsonl"))
 
 
 class BrokenSink(ListSink):
