@@ -68,9 +68,8 @@ def test_rig_values_are_float32_on_the_wire() -> None:
         lambda f: b"".join(enc.encode_osc_packet(f, names=True, bundle=True)),
         lambda f: b"".join(enc.encode_vmc_frame(f, "both", bundle=True)),
         lambda f: enc.encode_livelinkface(f),
-        lambda f: enc.encode_record(f, 0.0),
     ],
-    ids=["zmq-ema", "osc", "vmc", "livelinkface", "recording"],
+    ids=["zmq-ema", "osc", "vmc", "livelinkface"],
 )
 def test_fixed_formats_do_not_carry_rig_channels(encode) -> None:  # type: ignore[no-untyped-def]
     rigged = rig_frames()[0]
