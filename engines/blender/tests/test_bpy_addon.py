@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import GOLDEN, bridge_command, speech_wav
 
@@ -439,6 +440,30 @@ def test_recording_keys_every_scene_frame_at_audio_time(rigged: tuple[Any, Any, 
     for frame_number, index in list(picks.items())[::7]:
         scene.frame_set(frame_number)
         assert_rig_shows(face, rig, frames[index])
+
+
+def test_key_batches_append_and_replace_keys_on_the_same_frames(rigged: tuple[Any, Any, Any]) -> None:
+    # A take's batches append to the curve (the fast path); a batch that reaches back onto frames the
+    # curve has (a sender restart, a second import) replaces those keys and keeps the rest in order.
+    scene, face, _rig = rigged
+    rig = sub("blender.rig")
+    rig.fresh_actions(scene.avatar_bridge, "batches")
+    owner = face.data.shape_keys.key_blocks["jawOpen"]
+    channel = rig.Channel("jawOpen", "value", 0, False)
+
+    def write(frames: list[int], value: float) -> None:
+        times = np.array(frames, dtype=np.float32)
+        rig._write_curve(owner, channel, times, np.full(len(frames), value, np.float32)).update()
+
+    write([1, 2, 3, 4], 0.1)
+    write([5, 6], 0.2)  # appended
+    write([3, 4, 7], 0.3)  # reaches back
+    write([0], 0.4)  # before the first key
+    (fc,) = [c for c in fcurves_of(face.data.shape_keys) if "jawOpen" in c.data_path]
+    keys = [(round(k.co.x), round(k.co.y, 3)) for k in fc.keyframe_points]
+    assert keys == [(0, 0.4), (1, 0.1), (2, 0.1), (3, 0.3), (4, 0.3), (5, 0.2), (6, 0.2), (7, 0.3)]
+    for k in fc.keyframe_points:
+        assert k.handle_left.x < k.co.x < k.handle_right.x
 
 
 def test_a_take_saved_or_ended_by_disconnect_keeps_every_key(rigged: tuple[Any, Any, Any], tmp_path: Path) -> None:
