@@ -156,15 +156,16 @@ def resolve_device(spec: str) -> int | None:
 class RingBuffer:
     """Single-producer single-consumer ring of interleaved float32 frames.
 
-    The producer only writes samples, advances ``written`` and posts a wake-up token; the consumer only
-    advances its own read position. Python int assignment is atomic under the GIL, so no lock is needed.
+    The producer only writes samples, publishes the new count with its time and posts a wake-up token;
+    the consumer only advances its own read position. The count and time are one tuple, replaced in one
+    atomic assignment under the GIL, so no lock is needed and a reader never pairs a count with the
+    time of another write.
     """
 
     def __init__(self, capacity: int, channels: int) -> None:
         self.buf = np.zeros((capacity, channels), dtype=np.float32)
         self.capacity = capacity
-        self.written = 0
-        self.t_last_write_s = 0.0
+        self.head: tuple[int, float] = (0, 0.0)  # (frames written so far, monotonic time of that write)
         self.read_pos = 0
         self.dropped = 0
         self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
@@ -175,13 +176,13 @@ class RingBuffer:
         if n > self.capacity:
             frames = frames[n - self.capacity :]
             n = self.capacity
-        start = self.written % self.capacity
+        written = self.head[0]
+        start = written % self.capacity
         first = min(n, self.capacity - start)
         self.buf[start : start + first] = frames[:first]
         if first < n:
             self.buf[: n - first] = frames[first:]
-        self.t_last_write_s = time.monotonic()
-        self.written += n
+        self.head = (written + n, time.monotonic())
         self._wakeups.put(None)  # never blocks; wakes a consumer in wait()
 
     def wake(self) -> None:
@@ -206,8 +207,7 @@ class RingBuffer:
 
     def read_available(self) -> tuple[npt.NDArray[np.float32], float]:
         """Consumer side: everything written since the last read (oldest dropped on overflow)."""
-        written = self.written
-        t_s = self.t_last_write_s
+        written, t_s = self.head
         behind = written - self.read_pos
         if behind > self.capacity:
             self.dropped += behind - self.capacity
@@ -341,12 +341,12 @@ class MicrophoneSource:
         attempt: Future[Any] | None = None
         opened: Any = None  # started by an attempt, waiting for its first callback
         t_opened = 0.0
-        written = self.ring.written
+        written = self.ring.head[0]
         t_next_try = t_lost
         try:
             while not self._stopped:
                 now = time.monotonic()
-                if opened is not None and self.ring.written > written:
+                if opened is not None and self.ring.head[0] > written:
                     self._stream, opened = opened, None
                     log.info("input device %r reopened after %.1f s", self.name, now - t_lost)
                     return
@@ -369,7 +369,7 @@ class MicrophoneSource:
                 if now - t_lost >= self._reopen_s:
                     raise DeviceError(f"{lost} (vanished?)")
                 if attempt is None and opened is None and now >= t_next_try:
-                    written = self.ring.written
+                    written = self.ring.head[0]
                     attempt = Future()
                     threading.Thread(target=self._reopen, args=(attempt,), name="audio-reopen", daemon=True).start()
                 while int((now - t_lost) * rate) - n_silence >= n_block:

@@ -82,7 +82,7 @@ def test_the_reader_hands_over_a_callback_write_without_waiting_for_a_timer(mic:
     block = out.get(timeout=_FAILSAFE_S)
     assert isinstance(block, AudioBlock)
     np.testing.assert_array_equal(block.samples, samples[:, 0])
-    assert block.t_capture_s == mic.ring.t_last_write_s
+    assert block.t_capture_s == mic.ring.head[1]
     mic.stop()
     thread.join(_FAILSAFE_S)
     assert not thread.is_alive()
