@@ -159,33 +159,6 @@ def _bridge_gaps(x: F64) -> F64:
     return filled
 
 
-def _reference(path: Path) -> F64 | None:
-    """A clip's reference track, or None (logged) when the file is missing or has no finite frame.
-
-    Raises:
-        ConfigError: the file exists but is not a readable numpy array.
-    """
-    if not path.is_file():
-        log.warning("evaluate: %s is missing: clip skipped", path)
-        return None
-    with warnings.catch_warnings():
-        # FACEGOOD wrote its arrays with Python 2; numpy warns about the old header, then reads them.
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            ref: F64 = np.load(path, allow_pickle=False).astype(np.float64)
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"evaluate: cannot read {path}: {e}") from e
-    if ref.ndim == 1:
-        ref = ref[:, None]  # a single track (e.g. GRID aperture without the width column)
-    if ref.ndim != 2 or not np.isfinite(ref).any():
-        log.warning("evaluate: %s has no usable frames (shape %s): clip skipped", path, ref.shape)
-        return None
-    missing = int(np.sum(~np.isfinite(ref).all(axis=1)))
-    if missing:
-        log.info("evaluate: %s: %d of %d frames not finite, left out", path.name, missing, ref.shape[0])
-    return ref
-
-
 def _resample(pred_t: F64, values: F64, times_s: F64) -> F64:
     if values.ndim == 1:
         return np.interp(times_s, pred_t, values)
@@ -200,95 +173,335 @@ def _z(x: F64) -> F64:
     return (x - mean) / np.where(sd > 0, sd, 1.0)  # type: ignore[no-any-return]
 
 
-def read_wav(path: Path) -> tuple[F32, int]:
+# ---- corpora ---------------------------------------------------------------------------------
+
+# What libsndfile reads (soundfile); matched case-insensitively.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+MIN_AUDIO_S = 0.1  # shorter audio has no frame to score
+MIN_REFERENCE_FRAMES = 10  # a correlation over fewer finite frames says nothing
+# A reference that outlasts its audio by more than this (or is that much shorter) is reported: a wrong
+# frame rate or a mismatched pair. Frames past the end of the audio are left out either way.
+LENGTH_TOLERANCE_S = 0.25
+LENGTH_TOLERANCE_FRACTION = 0.05
+FACEGOOD_FPS = 30
+FACEGOOD_JAW_KEY = "mouth_stretch_c"
+FACEGOOD_CHANNELS = 116
+MNGU0_RATE_HZ = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One scorable recording.
+
+    Attributes:
+        audio: the audio file.
+        reference: (n, k) reference rows at the corpus' frame rate, non-finite values as NaN, rows past
+            the end of the audio left out.
+    """
+
+    audio: Path
+    reference: F64
+
+
+def _read_audio(path: Path) -> tuple[F32, int, int]:
+    """Mono float32 samples, the rate, and how many samples were not finite (now 0)."""
     try:
         x, sr = sf.read(path, dtype="float32", always_2d=True)
     except (OSError, RuntimeError) as e:
         raise AudioError(f"cannot read {path}: {e}") from e
-    return np.ascontiguousarray(x.mean(axis=1)), int(sr)
+    mono = np.ascontiguousarray(x.mean(axis=1))
+    bad = ~np.isfinite(mono)
+    mono[bad] = 0.0
+    return mono, int(sr), int(bad.sum())
 
 
-def evaluate_grid(grid_dir: Path, predict: Predictor) -> dict[str, float]:
-    """GRID metrics of one method over every ``<id>.wav`` with ``<id>_lips25fps.npy``."""
+def read_wav(path: Path) -> tuple[F32, int]:
+    """Any audio file libsndfile reads, downmixed to mono float32 (non-finite samples become 0)."""
+    x, sr, _ = _read_audio(path)
+    return x, sr
+
+
+def corpus_dir(data_dir: Path, name: str) -> Path | None:
+    """The corpus folder ``name`` of a data folder, matched case-insensitively (``GRID/`` as ``grid/``)."""
+    if not data_dir.is_dir():
+        return None
+    for child in sorted(data_dir.iterdir()):
+        if child.is_dir() and child.name.lower() == name:
+            return child
+    return None
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    """Audio files under ``folder`` (nested folders too), hidden files and folders (macOS ``._x``
+    copies) left out; one per stem and folder, a .wav first."""
+    found: dict[tuple[Path, str], Path] = {}
+    for path in sorted(folder.rglob("*")):
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if hidden or not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
+            continue
+        key = (path.parent, path.stem)
+        if key in found:
+            log.warning("evaluate: %s and %s share a name: %s used", found[key].name, path.name, found[key].name)
+            continue
+        found[key] = path
+    return sorted(found.values(), key=lambda p: (p.suffix.lower() != ".wav", str(p)))
+
+
+def _load_reference(path: Path, fps: float, duration_s: float) -> F64:
+    """A reference array as float64 (n, k), non-finite as NaN, rows past the audio's end left out.
+
+    Raises:
+        ConfigError: missing, unreadable, not 1-D/2-D numbers, or no row inside the audio.
+    """
+    if not path.is_file():
+        raise ConfigError(f"{path.name} is missing")
+    with warnings.catch_warnings():
+        # FACEGOOD wrote its arrays with Python 2; numpy warns about the old header, then reads them.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            raw = np.load(path, allow_pickle=False)
+            ref: F64 = raw.astype(np.float64)
+        except (OSError, ValueError, TypeError) as e:
+            raise ConfigError(f"cannot read {path.name}: {e}") from e
+    if ref.ndim == 1:
+        ref = ref[:, None]  # a single track (e.g. GRID aperture without the width column)
+    if ref.ndim != 2 or ref.shape[0] == 0:
+        raise ConfigError(f"{path.name} has shape {ref.shape}, expected (frames, channels)")
+    ref[~np.isfinite(ref)] = np.nan
+    ref_s = ref.shape[0] / fps
+    if abs(ref_s - duration_s) > max(LENGTH_TOLERANCE_S, LENGTH_TOLERANCE_FRACTION * duration_s):
+        log.warning("evaluate: %s lasts %.2f s at %g frames/s but its audio %.2f s: scored where both exist",
+                    path, ref_s, fps, duration_s)  # fmt: skip
+    inside = np.arange(ref.shape[0]) / fps < duration_s  # frames that start before the audio ends
+    if not inside.any():
+        raise ConfigError(f"{path.name} has no frame inside its {duration_s:.2f} s of audio")
+    return ref[inside]
+
+
+def _unusable(track: F64) -> bool:
+    known = track[np.isfinite(track)]
+    return known.size < MIN_REFERENCE_FRAMES or bool(np.ptp(known) == 0)
+
+
+def _check_track(name: str, track: F64) -> None:
+    """Raises ConfigError when a reference track cannot be correlated with anything."""
+    if _unusable(track):
+        n = int(np.isfinite(track).sum())
+        raise ConfigError(f"{name} is constant" if n >= MIN_REFERENCE_FRAMES
+                          else f"{name} has {n} usable frames (at least {MIN_REFERENCE_FRAMES} needed)")  # fmt: skip
+
+
+def _audio_duration_s(path: Path) -> float:
+    """Duration of an audio file, read whole (a header can claim more than the file holds).
+
+    Raises:
+        AudioError: unreadable, or shorter than MIN_AUDIO_S.
+    """
+    x, sr, n_bad = _read_audio(path)
+    if n_bad:
+        log.warning("evaluate: %s: %d sample(s) not finite, read as silence", path, n_bad)
+    duration_s = x.size / sr
+    if duration_s < MIN_AUDIO_S:
+        raise AudioError(f"{duration_s * 1000:.0f} ms of audio (at least {MIN_AUDIO_S * 1000:.0f} ms needed)")
+    return duration_s
+
+
+def _clips(
+    audio_files: Sequence[Path], reference_of: Callable[[Path], Path], fps: float, check: Callable[[F64], None]
+) -> list[Clip]:
+    """The clips whose audio and reference are usable; each one that is not is skipped with a warning."""
+    clips = []
+    for audio in audio_files:
+        try:
+            duration_s = _audio_duration_s(audio)
+            ref = _load_reference(reference_of(audio), fps, duration_s)
+            check(ref)
+        except (ConfigError, AudioError) as e:
+            log.warning("evaluate: %s skipped: %s", audio, e)
+            continue
+        clips.append(Clip(audio, ref))
+    return clips
+
+
+def _orphans(folder: Path, suffix: str, audio_files: Sequence[Path]) -> None:
+    stems = {(a.parent, a.stem) for a in audio_files}
+    refs = [p for p in folder.rglob(f"*{suffix}") if not any(s.startswith(".") for s in p.relative_to(folder).parts)]
+    lonely = [p for p in refs if (p.parent, p.name[: -len(suffix)]) not in stems]
+    if lonely:
+        log.warning("evaluate: %d reference file(s) in %s have no audio (e.g. %s): not scored", len(lonely), folder,
+                    lonely[0].name)  # fmt: skip
+
+
+def grid_clips(grid_dir: Path) -> list[Clip]:
+    """GRID clips: ``<id>.<audio>`` with ``<id>_lips25fps.npy`` (column 0 the inner-lip aperture)."""
+    audio = _audio_files(grid_dir)
+    _orphans(grid_dir, "_lips25fps.npy", audio)
+
+    def check(ref: F64) -> None:
+        if ref.shape[1] > 3:
+            raise ConfigError(f"reference has {ref.shape[1]} columns: expected (frames, 2), aperture first")
+        _check_track("the aperture column", ref[:, 0])
+
+    return _clips(audio, lambda a: a.with_name(a.stem + "_lips25fps.npy"), GRID_FPS, check)
+
+
+def mngu0_clips(mngu0_dir: Path) -> list[Clip]:
+    """MNGU0 utterances: ``<id>.<audio>`` with ``<id>.npy``, 12-channel EMA at 200 Hz in EMA_NAMES order."""
+    audio = _audio_files(mngu0_dir)
+    _orphans(mngu0_dir, ".npy", audio)
+
+    def check(ref: F64) -> None:
+        if ref.shape[1] != len(EMA_NAMES):
+            raise ConfigError(f"reference has {ref.shape[1]} columns, expected {len(EMA_NAMES)} EMA channels")
+        if ref.shape[0] < 2 * MIN_REFERENCE_FRAMES:
+            raise ConfigError(f"reference has {ref.shape[0]} frames (at least {2 * MIN_REFERENCE_FRAMES} needed)")
+        if all(_unusable(ref[:, k]) for k in range(ref.shape[1])):
+            raise ConfigError("no EMA channel has enough varying frames")
+
+    return _clips(audio, lambda a: a.with_suffix(".npy"), MNGU0_RATE_HZ, check)
+
+
+def _facegood_column(facegood_dir: Path) -> int:
+    """Column of FACEGOOD_JAW_KEY: from the data's ``*_bs_name.npy`` when it has one, else the shipped
+    facegood profile's order (FACEGOOD's own).
+
+    Raises:
+        ConfigError: the names file lacks the key.
+    """
+    from bridge.face import load_profile
+
+    for names_file in sorted(facegood_dir.glob("*name*.npy")):
+        try:
+            names = [str(n) for n in np.load(names_file, allow_pickle=False).ravel()]
+        except (OSError, ValueError) as e:
+            log.warning("evaluate: cannot read %s (%s): FACEGOOD's own channel order assumed", names_file.name, e)
+            break
+        if FACEGOOD_JAW_KEY not in names:
+            raise ConfigError(f"{names_file} does not name {FACEGOOD_JAW_KEY}")
+        return names.index(FACEGOOD_JAW_KEY)
+    return load_profile("facegood").names.index(FACEGOOD_JAW_KEY)
+
+
+def facegood_clips(facegood_dir: Path) -> list[Clip]:
+    """FACEGOOD clips: ``wav/<id>.<audio>`` with ``bs_value/bs_value_<id>.npy`` or ``bs_value/<id>.npy``
+    (keys at 30 fps); the reference holds the jaw key alone."""
+    wav_dir = corpus_dir(facegood_dir, "wav")
+    if wav_dir is None:
+        log.warning("evaluate: %s has no wav/ folder", facegood_dir)
+        return []
+    column = _facegood_column(facegood_dir)
+    keys_dir = facegood_dir / "bs_value"
+
+    def check(ref: F64) -> None:
+        if ref.shape[1] <= column:
+            raise ConfigError(f"keys have {ref.shape[1]} columns, {FACEGOOD_JAW_KEY} is column {column}")
+        _check_track(FACEGOOD_JAW_KEY, ref[:, column])
+
+    def keys_of(audio: Path) -> Path:
+        named, plain = keys_dir / f"bs_value_{audio.stem}.npy", keys_dir / f"{audio.stem}.npy"
+        return plain if plain.is_file() and not named.is_file() else named  # FACEGOOD's own naming first
+
+    clips = _clips(_audio_files(wav_dir), keys_of, FACEGOOD_FPS, check)
+    return [Clip(c.audio, c.reference[:, column : column + 1]) for c in clips]
+
+
+# ---- scores ----------------------------------------------------------------------------------
+
+
+def _r(prediction: F64, reference: F64) -> float:
+    """Pearson r, NaN when the reference cannot be correlated (too few finite frames, or constant)."""
+    return float("nan") if _unusable(reference) else pearson(prediction, reference)
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    known = [v for v in values if np.isfinite(v)]
+    return float(np.mean(known)) if known else float("nan")
+
+
+def score_grid(clips: Sequence[Clip], predict: Predictor) -> dict[str, float]:
+    """GRID metrics of one method over its clips.
+
+    Raises:
+        ConfigError: no clip.
+    """
+    if not clips:
+        raise ConfigError("evaluate: no GRID clip with a usable <id>_lips25fps.npy")
     rs = []
     counts = ClosureCounts()
-    for wav in sorted(grid_dir.glob("*.wav")):
-        ref = _reference(wav.with_name(wav.stem + "_lips25fps.npy"))
-        if ref is None:
-            continue
-        lips = ref[:, 0]
-        x, sr = read_wav(wav)
-        pred = predict(x, sr)
-        times = (np.arange(lips.size) + 0.5) / GRID_FPS
-        opening = _resample(pred.times_s, pred.opening, times)
+    for clip in clips:
+        lips = clip.reference[:, 0]
+        pred = predict(*read_wav(clip.audio))
+        opening = _resample(pred.times_s, pred.opening, (np.arange(lips.size) + 0.5) / GRID_FPS)
         rs.append(pearson(opening, lips))
         counts.add(lips, opening)
-    if not rs:
-        raise ConfigError(f"evaluate: {grid_dir} has no <id>.wav with a usable <id>_lips25fps.npy")
     return {"r": float(np.mean(rs)), **counts.scores(), "clips": float(len(rs))}
 
 
-def evaluate_mngu0(mngu0_dir: Path, predict: Predictor) -> dict[str, float]:
-    """MNGU0 metrics of one method over every ``<id>.wav`` with ``<id>.npy`` (200 Hz EMA)."""
+def score_mngu0(clips: Sequence[Clip], predict: Predictor) -> dict[str, float]:
+    """MNGU0 metrics of one method over its utterances; a channel that cannot be correlated in an
+    utterance (a dead sensor) is left out of that utterance's scores.
+
+    Raises:
+        ConfigError: no utterance.
+    """
+    if not clips:
+        raise ConfigError("evaluate: no MNGU0 utterance with a usable <id>.npy")
     per_channel: list[list[float]] = []
     lip_r, jaw_r = [], []
-    for wav in sorted(mngu0_dir.glob("*.wav")):
-        ema200 = _reference(wav.with_suffix(".npy"))
-        if ema200 is None:
-            continue
-        if ema200.shape[1] != len(EMA_NAMES):
-            raise ConfigError(f"evaluate: {wav.with_suffix('.npy')} has {ema200.shape[1]} columns, expected 12 EMA")
-        n = ema200.shape[0] // 2
-        ema = 0.5 * (ema200[0 : 2 * n : 2] + ema200[1 : 2 * n : 2])
+    for clip in clips:
+        n = clip.reference.shape[0] // 2
+        ema = 0.5 * (clip.reference[0 : 2 * n : 2] + clip.reference[1 : 2 * n : 2])
         times = (np.arange(n) + 0.5) / 100.0
-        x, sr = read_wav(wav)
-        pred = predict(x, sr)
+        pred = predict(*read_wav(clip.audio))
         opening = _resample(pred.times_s, pred.opening, times)
         ul_y, ll_y, li_y = (ema[:, EMA_NAMES.index(c)] for c in ("ul_y", "ll_y", "li_y"))
-        lip_r.append(pearson(opening, ul_y - ll_y))
-        jaw_r.append(pearson(opening, -li_y))
+        lip_r.append(_r(opening, ul_y - ll_y))
+        jaw_r.append(_r(opening, -li_y))
         if pred.ema is not None:
             pe = _z(_resample(pred.times_s, pred.ema, times))
             te = _z(ema)
-            per_channel.append([pearson(pe[:, k], te[:, k]) for k in range(12)])
-    if not lip_r:
-        raise ConfigError(f"evaluate: {mngu0_dir} has no <id>.wav with a usable <id>.npy")
-    out = {"lip_aperture_r": float(np.mean(lip_r)), "jaw_r": float(np.mean(jaw_r)), "utterances": float(len(lip_r))}
+            per_channel.append([_r(pe[:, k], te[:, k]) for k in range(12)])
+    out = {"lip_aperture_r": _nanmean(lip_r), "jaw_r": _nanmean(jaw_r), "utterances": float(len(clips))}
     if per_channel:
-        chan = np.mean(np.array(per_channel), axis=0)
-        out.update({f"r_{name}": float(v) for name, v in zip(EMA_NAMES, chan, strict=True)})
-        out["mean_r"] = float(chan.mean())
+        chan = [_nanmean(list(col)) for col in zip(*per_channel, strict=True)]
+        out.update({f"r_{name}": v for name, v in zip(EMA_NAMES, chan, strict=True)})
+        out["mean_r"] = _nanmean(chan)
     return out
 
 
-FACEGOOD_FPS = 30
-FACEGOOD_JAW_KEY = "mouth_stretch_c"
+def score_facegood(clips: Sequence[Clip], predict: Predictor) -> dict[str, float]:
+    """FACEGOOD metric of one method over its clips.
 
-
-def evaluate_facegood(facegood_dir: Path, predict: Predictor) -> dict[str, float]:
-    """FACEGOOD metric of one method over every ``wav/<id>.wav`` with ``bs_value/bs_value_<id>.npy``."""
-    from bridge.face import load_profile
-
-    # The shipped facegood profile lists the rig's 116 channels in FACEGOOD's order.
-    column = load_profile("facegood").names.index(FACEGOOD_JAW_KEY)
+    Raises:
+        ConfigError: no clip.
+    """
+    if not clips:
+        raise ConfigError("evaluate: no FACEGOOD clip with usable bs_value keys")
     ours, keys, rs = [], [], []
-    for wav in sorted((facegood_dir / "wav").glob("*.wav")):
-        keys_all = _reference(facegood_dir / "bs_value" / f"bs_value_{wav.stem}.npy")
-        if keys_all is None:
-            continue
-        if keys_all.shape[1] <= column:
-            raise ConfigError(f"evaluate: bs_value_{wav.stem}.npy has {keys_all.shape[1]} columns, not FACEGOOD's 116")
-        key = keys_all[:, column]
-        x, sr = read_wav(wav)
-        pred = predict(x, sr)
+    for clip in clips:
+        key = clip.reference[:, 0]
+        pred = predict(*read_wav(clip.audio))
         opening = _resample(pred.times_s, pred.opening, (np.arange(key.size) + 0.5) / FACEGOOD_FPS)
         ours.append(opening)
         keys.append(key)
         rs.append(pearson(opening, key))
-    if not rs:
-        raise ConfigError(f"evaluate: {facegood_dir} has no wav/*.wav clips")
     return {"jaw_r": pearson(np.concatenate(ours), np.concatenate(keys)), "clip_jaw_r": float(np.mean(rs)),
             "clips": float(len(rs))}  # fmt: skip
+
+
+def evaluate_grid(grid_dir: Path, predict: Predictor) -> dict[str, float]:
+    """GRID metrics of one method over a folder of clips."""
+    return score_grid(grid_clips(grid_dir), predict)
+
+
+def evaluate_mngu0(mngu0_dir: Path, predict: Predictor) -> dict[str, float]:
+    """MNGU0 metrics of one method over a folder of utterances."""
+    return score_mngu0(mngu0_clips(mngu0_dir), predict)
+
+
+def evaluate_facegood(facegood_dir: Path, predict: Predictor) -> dict[str, float]:
+    """FACEGOOD metric of one method over a folder with wav/ and bs_value/."""
+    return score_facegood(facegood_clips(facegood_dir), predict)
 
 
 # ---- methods ---------------------------------------------------------------------------------
@@ -396,18 +609,45 @@ def ulipsync_predictor() -> Predictor:
     return predict
 
 
+_CORPORA: dict[str, tuple[Callable[[Path], list[Clip]], Callable[[Sequence[Clip], Predictor], dict[str, float]]]] = {
+    "grid": (grid_clips, score_grid), "mngu0": (mngu0_clips, score_mngu0), "facegood": (facegood_clips, score_facegood),
+}  # fmt: skip
+
+
 def evaluate_all(data_dir: Path, methods: dict[str, Predictor]) -> dict[str, dict[str, dict[str, float]]]:
-    """{method: {corpus: scores}} for each of grid/, mngu0/ and facegood/ that the data folder has."""
-    corpora: dict[str, Callable[[Path, Predictor], dict[str, float]]] = {
-        "grid": evaluate_grid, "mngu0": evaluate_mngu0, "facegood": evaluate_facegood,
-    }  # fmt: skip
-    present = {name: score for name, score in corpora.items() if (data_dir / name).is_dir()}
-    if not present:
+    """{method: {corpus: scores}} for each of grid/, mngu0/ and facegood/ that the data folder has.
+
+    Every clip is checked once, before any method runs: one that cannot be scored is skipped with a
+    warning, and so is a corpus folder left without clips.
+
+    Raises:
+        ConfigError: the folder is missing, or has no corpus with a usable clip.
+    """
+    if not data_dir.is_dir():
+        raise ConfigError(f"evaluate: {data_dir} {'is not a folder' if data_dir.exists() else 'does not exist'}")
+    folders = {name: corpus_dir(data_dir, name) for name in _CORPORA}
+    if not any(folders.values()):
         raise ConfigError(f"evaluate: {data_dir} has none of the folders grid/, mngu0/, facegood/")
+    clips: dict[str, list[Clip]] = {}
+    for name, folder in folders.items():
+        if folder is None:
+            continue
+        try:
+            found = _CORPORA[name][0](folder)
+        except ConfigError as e:
+            log.warning("evaluate: %s left out: %s", folder, e)
+            continue
+        if found:
+            log.info("evaluate: %s: %d clip(s)", folder, len(found))
+            clips[name] = found
+        else:
+            log.warning("evaluate: %s has no clip that can be scored: left out", folder)
+    if not clips:
+        raise ConfigError(f"evaluate: {data_dir} has no clip that can be scored")
     out = {}
-    for name, predict in methods.items():
-        log.info("evaluating %s", name)
-        out[name] = {corpus: score(data_dir / corpus, predict) for corpus, score in present.items()}
+    for method, predict in methods.items():
+        log.info("evaluating %s", method)
+        out[method] = {name: _CORPORA[name][1](found, predict) for name, found in clips.items()}
     return out
 
 
@@ -424,21 +664,24 @@ def format_markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
     lines: list[str] = []
     with_grid = [n for n, r in results.items() if "grid" in r]
     if with_grid:
-        lines += ["| method | GRID r | closure recall | precision | F1 | onset error ms | MCC |", "|---" * 7 + "|"]
+        lines += ["| method | GRID r | closure recall | precision | F1 | onset error ms | MCC | clips |",
+                  "|---" * 8 + "|"]  # fmt: skip
         for name in with_grid:
-            lines.append(f"| {name} | " + " | ".join(f"{results[name]['grid'][c]:.2f}" for c in _GRID_COLS) + " |")
+            g = results[name]["grid"]
+            lines.append(f"| {name} | " + " | ".join(f"{g[c]:.2f}" for c in _GRID_COLS) + f" | {g['clips']:.0f} |")
     with_mngu0 = [n for n, r in results.items() if "mngu0" in r]
     if with_mngu0:
-        lines += ["", "| method | MNGU0 mean 12-ch r | lip aperture r | jaw r |", "|---|---|---|---|"]
+        lines += ["", "| method | MNGU0 mean 12-ch r | lip aperture r | jaw r | utterances |", "|---|---|---|---|---|"]
         for name in with_mngu0:
             m = results[name]["mngu0"]
-            lines.append(f"| {name} | " + " | ".join(f"{m[c]:.2f}" if c in m else "n/a" for c in _MNGU0_COLS) + " |")
+            cells = [f"{m[c]:.2f}" if c in m else "n/a" for c in _MNGU0_COLS] + [f"{m['utterances']:.0f}"]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     with_facegood = [n for n, r in results.items() if "facegood" in r]
     if with_facegood:
-        lines += ["", "| method | FACEGOOD jaw-key r (pooled) | per-clip mean r |", "|---|---|---|"]
+        lines += ["", "| method | FACEGOOD jaw-key r (pooled) | per-clip mean r | clips |", "|---|---|---|---|"]
         for name in with_facegood:
             fg = results[name]["facegood"]
-            lines.append(f"| {name} | {fg['jaw_r']:.3f} | {fg['clip_jaw_r']:.3f} |")
+            lines.append(f"| {name} | {fg['jaw_r']:.3f} | {fg['clip_jaw_r']:.3f} | {fg['clips']:.0f} |")
     with_ema = [n for n in with_mngu0 if "mean_r" in results[n]["mngu0"]]
     if with_ema:
         lines += ["", "| channel | " + " | ".join(with_ema) + " |", "|---" * (len(with_ema) + 1) + "|"]
@@ -461,8 +704,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate the requested methods, log the tables, optionally write them; exit code."""
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(names) - set(METHODS))
-    if unknown:
-        raise ConfigError(f"--methods: unknown {unknown}; choose from {METHODS}")
+    if unknown or not names:
+        raise ConfigError(f"--methods: {f'unknown {unknown}' if unknown else 'none given'}; choose from {METHODS}")
+    if args.markdown is not None and (args.markdown.is_dir() or not args.markdown.parent.is_dir()):
+        # Checked before the run, which can take minutes, not after it.
+        problem = "is a folder" if args.markdown.is_dir() else f"its folder {args.markdown.parent} does not exist"
+        raise ConfigError(f"--markdown {args.markdown}: {problem}")
     factories: dict[str, Callable[[], Predictor]] = {
         "model": lambda: model_predictor(args.weights, args.lookahead_ms),
         "face": lambda: face_predictor(args.weights, args.lookahead_ms),
@@ -472,7 +719,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     }
     results = evaluate_all(args.data, {n: factories[n]() for n in names})
     table = format_markdown(results)
-    log.info("accuracy on %s:\n%s", args.data, table)
+    # The scores also as fields of the event (NaN, e.g. no matched closure's onset, as null: valid JSON).
+    fields = {m: {c: {k: v if np.isfinite(v) else None for k, v in s.items()} for c, s in r.items()}
+              for m, r in results.items()}  # fmt: skip
+    log.info("accuracy on %s:\n%s", args.data, table, extra={"event": "evaluation", "results": fields})
     if args.markdown is not None:
-        args.markdown.write_text(table, encoding="utf-8")
+        try:
+            args.markdown.write_text(table, encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"--markdown {args.markdown}: cannot write ({e.strerror or e})") from e
     return 0

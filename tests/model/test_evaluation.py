@@ -143,7 +143,7 @@ def test_grid_skips_clips_without_labels_and_scores_the_known_frames(tmp_path: P
     np.save(tmp_path / "a_lips25fps.npy", lips[:, 0])  # the aperture column alone
     assert evaluate_grid(tmp_path, _truth_predictor({48000: lips[:, 0]}, 25))["r"] == pytest.approx(1.0)
     (tmp_path / "a_lips25fps.npy").unlink()
-    with pytest.raises(ConfigError, match="no <id>.wav with a usable"):
+    with pytest.raises(ConfigError, match="no GRID clip with a usable"):
         evaluate_grid(tmp_path, _truth_predictor({}, 25))
 
 
@@ -172,3 +172,136 @@ def test_a_data_folder_with_one_corpus_is_scored_on_that_corpus(tmp_path: Path) 
     assert list(results["energy"]) == ["grid"]
     table = format_markdown(results)
     assert table.startswith("| method | GRID r |") and "MNGU0" not in table and "FACEGOOD" not in table
+
+
+def _grid_clip(folder: Path, name: str, seed: int, seconds: float = 3.0) -> np.ndarray:
+    """A GRID-like clip (noise audio, random aperture at 25 fps); returns the reference."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(folder / f"{name}.wav", (rng.standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32), 16000)
+    lips = np.stack([rng.uniform(0.0, 0.05, int(25 * seconds)), np.full(int(25 * seconds), 0.3)], axis=1)
+    np.save(folder / f"{name}_lips25fps.npy", lips)
+    return lips
+
+
+def test_clips_that_cannot_be_scored_are_skipped_and_the_rest_scored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each of these used to stop the whole run (or crash it) or score the clip as r 0.
+    grid = tmp_path / "grid"
+    good = _grid_clip(grid, "good", 0)
+    _grid_clip(grid, "corrupt", 1)
+    (grid / "corrupt_lips25fps.npy").write_bytes(b"\x93NUMPY garbage")
+    _grid_clip(grid, "short", 2)
+    sf.write(grid / "short.wav", np.zeros(400, np.float32), 16000)  # 25 ms
+    np.save(grid / "constant_lips25fps.npy", np.full((75, 2), 0.05))
+    sf.write(grid / "constant.wav", np.zeros(48000, np.float32), 16000)
+    _grid_clip(grid, "transposed", 3)
+    np.save(grid / "transposed_lips25fps.npy", np.load(grid / "transposed_lips25fps.npy").T)
+    (grid / "._good.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # what macOS leaves beside copies
+    (grid / "._good_lips25fps.npy").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    caplog.set_level("WARNING")
+    results = evaluate_all(tmp_path, {"truth": _truth_predictor({48000: good[:, 0]}, 25)})
+    assert results["truth"]["grid"]["clips"] == 1.0 and results["truth"]["grid"]["r"] == pytest.approx(1.0)
+    skipped = " ".join(r.getMessage() for r in caplog.records)
+    for reason in ("cannot read corrupt_lips25fps.npy", "25 ms of audio", "aperture column is constant",
+                   "75 columns: expected (frames, 2)"):  # fmt: skip
+        assert reason in skipped
+    assert "._good" not in skipped
+
+
+def test_clips_are_found_in_nested_folders_any_case_and_any_audio_format(tmp_path: Path) -> None:
+    lips = _grid_clip(tmp_path / "GRID" / "s1", "a", 0)
+    x, sr = sf.read(tmp_path / "GRID" / "s1" / "a.wav", dtype="float32")
+    (tmp_path / "GRID" / "s1" / "a.wav").unlink()
+    sf.write(tmp_path / "GRID" / "s1" / "a.FLAC", x, sr)
+    results = evaluate_all(tmp_path, {"truth": _truth_predictor({48000: lips[:, 0]}, 25)})
+    assert results["truth"]["grid"]["clips"] == 1.0
+
+
+def test_a_reference_longer_than_its_audio_is_scored_where_both_exist(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # np.interp held the last prediction flat over the reference's extra frames (r 0.57 -> 0.28 for 3x).
+    lips = _grid_clip(tmp_path, "a", 0)
+    exact = evaluate_grid(tmp_path, _truth_predictor({48000: lips[:, 0]}, 25))
+    np.save(tmp_path / "a_lips25fps.npy", np.concatenate([lips, lips[::-1], lips]))
+    caplog.set_level("WARNING")
+    longer = evaluate_grid(tmp_path, _truth_predictor({48000: lips[:, 0]}, 25))
+    assert longer == exact and longer["r"] == pytest.approx(1.0)
+    assert "lasts 9.00 s at 25 frames/s but its audio 3.00 s" in caplog.text
+
+
+def test_infinite_ema_values_are_left_out_like_nan(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    ema = rng.standard_normal((400, 12))
+    sf.write(tmp_path / "u.wav", np.zeros(32000, dtype=np.float32), 16000)
+    at_100_hz = 0.5 * (ema[0::2] + ema[1::2])
+
+    def scores(bad: float) -> dict[str, float]:
+        e = ema.copy()
+        e[100, 9] = bad
+        np.save(tmp_path / "u.npy", e)
+        return evaluate_mngu0(tmp_path, _truth_ema_predictor(at_100_hz))
+
+    assert scores(np.inf) == scores(np.nan)
+    assert scores(np.nan)["r_tb_y"] == pytest.approx(1.0, abs=1e-3)
+
+
+def _truth_ema_predictor(ema_100hz: np.ndarray) -> Callable[[np.ndarray, int], Prediction]:
+    def predict(x: np.ndarray, sr: int) -> Prediction:
+        n = ema_100hz.shape[0]
+        return Prediction((np.arange(n) + 0.5) / 100, ema_100hz[:, 3] - ema_100hz[:, 5], ema_100hz)
+
+    return predict
+
+
+def test_a_dead_ema_channel_is_left_out_of_its_utterance_not_scored_zero(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    for name, dead in (("u", False), ("v", True)):
+        ema = rng.standard_normal((400, 12))
+        if dead:
+            ema[:, 2] = 0.0  # upper lip x sensor flat
+        sf.write(tmp_path / f"{name}.wav", np.zeros(32000 + (1600 if dead else 0), np.float32), 16000)
+        np.save(tmp_path / f"{name}.npy", ema)
+    table = {}
+    for name in ("u", "v"):
+        e = np.load(tmp_path / f"{name}.npy")
+        table[32000 + (1600 if name == "v" else 0)] = 0.5 * (e[0::2] + e[1::2])
+
+    def predict(x: np.ndarray, sr: int) -> Prediction:
+        return _truth_ema_predictor(table[x.size])(x, sr)
+
+    scores = evaluate_mngu0(tmp_path, predict)
+    assert scores["utterances"] == 2.0
+    assert scores["r_ul_x"] == pytest.approx(1.0, abs=1e-3)  # from the live sensor alone, not (1 + 0) / 2
+
+
+def test_facegood_reads_the_jaw_key_column_from_the_data_names_file(tmp_path: Path) -> None:
+    names = [f"ch{i}" for i in range(117)]
+    names[3] = "mouth_stretch_c"  # another rig order than FACEGOOD's (column 74)
+    np.save(tmp_path / "rig_bs_name.npy", np.array(names))
+    (tmp_path / "wav").mkdir()
+    (tmp_path / "bs_value").mkdir()
+    rng = np.random.default_rng(0)
+    keys = rng.uniform(0.0, 1.0, (90, 117))
+    sf.write(tmp_path / "wav" / "a.wav", np.zeros(48000, np.float32), 16000)
+    np.save(tmp_path / "bs_value" / "a.npy", keys)  # without the bs_value_ prefix
+
+    def predict(x: np.ndarray, sr: int) -> Prediction:
+        return Prediction((np.arange(90) + 0.5) / 30, keys[:, 3])
+
+    assert evaluate_facegood(tmp_path, predict)["jaw_r"] == pytest.approx(1.0)
+
+
+def test_evaluate_command_checks_its_arguments_before_the_run(tmp_path: Path) -> None:
+    from bridge.cli import main
+
+    _grid_clip(tmp_path / "data" / "grid", "a", 0)
+    data = str(tmp_path / "data")
+    assert main(["evaluate", "--data", data, "--methods", " , "]) == 2
+    assert main(["evaluate", "--data", data, "--methods", "energy", "--markdown", str(tmp_path / "no" / "t.md")]) == 2
+    assert main(["evaluate", "--data", str(tmp_path / "missing"), "--methods", "energy"]) == 2
+    out = tmp_path / "t.md"
+    assert main(["evaluate", "--data", data, "--methods", "energy", "--markdown", str(out)]) == 0
+    assert "| energy |" in out.read_text() and out.read_text().splitlines()[0].endswith("| clips |")
