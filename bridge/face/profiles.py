@@ -111,9 +111,16 @@ def source_vector(pose: FacePose) -> F32:
     return out
 
 
+# Bound on every number of a profile: float32 sums of weights times sources stay finite, so rig values
+# never become NaN or infinite on the wire (which would write invalid JSON).
+_MAX_ABS = 1e6
+
+
 def _number(where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: expected a number (got {value!r})")
+    if not abs(value) <= _MAX_ABS:  # NaN fails too
+        raise ConfigError(f"{where}: must be a finite number within +-{_MAX_ABS:g} (got {value!r})")
     return float(value)
 
 
@@ -157,6 +164,8 @@ def parse_profile(data: dict[str, Any], origin: str) -> Profile:
         offset[k] = _number(f"{where}.value", merged.get("value", 0.0))
         gain[k] = _number(f"{where}.gain", merged.get("gain", 1.0))
         gamma[k] = _number(f"{where}.gamma", merged.get("gamma", 1.0))
+        if gamma[k] <= 0:  # x ** gamma is infinite at 0
+            raise ConfigError(f"{where}.gamma: must be above 0 (got {gamma[k]:g})")
         lo[k] = _number(f"{where}.min", merged.get("min", 0.0))
         hi[k] = _number(f"{where}.max", merged.get("max", 1.0))
         if lo[k] > hi[k]:

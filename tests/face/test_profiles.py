@@ -95,8 +95,13 @@ def test_gain_curve_limits_and_symmetry() -> None:
         ({"channels": {"x": {"min": 1.0, "max": 0.0}}}, "min is above max"),
         ({"channels": {}}, "needs a"),
         ({"channels": {"x": {"gain": "big"}}}, "expected a number"),
+        ({"channels": {"x": {"min": float("nan")}}}, r"channels.x.min: must be a finite number"),
+        ({"channels": {"x": {"gain": float("inf")}}}, r"channels.x.gain: must be a finite number"),
+        ({"channels": {"x": {"from": {"jawOpen": 1e308}}}}, r"channels.x.from.jawOpen: must be a finite number"),
+        ({"channels": {"x": {"curve": "power", "gamma": -1.0}}}, r"channels.x.gamma: must be above 0"),
     ],
-    ids=["unknown source", "unknown key", "bad curve", "min above max", "no channels", "not a number"],
+    ids=["unknown source", "unknown key", "bad curve", "min above max", "no channels", "not a number", "nan min",
+         "inf gain", "huge weight", "negative gamma"],  # fmt: skip
 )
 def test_invalid_profiles_are_rejected_by_name(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
