@@ -93,8 +93,18 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
             data, rate_hz = sf.read(str(readable), dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
+    _check_rate(path, int(rate_hz))
     _check_finite(path, data)
     return data, int(rate_hz)
+
+
+# Rates outside this are a damaged header, not audio: resampling 1 Hz "audio" to 16 kHz asks for tens of GB.
+MIN_RATE_HZ, MAX_RATE_HZ = 1000, 768000
+
+
+def _check_rate(path: Path, rate_hz: int) -> None:
+    if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
+        raise AudioError(f"{path}: sample rate {rate_hz} Hz is not an audio rate (1-768 kHz): a damaged header?")
 
 
 def _mono(path: Path, data: npt.NDArray[np.float32], channel: int | None) -> npt.NDArray[np.float32]:
@@ -136,6 +146,7 @@ class FileSource:
             self._readable, self._mpeg = stack.enter_context(_readable(path, self._catcher))
             with _decoding(path), self._open() as f:
                 self.sample_rate_hz = int(f.samplerate)
+                _check_rate(path, self.sample_rate_hz)
                 while True:
                     with _caught(self._catcher, self._mpeg):
                         raw = f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)

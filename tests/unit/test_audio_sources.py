@@ -61,6 +61,22 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         read_audio(write_wav(tmp_path / "m.wav", np.zeros(100, dtype=np.float32), 16000), channel=3)
 
 
+@pytest.mark.parametrize("rate_hz", [1, 7, 2**31 - 1])
+def test_a_damaged_header_rate_is_one_clear_error(tmp_path: Path, rate_hz: int) -> None:
+    # A WAV whose header says 1 Hz made bake resample it to 16 kHz: MemoryError for 40 GiB, ending the batch.
+    import struct
+
+    pcm = (np.sin(np.arange(16000) / 5) * 8000).astype("<i2").tobytes()
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, rate_hz, rate_hz * 2 & 0xFFFFFFFF, 2, 16)
+    path = tmp_path / "bad_header.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + fmt + b"data"
+                     + struct.pack("<I", len(pcm)) + pcm)  # fmt: skip
+    with pytest.raises(AudioError, match=f"sample rate {rate_hz} Hz is not an audio rate"):
+        read_audio(path)
+    with pytest.raises(AudioError, match="is not an audio rate"):
+        FileSource(path, None, 10, realtime=False)
+
+
 def test_file_source_blocks_cover_the_file(tmp_path: Path) -> None:
     x = np.arange(16000, dtype=np.float32) / 16000
     src = FileSource(write_wav(tmp_path / "r.wav", x, 16000, "FLOAT"), None, 10, realtime=False)
