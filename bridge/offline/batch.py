@@ -9,6 +9,7 @@ the other files are still baked.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import logging
 import multiprocessing
@@ -262,15 +263,24 @@ def _exit_worker(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _init_worker() -> None:
-    """Workers leave stopping to the parent.
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Workers leave stopping to the parent, and stop when it dies.
 
     Ctrl+C reaches the whole process group: a worker that took it would fail its file and go on to
     the next. The parent stops a worker with SIGTERM, which unwinds the file in progress through
-    SystemExit, so its temporary output is removed on the way out.
+    SystemExit, so its temporary output is removed on the way out. A parent killed outright (SIGKILL:
+    a CI timeout, the OOM killer) cannot do that, and its workers went on forever holding the caller's
+    output pipe open: Linux sends them the same SIGTERM when it dies.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_worker)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # it died before the request above
+        os._exit(1)
 
 
 def _bake_in_worker(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
@@ -293,7 +303,9 @@ def _pool_results(
     # log writer thread); the bake itself starts no threads.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker)
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+    )
     try:
         futures = [pool.submit(_bake_in_worker, j, settings) for j in jobs]
         for fut in as_completed(futures):
