@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +13,11 @@ import numpy as np
 from bridge.audio.files import read_audio
 from bridge.audio.resample import StreamingResampler, resample
 from bridge.config import Config, ModelConfig
-from bridge.errors import BridgeError, ModelError
+from bridge.errors import AudioError, BridgeError, ModelError
 from bridge.frames import F32, ModelOutput
 from bridge.offline import guided
 from bridge.offline.exports import FORMATS, ExportOptions
-from bridge.offline.manifest import Sidecar, write_sidecar
+from bridge.offline.manifest import Sidecar, atomic_file, identities, write_sidecar
 from bridge.offline.take import Phone, Take
 from bridge.pipeline import render_offline
 from bridge.stages import ArticulationModel
@@ -60,6 +58,7 @@ class BakeJob:
         sidecar: where the bake record goes.
         transcript: the transcript text, None without one.
         digest: settings digest written to the sidecar.
+        inputs: the files the bake reads (the audio, and its transcript file when there is one).
     """
 
     source: Path
@@ -67,6 +66,7 @@ class BakeJob:
     sidecar: Path
     transcript: str | None
     digest: str
+    inputs: tuple[Path, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,21 +178,8 @@ def make_parent(path: Path) -> None:
 
 def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> None:
     make_parent(path)
-    tmp = path.with_name(path.name + ".tmp")
-    written = False
-    try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as out:
-            FORMATS[fmt].write(take, options, out)
-        os.replace(tmp, path)
-        written = True
-    except OSError as e:
-        raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
-    finally:
-        if not written:  # also when interrupted (Ctrl+C, SIGTERM) halfway through a long export
-            # Where the folder could not be made or is read-only there is nothing to remove, and the
-            # unlink's own error (ENOTDIR, EROFS) must not replace the one above.
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+    with atomic_file(path) as out:
+        FORMATS[fmt].write(take, options, out)
 
 
 def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
@@ -203,10 +190,19 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         BridgeError: an output cannot be written, or another pipeline error.
     """
     t0 = time.perf_counter()
+    try:
+        # Taken before reading: a file replaced during the bake no longer matches, and is baked again.
+        inputs = identities(job.inputs)
+    except OSError as e:
+        raise AudioError(f"{e.filename or job.source}: {e.strerror or e}") from e
     samples, rate_hz = read_audio(job.source, settings.cfg.audio.channel)
     take, align_s = make_take(job.source, samples, rate_hz, settings, job.transcript)
     for fmt, path in job.outputs:
         _write_atomic(path, fmt, take, settings.export)
+    try:
+        outputs = identities(tuple(p for _, p in job.outputs))
+    except OSError as e:  # another process removed it meanwhile
+        raise BridgeError(f"{e.filename}: {e.strerror or e}") from e
     write_sidecar(
         job.sidecar,
         Sidecar(
@@ -217,6 +213,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
             frames=len(take.frames),
             aligned=bool(take.transcript),
             warnings=take.warnings,
+            files=inputs | outputs,
         ),
     )
     return BakeReport(

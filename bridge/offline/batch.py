@@ -220,7 +220,7 @@ def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | 
 
 def _digest_extra(settings: BakeSettings) -> dict[str, object]:
     return {
-        "formats": list(settings.formats),
+        "formats": sorted(settings.formats),  # the order they were asked in changes no output
         "extended_shapes": settings.export.extended_shapes,
         "phone_weight": settings.phone_weight,
         "recognize": settings.recognize,
@@ -354,7 +354,7 @@ def bake(request: BakeRequest) -> BatchResult:
         if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
             skipped.append(source)
             continue
-        jobs.append(BakeJob(source, outputs, sidecar, transcript, digest))
+        jobs.append(BakeJob(source, outputs, sidecar, transcript, digest, inputs))
     if skipped:
         log.info(
             "%d of %d files are up to date (use --force to bake them again)",

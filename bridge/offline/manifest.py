@@ -1,8 +1,11 @@
 """Bake sidecars: what produced an output (settings digest), so unchanged inputs are skipped next time.
 
 Every baked input gets ``<output stem>.bake.json`` next to its outputs, written last, after every
-output is complete. An input is up to date when its sidecar exists, names the same settings digest
-and outputs, and the sidecar and every output are newer than the audio and its transcript file.
+output is complete. It records the size and modification time of the audio and transcript it read and
+of every output it wrote. An input is up to date when its sidecar names the same settings digest and
+outputs and every one of those files is still exactly as recorded: a different recording copied over
+the audio with its old time (``cp -p``, rsync, an archive) is baked again, and so is an output that
+another bake of the same tree replaced, or that someone edited.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import hashlib
 import json
 import logging
 import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bridge import __version__
 from bridge.config import Config
@@ -40,6 +45,7 @@ class Sidecar:
         frames: frames written.
         aligned: whether transcript phones drove the face.
         warnings: warnings of the bake.
+        files: ``file_identity`` of the inputs read and the outputs written, by absolute path.
     """
 
     digest: str
@@ -49,6 +55,22 @@ class Sidecar:
     frames: int
     aligned: bool
     warnings: tuple[str, ...]
+    files: dict[str, tuple[int, int]]
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(size, mtime in ns) of a file.
+
+    Raises:
+        OSError: it cannot be read.
+    """
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def identities(paths: tuple[Path, ...]) -> dict[str, tuple[int, int]]:
+    """``file_identity`` of each path, keyed by its absolute path (the same file however it was named)."""
+    return {os.path.abspath(p): file_identity(p) for p in paths}
 
 
 def _file_identity(path: str) -> str:
@@ -73,9 +95,11 @@ def settings_digest(cfg: Config, extra: dict[str, Any], transcript: str | None) 
         extra: bake options (formats, export options, blend weight).
         transcript: the transcript text, None without one.
     """
+    config = {s: dataclasses.asdict(getattr(cfg, s)) for s in _RELEVANT_SECTIONS}
+    del config["output"]["subject"]  # receivers show it; no bake output holds it
     payload = {
         "version": __version__,
-        "config": {s: dataclasses.asdict(getattr(cfg, s)) for s in _RELEVANT_SECTIONS},
+        "config": config,
         "weights": _file_identity(cfg.model.weights),
         "head": _file_identity(cfg.model.head),
         # A profile file edited in place changes the rig channels under the same path.
@@ -92,17 +116,38 @@ def sidecar_path(stem: Path) -> Path:
     return stem.with_name(stem.name + SIDECAR_SUFFIX)
 
 
-def write_sidecar(path: Path, sidecar: Sidecar) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves a sidecar for partial outputs."""
-    tmp = path.with_name(path.name + ".tmp")
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` complete or not at all: written under a temporary name of its
+    own in the same folder, then renamed. Two bakes writing one path at once each rename a whole file;
+    a failed or interrupted write leaves nothing behind.
+
+    Raises:
+        BridgeError: it cannot be written.
+    """
+    tmp: Path | None = None
     try:
-        tmp.write_text(json.dumps(dataclasses.asdict(sidecar), indent=1) + "\n", encoding="utf-8")
+        name = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any output
+        tmp = name
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            yield out
         os.replace(tmp, path)
+        tmp = None
     except OSError as e:
         raise BridgeError(f"{path}: cannot write ({e.strerror or e})") from e
-    finally:  # a failed or interrupted write leaves nothing behind (after the rename there is no tmp)
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    finally:
+        if tmp is not None:  # also when interrupted (Ctrl+C, SIGTERM) halfway through a long export
+            # Where the folder is read-only there is nothing to remove, and the unlink's own error must
+            # not replace the one above.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+
+def write_sidecar(path: Path, sidecar: Sidecar) -> None:
+    """Write atomically, so a crash never leaves a sidecar for partial outputs."""
+    with atomic_file(path) as out:
+        out.write(json.dumps(dataclasses.asdict(sidecar), indent=1) + "\n")
 
 
 def read_sidecar(path: Path) -> Sidecar | None:
@@ -117,19 +162,18 @@ def read_sidecar(path: Path) -> Sidecar | None:
             frames=int(data["frames"]),
             aligned=bool(data["aligned"]),
             warnings=tuple(str(w) for w in data["warnings"]),
+            files={str(k): (int(v[0]), int(v[1])) for k, v in data["files"].items()},
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None  # also a sidecar of an older version, without "files": baked again once
 
 
 def up_to_date(sidecar: Path, outputs: tuple[Path, ...], inputs: tuple[Path, ...], digest: str) -> bool:
-    """True when ``outputs`` were made from ``inputs`` with the same settings and nothing changed since."""
+    """True when ``outputs`` were made from ``inputs`` with the same settings and none of them changed since."""
     record = read_sidecar(sidecar)
-    if record is None or record.digest != digest or set(record.outputs) != {str(o) for o in outputs}:
+    if record is None or record.digest != digest:
         return False
     try:
-        newest_input = max(p.stat().st_mtime_ns for p in inputs)
-        oldest_output = min(p.stat().st_mtime_ns for p in (*outputs, sidecar))
+        return record.files == identities((*inputs, *outputs))
     except OSError:
         return False
-    return oldest_output >= newest_input

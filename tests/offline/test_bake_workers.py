@@ -39,7 +39,8 @@ def test_workers_stop_when_the_bake_is_killed_outright(tmp_path: Path) -> None:
     for i in range(40):
         shutil.copy(EXAMPLE_WAV, tmp_path / f"line{i:02d}.wav")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "bake", str(tmp_path), "-o", str(tmp_path / "out"), "-j", "2", "--no-progress"],
+        [sys.executable, "-m", "bridge", "bake", str(tmp_path), "-o", str(tmp_path / "out"), "-j", "2",
+         "--no-progress"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -270,7 +270,8 @@ def test_an_interrupted_export_leaves_no_partial_file(
 
     monkeypatch.setitem(FORMATS, "rhubarb-tsv", dataclasses.replace(FORMATS["rhubarb-tsv"], write=interrupted))
     with pytest.raises(KeyboardInterrupt):
-        job = BakeJob(src, (("rhubarb-tsv", tmp_path / "line.tsv"),), tmp_path / "line.bake.json", None, "digest")
+        tsv = (("rhubarb-tsv", tmp_path / "line.tsv"),)
+        job = BakeJob(src, tsv, tmp_path / "line.bake.json", None, "digest", (src,))
         bake_file(job, BakeSettings(Config(), ("rhubarb-tsv",), ExportOptions(), 0.0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["line.wav"]
 
@@ -326,19 +327,19 @@ def test_a_failed_write_on_a_read_only_file_system_keeps_its_own_error(
     """On a read-only file system removing the temporary file fails too; that second error used to win."""
     src = clip(tmp_path / "line.wav", speech)
 
-    real_open = Path.open
+    real_open = os.open
 
-    def read_only(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self.suffix == ".tmp":
+    def read_only(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith(".tmp"):
             raise OSError(errno.EROFS, "Read-only file system")
-        return real_open(self, *args, **kwargs)
+        return real_open(path, flags, *args, **kwargs)
 
     def unlink(self: Path, missing_ok: bool = False) -> None:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(Path, "open", read_only)
+    monkeypatch.setattr(os, "open", read_only)
     monkeypatch.setattr(Path, "unlink", unlink)
-    job = BakeJob(src, (("jsonl", tmp_path / "line.jsonl"),), tmp_path / "line.bake.json", None, "digest")
+    job = BakeJob(src, (("jsonl", tmp_path / "line.jsonl"),), tmp_path / "line.bake.json", None, "digest", (src,))
     with pytest.raises(BridgeError, match=r"line\.jsonl: cannot write \(Read-only file system\)"):
         bake_file(job, BakeSettings(Config(), ("jsonl",), ExportOptions(), 0.0))
 
