@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 from bridge import __version__
 from bridge.config import Config
@@ -117,7 +117,7 @@ def sidecar_path(stem: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[IO[str]]:
+def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file that appears at ``path`` complete or not at all: written under a temporary name of its
     own in the same folder, then renamed. Two bakes writing one path at once each rename a whole file;
     a failed or interrupted write leaves nothing behind.
