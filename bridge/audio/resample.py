@@ -30,7 +30,9 @@ def to_mono(samples: npt.NDArray[np.floating], channel: int | None) -> F32:
             return np.ascontiguousarray(x[:, 0])
         return np.ascontiguousarray(x.mean(axis=1, dtype=np.float32))
     if not 0 <= channel < x.shape[1]:
-        raise IndexError(f"channel {channel} requested but the audio has {x.shape[1]} channels")
+        n = x.shape[1]
+        raise IndexError(f"channel {channel} requested but the audio has {n} channel{'s' if n > 1 else ''}"
+                         f" (numbered from 0: {'0' if n == 1 else f'0-{n - 1}'})")  # fmt: skip
     return np.ascontiguousarray(x[:, channel])
 
 

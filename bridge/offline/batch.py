@@ -8,6 +8,7 @@ the other files are still baked.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import glob
@@ -213,9 +214,12 @@ def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | 
     if not txt.is_file():
         return None, None
     try:
-        return txt.read_text(encoding="utf-8"), txt
+        raw = txt.read_bytes()
+        # Windows editors save "Unicode" text as UTF-16 with a byte-order mark; the mark tells it apart.
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        return raw.decode("utf-16" if utf16 else "utf-8-sig"), txt
     except (OSError, UnicodeDecodeError) as e:
-        raise BridgeError(f"{txt}: cannot read the transcript ({e})") from e
+        raise BridgeError(f"{txt}: cannot read the transcript ({e}; save it as UTF-8)") from e
 
 
 def _digest_extra(settings: BakeSettings) -> dict[str, object]:
