@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bridge.errors import ConfigError
@@ -12,7 +13,7 @@ def same_file(a: Path, b: Path) -> bool:
     try:
         return a.samefile(b)
     except OSError:  # one of them does not exist (yet): compare where they would be
-        return a.resolve() == b.resolve()
+        return os.path.realpath(a) == os.path.realpath(b)  # Path.resolve raises on a symlink loop
 
 
 def refuse_overwrite(flag: str, output: Path, inputs: tuple[Path, ...]) -> None:

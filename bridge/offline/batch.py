@@ -2,8 +2,8 @@
 
 Outputs go next to each input (same stem, the format's suffix), or into a mirror tree under
 ``-o DIR`` (paths relative to the folder or glob base that found the input), or, for a single
-input file, to ``-o FILE`` itself. A file that fails is reported at the end and the exit status is 1;
-the other files are still baked.
+input file, to ``-o FILE`` itself (``_output_is_file`` has the rule). A file that fails is reported
+at the end and the exit status is 1; the other files are still baked.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
+import errno
+import fnmatch
 import glob
 import logging
 import multiprocessing
@@ -18,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,7 @@ class BakeRequest:
     Attributes:
         inputs: files, folders and glob patterns.
         output: None (next to inputs), a folder (mirror tree) or, for one input file, a file path.
+        output_folder: ``-o`` was written with a trailing slash: a folder even for one input file.
         settings: shared bake settings.
         text: transcript for a single input (``--text``).
         text_files: use ``<stem>.txt`` next to an audio file as its transcript.
@@ -61,6 +64,7 @@ class BakeRequest:
     workers: int = 1
     force: bool = False
     progress: bool = True
+    output_folder: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +112,83 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
+def _name_matches(name: str, pattern: str) -> bool:
+    """One path component against one glob component; as in glob, wildcards skip names starting with a dot."""
+    return (pattern.startswith(".") or not name.startswith(".")) and fnmatch.fnmatch(name, pattern)
+
+
+def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """glob's rules, with ``**`` as any number of (not hidden) folders."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return _parts_match(parts, pattern[1:]) or (
+            bool(parts) and _name_matches(parts[0], "*") and _parts_match(parts[1:], pattern)
+        )
+    return bool(parts) and _name_matches(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Everything but folders under ``folder``, without entering linked folders (a link to ``.`` would loop)."""
+    return [Path(d, name) for d, _, names in os.walk(folder) for name in names]
+
+
+def _glob(spec: str, base: Path) -> list[Path]:
+    """``glob.glob``, except that ``**`` does not follow linked folders: glob's does, and two links to
+    ``.`` make it walk 2^40 paths."""
+    pattern = Path(spec).parts
+    if "**" not in pattern:
+        return [Path(m) for m in glob.glob(spec)]
+    rest = pattern[len(base.parts) :]
+    return [p for p in _files_under(base) if _parts_match(p.relative_to(base).parts, rest)]
+
+
+def _audio_files(candidates: Iterable[Path], spec: str) -> list[Path]:
+    """The audio files among ``candidates``, sorted; links to audio that lead nowhere are named in a warning."""
+    files: list[Path] = []
+    broken: list[Path] = []
+    for p in candidates:
+        if p.suffix.lower() not in AUDIO_SUFFIXES:
+            continue
+        if p.is_file():
+            files.append(p)
+        elif p.is_symlink():
+            broken.append(p)
+    if broken:
+        log.warning(
+            "%s: skipped %d broken symbolic link%s (dangling or looping): %s",
+            spec, len(broken), "" if len(broken) == 1 else "s", ", ".join(str(p) for p in sorted(broken)),
+            extra={"event": "bake_broken_links", "count": len(broken)},
+        )  # fmt: skip
+    return sorted(files)
+
+
+def _links_in(path: Path) -> int:
+    """How many components of ``path`` (as written) are symbolic links."""
+    return sum(p.is_symlink() for p in (path, *path.parents))
+
+
+def _unique(found: list[Found]) -> list[Found]:
+    """One entry per real file: the path with the fewest symbolic links in it, else the first; the others are logged."""
+    same_file: dict[str, list[Found]] = {}
+    for f in found:
+        same_file.setdefault(os.path.realpath(f.path), []).append(f)  # unlike Path.resolve, never raises on a loop
+    unique = []
+    for group in same_file.values():
+        keep = group[0] if len(group) == 1 else min(group, key=lambda f: _links_in(f.path))
+        for f in group:
+            if f.path != keep.path:
+                log.info("%s: skipped, the same file as %s", f.path, keep.path,
+                         extra={"event": "bake_duplicate", "file": str(f.path)})  # fmt: skip
+        unique.append(keep)
+    return unique
+
+
 def collect_inputs(specs: tuple[str, ...]) -> list[Found]:
     """Expand folders (recursively) and glob patterns into audio files, sorted, without duplicates.
 
     A name that is neither a folder nor a pattern is kept even if it does not exist: it fails
-    at bake time and is reported with the others.
+    at bake time and is reported with the others. Neither folders nor ``**`` enter linked folders.
 
     Raises:
         ConfigError: a folder or pattern that holds no audio file.
@@ -122,26 +198,30 @@ def collect_inputs(specs: tuple[str, ...]) -> list[Found]:
         path = Path(spec)
         if glob.has_magic(spec) and not path.exists():  # "take[1].wav" may be a real name
             base = _glob_base(spec)
-            matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in AUDIO_SUFFIXES]
+            files = _audio_files(_glob(spec, base), spec)
             if not files:
                 raise ConfigError(f"{spec}: the pattern matches no audio file")
             found += [Found(m, base) for m in files]
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            files = _audio_files(_files_under(path), spec)
             if not files:
                 raise ConfigError(f"{spec}: the folder holds no audio file ({', '.join(sorted(AUDIO_SUFFIXES))})")
             found += [Found(p, path) for p in files]
         else:
             found.append(Found(path, None))
-    seen: set[Path] = set()
-    unique = []
-    for f in found:
-        key = f.path.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique
+    return _unique(found)
+
+
+def _broken_link(path: Path) -> str | None:
+    """Why ``path`` cannot be followed, when it is a looping or dangling symbolic link."""
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return f"a dangling symbolic link (to {os.readlink(path)})"
+    return None
 
 
 def _strip_suffix(path: Path) -> Path:
@@ -152,38 +232,94 @@ def _strip_suffix(path: Path) -> Path:
     return path.with_suffix("")
 
 
-def _is_file_target(request: BakeRequest, found: list[Found]) -> bool:
+# Suffixes that make a name a file's: a folder -o with one of them is a mistake (``-o new.jsonl``).
+_FILE_SUFFIXES = AUDIO_SUFFIXES | {"." + f.suffix.rsplit(".", 1)[-1] for f in FORMATS.values()}
+
+
+def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
+    """Whether ``-o`` names the output file (True) or a folder for the mirror tree (False).
+
+    ``-o`` is a file when there is one input, named on the command line, and ``-o`` has a suffix,
+    is not a folder and was not written with a trailing slash. Otherwise it is a folder.
+
+    Raises:
+        ConfigError: an audio file name (a later folder bake would read it as a recording), an
+            existing file where a folder is needed, or a file's name (an output or audio suffix)
+            for a folder that does not exist yet.
+    """
     out = request.output
-    return (
-        out is not None
-        and len(found) == 1
-        and found[0].root is None
-        and not out.is_dir()
-        and not str(out).endswith(("/", "\\"))
-        and out.suffix != ""
-    )
+    if out is None:
+        return False
+    single = len(found) == 1 and found[0].root is None
+    if single and out.suffix and not request.output_folder and not out.is_dir():
+        if out.suffix.lower() in AUDIO_SUFFIXES:
+            refuse_overwrite("-o", out, (found[0].path,))  # the more precise message when it is the input
+            raise ConfigError(f"-o {out}: an audio file name; a later bake of its folder would read it as a recording")
+        return True
+    if out.exists() and not out.is_dir():
+        if single:
+            raise ConfigError(f"-o {out}: is a file without a suffix; name the output file with one "
+                              f"({out}.jsonl) or a folder")  # fmt: skip
+        raise ConfigError(f"-o {out}: is a file; with several inputs -o must be a folder")
+    if not out.exists() and not request.output_folder and out.suffix.lower() in _FILE_SUFFIXES:
+        raise ConfigError(f"-o {out}: names a file, but the inputs need a folder (end it with / for a folder "
+                          "of that name)")  # fmt: skip
+    return False
 
 
-def plan_outputs(request: BakeRequest, found: list[Found]) -> list[tuple[Path, tuple[tuple[str, Path], ...], Path]]:
+def _file_outputs(out: Path, formats: tuple[str, ...]) -> tuple[tuple[tuple[str, Path], ...], Path]:
+    """((format, path), ...) and the stem for ``-o FILE``: one format gets FILE itself; with several, the
+    format whose suffix ends FILE gets it and the others share its stem.
+
+    Raises:
+        ConfigError: several formats and a name that ends with none of their suffixes.
+    """
+    if len(formats) == 1:
+        return ((formats[0], out),), _strip_suffix(out)
+    named = [f for f in formats if out.name.endswith(FORMATS[f].suffix) and len(out.name) > len(FORMATS[f].suffix)]
+    if not named:
+        suffixes = ", ".join(FORMATS[f].suffix for f in formats)
+        raise ConfigError(f"-o {out}: with several formats the name must end with one of {suffixes}")
+    suffix = max((FORMATS[f].suffix for f in named), key=len)  # take.visemes.csv: visemes, not llf-csv
+    stem = out.with_name(out.name[: -len(suffix)])
+    return tuple((f, Path(f"{stem}{FORMATS[f].suffix}")) for f in formats), stem
+
+
+Plan = tuple[Path, tuple[tuple[str, Path], ...], Path]
+
+
+def _refuse_collisions(planned: list[Plan]) -> None:
+    """Raise one ConfigError naming every pair of inputs that would write the same file.
+
+    Stems alone are not enough: ``y.wav``'s visemes and ``y.visemes.wav``'s CSV are both ``y.visemes.csv``.
+    """
+    owner: dict[str, Path] = {}
+    clashes: dict[tuple[Path, Path], list[Path]] = {}
+    for source, outputs, sidecar in planned:
+        for path in (*(p for _, p in outputs), sidecar):
+            first = owner.setdefault(os.path.abspath(path), source)
+            if first != source:
+                clashes.setdefault((source, first), []).append(path)
+    if clashes:
+        raise ConfigError("; ".join(
+            f"{a} and {b} would write the same outputs ({', '.join(str(p) for p in paths)})"
+            for (a, b), paths in clashes.items()
+        ))  # fmt: skip
+
+
+def plan_outputs(request: BakeRequest, found: list[Found]) -> list[Plan]:
     """(input, ((format, output path), ...), sidecar path) per input.
 
     Raises:
-        ConfigError: two inputs would write the same output.
+        ConfigError: an ``-o`` that does not fit the inputs or formats, or two inputs that would
+            write the same file.
     """
     formats = request.settings.formats
-    planned = []
-    if _is_file_target(request, found):
+    if _output_is_file(request, found):
         assert request.output is not None
-        out = request.output
-        stem = _strip_suffix(out)
-        outputs = (
-            ((formats[0], out),)
-            if len(formats) == 1
-            else tuple((f, Path(f"{stem}{FORMATS[f].suffix}")) for f in formats)
-        )
-        planned.append((found[0].path, outputs, sidecar_path(stem)))
-        return planned
-    owner: dict[Path, Path] = {}
+        outputs, stem = _file_outputs(request.output, formats)
+        return [(found[0].path, outputs, sidecar_path(stem))]
+    planned: list[Plan] = []
     for f in found:
         if request.output is None:
             stem = f.path.with_suffix("")
@@ -191,12 +327,10 @@ def plan_outputs(request: BakeRequest, found: list[Found]) -> list[tuple[Path, t
             stem = request.output / f.path.with_suffix("").name
         else:
             stem = request.output / f.path.relative_to(f.root).with_suffix("")
-        if stem in owner:
-            raise ConfigError(f"{f.path} and {owner[stem]} would write the same outputs ({stem}.*)")
-        owner[stem] = f.path
         planned.append(
             (f.path, tuple((fmt, Path(f"{stem}{FORMATS[fmt].suffix}")) for fmt in formats), sidecar_path(stem))
         )
+    _refuse_collisions(planned)
     return planned
 
 
@@ -345,6 +479,10 @@ def bake(request: BakeRequest) -> BatchResult:
     skipped: list[Path] = []
     failed: list[Failure] = []
     for source, outputs, sidecar in plan_outputs(request, found):
+        broken = _broken_link(source)
+        if broken is not None:
+            failed.append(Failure(source, broken))
+            continue
         try:
             transcript, txt = _transcript(request, source)
         except BridgeError as e:

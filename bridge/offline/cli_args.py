@@ -45,9 +45,8 @@ def add_bake_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o",
         "--output",
-        type=Path,
-        help="output folder (mirror tree of the inputs), or for one input file the output file; "
-        "default: next to each input",
+        help="output folder (mirror tree of the inputs), or for one input file the output file (a name with a "
+        "suffix; end it with / for a folder); default: next to each input",
     )
     p.add_argument(
         "-f",
@@ -101,7 +100,8 @@ def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
     )
     return BakeRequest(
         inputs=tuple(args.inputs),
-        output=args.output,
+        output=None if args.output is None else Path(args.output),
+        output_folder=args.output is not None and args.output.endswith(("/", os.sep)),  # Path drops the slash
         settings=settings,
         text=args.text,
         text_files=not args.no_text_files,

@@ -155,6 +155,11 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}/a.wav", "-o", "{d}/a.wav"], "would overwrite the input {d}/a.wav"),
         (["{d}", "-j", "2", "--profile", "nope"], "face.profile: expected one of"),
         (["{d}", "--weights", "{d}/a.wav"], "{d}/a.wav: not a weights file made by `avatar-bridge train`"),
+        (["{d}", "-o", "{d}/afile"], "-o {d}/afile: is a file; with several inputs -o must be a folder"),
+        (["{d}/a.wav", "-o", "{d}/afile"], "-o {d}/afile: is a file without a suffix"),
+        (["{d}", "-o", "{d}/new.jsonl"], "-o {d}/new.jsonl: names a file, but the inputs need a folder"),
+        (["{d}/a.wav", "-o", "{d}/take.wav"], "-o {d}/take.wav: an audio file name"),
+        (["{d}/a.wav", "-o", "{d}/t.json", "-f", "jsonl,rhubarb-json"], "must end with one of .jsonl, .rhubarb.json"),
     ],
     ids=[
         "collision",
@@ -167,6 +172,11 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         "overwrite-input",
         "profile",
         "weights",
+        "output-is-a-file",
+        "output-is-a-file-without-suffix",
+        "file-name-for-a-folder",
+        "audio-output",
+        "suffix-of-no-format",
     ],
 )
 def test_usage_errors_stop_before_baking(
@@ -174,10 +184,11 @@ def test_usage_errors_stop_before_baking(
 ) -> None:
     clip(tmp_path / "a.wav", speech)
     clip(tmp_path / "sub" / "a.wav", speech)
+    (tmp_path / "afile").write_text("hi\n")
     assert main(["bake", *(a.format(d=tmp_path) for a in argv), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message.format(d=tmp_path) in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "a.jsonl").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "afile", "sub"]  # nothing written or made
     assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
 
 
@@ -411,3 +422,103 @@ def test_channel_selects_one_channel_of_each_file(tmp_path: Path, speech: tuple[
     assert max_voice(tmp_path / "right.jsonl") == 0.0 and max_voice(tmp_path / "cfg.jsonl") == 0.0
     mix = json.loads((tmp_path / "mix.bake.json").read_text())["digest"]
     assert json.loads((tmp_path / "right.bake.json").read_text())["digest"] != mix
+
+
+@pytest.mark.parametrize("to_folder", [True, False], ids=["-o", "next-to-inputs"])
+def test_every_output_path_is_checked_for_collisions(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], to_folder: bool
+) -> None:
+    """``y.wav``'s viseme track and ``y.visemes.wav``'s Live Link Face CSV are both ``y.visemes.csv``."""
+    col = tmp_path / "col"
+    for name in ("y.wav", "y.visemes.wav", "a.wav", "a.flac", "ok.wav"):
+        clip(col / name, speech)
+    out = ["-o", str(tmp_path / "out")] if to_folder else []
+    assert main(["bake", str(col), *out, "-f", "llf-csv,visemes", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    stem = tmp_path / "out" if to_folder else col
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"{col / 'a.wav'} and {col / 'a.flac'} would write the same outputs ({stem / 'a.csv'}, " in err
+    assert f"{col / 'y.wav'} and {col / 'y.visemes.wav'} would write the same outputs ({stem / 'y.visemes.csv'})" in err
+    assert not (tmp_path / "out").exists() and not (col / "ok.csv").exists()
+
+
+def test_a_recursive_glob_does_not_follow_symlink_loops(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """Two links to ``.`` made glob's ``**`` walk 2^40 paths; it now stays out of linked folders, as folders do."""
+    from bridge.offline.batch import Found, collect_inputs
+
+    loops = tmp_path / "loops"
+    clip(loops / "a.wav", speech)
+    clip(loops / "deep" / "b.wav", speech)
+    (loops / "l1").symlink_to(".")
+    (loops / "l2").symlink_to(".")
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("collect_inputs is walking the symlink loops")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        found = collect_inputs((f"{loops}/**/*.wav",))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert found == [Found(loops / "a.wav", loops), Found(loops / "deep" / "b.wav", loops)]
+
+
+def test_a_broken_symlink_named_as_input_fails_that_file_only(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = clip(tmp_path / "base" / "x.wav", speech)
+    (tmp_path / "sl").mkdir()
+    loopy = tmp_path / "sl" / "loopy.wav"
+    loopy.symlink_to("loopy.wav")
+    dangling = tmp_path / "sl" / "gone.wav"
+    dangling.symlink_to("nowhere.wav")
+    code = main(["bake", str(good), str(loopy), str(dangling), "-o", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error" not in err, err
+    assert "bake: 1 baked, 0 up to date, 2 failed" in err
+    assert f"failed: {loopy}: a symbolic link loop" in err
+    assert f"failed: {dangling}: a dangling symbolic link (to nowhere.wav)" in err
+    assert (tmp_path / "o" / "x.jsonl").is_file()
+
+
+def test_broken_symlinks_in_a_folder_are_named_in_a_warning(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "in" / "good.wav", speech)
+    (tmp_path / "in" / "gone.wav").symlink_to("nowhere.wav")
+    (tmp_path / "in" / "loopy.flac").symlink_to("loopy.flac")
+    assert main(["bake", str(tmp_path / "in"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 broken symbolic links (dangling or looping): " in err, err
+    assert str(tmp_path / "in" / "gone.wav") in err and str(tmp_path / "in" / "loopy.flac") in err
+
+
+def test_a_symlinked_duplicate_leaves_the_real_path(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``other/alias.wav`` sorts before ``real/a.wav``; the real path keeps its outputs and the alias is named."""
+    real = clip(tmp_path / "sl" / "real" / "a.wav", speech)
+    (tmp_path / "sl" / "other").mkdir()
+    alias = tmp_path / "sl" / "other" / "alias.wav"
+    alias.symlink_to("../real/a.wav")
+    out = tmp_path / "out"
+    assert main(["bake", str(tmp_path / "sl"), "-o", str(out), "--no-progress"]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "real/a.bake.json", "real/a.jsonl"
+    ]  # fmt: skip
+    assert f"{alias}: skipped, the same file as {real}" in capsys.readouterr().err
+
+
+def test_output_names_for_several_formats_and_folders(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """The -o rules of docs/offline.md that are accepted: the format named by the suffix gets that exact file."""
+    src = clip(tmp_path / "line.wav", speech)
+    assert main(["bake", str(src), "-o", str(tmp_path / "o" / "take.rhubarb.json"), "-f", "jsonl,rhubarb-json",
+                 "--no-progress"]) == 0  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["take.bake.json", "take.jsonl", "take.rhubarb.json"]
+    assert main(["bake", str(src), "-o", f"{tmp_path / 'baked.jsonl'}/", "--no-progress"]) == 0  # a slash: a folder
+    assert (tmp_path / "baked.jsonl" / "line.jsonl").is_file()
+    clip(tmp_path / "in" / "b.wav", speech)
+    assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "takes.v2"), "--no-progress"]) == 0
+    assert (tmp_path / "takes.v2" / "b.jsonl").is_file()
