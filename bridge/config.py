@@ -334,8 +334,34 @@ def merge(cfg: Config, data: Mapping[str, Any]) -> Config:
     return replace(cfg, **changes)
 
 
+# Files a config may name for the bridge to read: (section, key, is it surely a path). The others may
+# also be names (an input device, an s3prl upstream), so they are paths only where that file exists.
+_READ_PATHS = (("model", "weights", True), ("model", "head", True), ("face", "profile", True),
+               ("model", "upstream", False), ("audio", "input", False))  # fmt: skip
+
+
+def _anchor_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The file's relative paths of files to read, made relative to the config file's folder: a studio's
+    config names its rig profile and weights beside it, whatever folder the command runs in."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section, key, surely in _READ_PATHS:
+        value = out.get(section, {}).get(key) if isinstance(out.get(section), dict) else None
+        if not isinstance(value, str) or value in ("", "default", "-", "none") or Path(value).is_absolute():
+            continue
+        if section == "face" and not value.endswith(".toml"):
+            continue  # a shipped profile's name
+        if section == "audio" and "/" not in value and not Path(value).suffix:
+            continue  # a bare name is a device's (bridge.audio.sources.is_file_input)
+        anchored = folder / Path(value).expanduser()
+        if surely or anchored.exists():
+            out[section][key] = str(anchored)
+    return out
+
+
 def load_config(path: Path | None, overrides: Mapping[str, Mapping[str, Any]]) -> Config:
-    """Read a TOML file (optional), apply CLI overrides on top, validate.
+    """Read a TOML file (optional), apply CLI overrides on top, validate. Relative paths in the file to
+    files the bridge reads (weights, head, profile, upstream, input) are relative to the file's folder;
+    those on the command line to the working directory.
 
     Raises:
         ConfigError: unreadable file, TOML syntax error, unknown field or invalid value.
@@ -348,7 +374,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Mapping[str, Any]]) -
             raise ConfigError(f"config file {path}: {e.strerror or e}") from e
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config file {path}: {e}") from e
-        cfg = merge(cfg, data)
+        cfg = merge(cfg, _anchor_paths(data, path.parent))
     cfg = merge(cfg, overrides)
     return validate(cfg)
 

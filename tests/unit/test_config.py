@@ -88,3 +88,23 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
 def test_the_reopen_window_defaults_to_30_s_and_0_turns_it_off() -> None:
     assert load_config(None, {}).audio.reopen_s == 30.0
     assert load_config(None, {"audio": {"reopen_s": 0}}).audio.reopen_s == 0.0
+
+
+def test_paths_in_a_config_file_are_relative_to_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A studio config beside its rig profile worked only when run from that folder.
+    studio = tmp_path / "studio"
+    (studio / "rigs").mkdir(parents=True)
+    (studio / "rigs" / "face.toml").write_text("[channels.jaw]\nfrom = { jawOpen = 1.0 }\n")
+    (studio / "line.wav").write_bytes(b"")
+    (studio / "bridge.toml").write_text(
+        '[face]\nprofile = "rigs/face.toml"\n[model]\nweights = "w/model.npz"\n[audio]\ninput = "line.wav"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(studio / "bridge.toml", {})
+    assert cfg.face.profile == str(studio / "rigs" / "face.toml")
+    assert cfg.model.weights == str(studio / "w" / "model.npz")
+    assert cfg.audio.input == str(studio / "line.wav")
+    # Names stay names, and the command line stays relative to the working directory.
+    (studio / "bridge.toml").write_text('[face]\nprofile = "vrm0"\n[audio]\ninput = "pulse"\n')
+    cfg = load_config(studio / "bridge.toml", {"face": {"profile": "mine.toml"}})
+    assert (cfg.face.profile, cfg.audio.input) == ("mine.toml", "pulse")
