@@ -34,7 +34,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subject", help="subject name receivers display (default 'avatar')")
     p.add_argument("--mood", choices=MOODS, help="starting mood")
     p.add_argument("--intensity", type=float, help="mood intensity 0..1")
-    p.add_argument("--auto-mood", action="store_true", default=None, help="scale expression with prosody")
+    # --no-...: a config file's true can be turned off for one run.
+    p.add_argument("--auto-mood", action=argparse.BooleanOptionalAction, help="scale expression with prosody")
     p.add_argument("--profile", help="rig profile whose channels are added as 'rig' to ZeroMQ face messages and "
                    "bake JSONL lines: arkit, vrm0, vrm1, facegood or a TOML file (default none: no rig channels)")
     p.add_argument("--seed", type=int, help="seed of blinks, gaze and head motion")
@@ -50,8 +51,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream-context-ms", type=int, help="audio before each chunk the encoder sees (default 200)")
     p.add_argument("--vad-aggressiveness", type=int, choices=(0, 1, 2, 3), help="webrtcvad mode (default 2)")
     p.add_argument("--no-vad", action="store_true", help="never gate the face to rest")
-    p.add_argument("--require-voicing", action="store_true", help="move the face for voiced speech only: "
-                   "keyboard clicks stay still, and so do whispers and a breath before speech")
+    p.add_argument("--require-voicing", action=argparse.BooleanOptionalAction, help="move the face for voiced "
+                   "speech only: keyboard clicks stay still, and so do whispers and a breath before speech")
 
 
 def add_publisher_args(p: argparse.ArgumentParser) -> None:
@@ -85,7 +86,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     _set(o, "output", "subject", a.get("subject"))
     _set(o, "face", "mood", a.get("mood"))
     _set(o, "face", "intensity", a.get("intensity"))
-    _set(o, "face", "auto_mood", a.get("auto_mood"))
+    if a.get("auto_mood") is not None:
+        o.setdefault("face", {})["auto_mood"] = a["auto_mood"]
     _set(o, "face", "profile", a.get("profile"))
     _set(o, "face", "seed", a.get("seed"))
     for part in ("blink", "gaze", "head", "breath"):
@@ -98,7 +100,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     _set(o, "vad", "aggressiveness", a.get("vad_aggressiveness"))
     if a.get("no_vad"):
         o.setdefault("vad", {})["enabled"] = False
-    _set(o, "vad", "require_voicing", a.get("require_voicing"))
+    if a.get("require_voicing") is not None:
+        o.setdefault("vad", {})["require_voicing"] = a["require_voicing"]
     for key in ("input", "channel", "stdin_rate_hz", "stdin_channels", "stdin_format", "reopen_s"):
         _set(o, "audio", key, a.get(key))
     if a.get("fast"):

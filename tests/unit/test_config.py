@@ -108,3 +108,16 @@ def test_paths_in_a_config_file_are_relative_to_its_folder(tmp_path: Path, monke
     (studio / "bridge.toml").write_text('[face]\nprofile = "vrm0"\n[audio]\ninput = "pulse"\n')
     cfg = load_config(studio / "bridge.toml", {"face": {"profile": "mine.toml"}})
     assert (cfg.face.profile, cfg.audio.input) == ("mine.toml", "pulse")
+
+
+def test_a_config_files_true_can_be_turned_off_for_one_run(tmp_path: Path) -> None:
+    from bridge.cli import build_parser, config_from_args
+
+    f = tmp_path / "bridge.toml"
+    f.write_text("[vad]\nrequire_voicing = true\n[face]\nauto_mood = true\n")
+    parser = build_parser()
+    on = config_from_args(parser.parse_args(["bake", "x.wav", "--config", str(f)]))
+    assert on.vad.require_voicing and on.face.auto_mood
+    off = config_from_args(parser.parse_args(["bake", "x.wav", "--config", str(f), "--no-require-voicing",
+                                              "--no-auto-mood"]))  # fmt: skip
+    assert not off.vad.require_voicing and not off.face.auto_mood
