@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -61,7 +62,9 @@ def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]
     decodes from it, deleted afterwards, False)."""
     try:
         with catcher.catching():
-            mpeg = sf.info(str(path)).format == "MP3"
+            info = sf.info(str(path))
+        mpeg = info.format == "MP3"
+        _warn_if_cut_short(path, info.extra_info)
     except sf.LibsndfileError as e:
         # libsndfile's MP3 decoder reports a file it cannot read as "File does not exist or is not a
         # regular file": ffmpeg gets a try and gives the real reason.
@@ -74,6 +77,22 @@ def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]
         wav = Path(tmp) / "decoded.wav"
         decode_to_wav(path, wav)
         yield wav, False
+
+
+# libsndfile's log line for a WAV data chunk that ends before its declared size.
+_CUT_SHORT = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Sizes that streaming writers (ffmpeg to a pipe, some recorders) put in the header before the length is known.
+_UNKNOWN_SIZES = {0, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF - 1}
+
+
+def _warn_if_cut_short(path: Path, extra_info: str) -> None:
+    """A WAV that holds less audio than its header declares (an interrupted copy or download) is used as
+    it is, but said so: otherwise a cut line bakes into a short animation without a word."""
+    m = _CUT_SHORT.search(extra_info)
+    if m and int(m.group(1)) not in _UNKNOWN_SIZES and int(m.group(2)) < int(m.group(1)):
+        log.warning("%s: the file is cut short (an interrupted copy?): it holds %s of the %s bytes of audio its "
+                    "header declares; what is there is used", path, m.group(2), m.group(1),
+                    extra={"event": "audio_cut_short"})  # fmt: skip
 
 
 def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:

@@ -77,6 +77,28 @@ def test_a_damaged_header_rate_is_one_clear_error(tmp_path: Path, rate_hz: int) 
         FileSource(path, None, 10, realtime=False)
 
 
+def _wav_bytes(pcm: bytes, data_size: int) -> bytes:
+    import struct
+
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    return b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", data_size) + pcm
+
+
+def test_a_wav_cut_short_is_used_and_said_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # An interrupted copy baked into a short animation without a word.
+    pcm = (np.sin(np.arange(8000) / 5) * 8000).astype("<i2").tobytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(_wav_bytes(pcm, 10 * len(pcm)))
+    x, _ = read_audio(cut)
+    assert x.shape[0] == 8000
+    assert "cut.wav: the file is cut short" in caplog.text and f"holds {len(pcm)} of the {10 * len(pcm)}" in caplog.text
+    caplog.clear()
+    streamed = tmp_path / "streamed.wav"  # what ffmpeg writes to a pipe: the size is not known yet
+    streamed.write_bytes(_wav_bytes(pcm, 0xFFFFFFFF))
+    assert read_audio(streamed)[0].shape[0] == 8000
+    assert "cut short" not in caplog.text
+
+
 def test_file_source_blocks_cover_the_file(tmp_path: Path) -> None:
     x = np.arange(16000, dtype=np.float32) / 16000
     src = FileSource(write_wav(tmp_path / "r.wav", x, 16000, "FLOAT"), None, 10, realtime=False)
