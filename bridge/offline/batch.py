@@ -397,8 +397,15 @@ def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
         return Failure(job.source, f"{e.filename or job.source}: {e.strerror or e}")
 
 
+_in_bake = False  # in a worker: whether a file is being baked now
+
+
 def _exit_worker(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+    if _in_bake:
+        raise SystemExit(128 + signum)  # unwinds the file in progress, which removes its temporary output
+    # Between files: nothing to clean up. A SystemExit would unwind multiprocessing's own worker loop and
+    # exit handlers instead, which can wait on a result pipe that nobody reads once the parent is dead.
+    os._exit(128 + signum)
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -423,10 +430,14 @@ def _init_worker(parent_pid: int) -> None:
 
 def _bake_in_worker(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
     """``_bake_one`` in a worker process, which ends once stopped rather than take the next file."""
+    global _in_bake
     try:
+        _in_bake = True
         return _bake_one(job, settings)
     except SystemExit as e:  # the executor would report it and hand this worker the next queued file
         os._exit(e.code if isinstance(e.code, int) else 1)
+    finally:
+        _in_bake = False
 
 
 def _pool_results(
