@@ -183,14 +183,14 @@ class NumpyArticulationModel:
             gi_rz = -gi[:, : 2 * hs]
             gi_n = gi[:, 2 * hs :]
             b_n = b_hh[2 * hs :]
-            w_rz = self._w_hh[:, : 2 * hs]
-            w_n = self._w_hh[:, 2 * hs :]
+            w_hh = self._w_hh
             h = self._h
             # A saturated gate overflows exp to inf, which yields the correct gate value 0: not worth a warning.
             with np.errstate(over="ignore"):
                 for t in range(n):
-                    rz = 1.0 / (1.0 + np.exp(gi_rz[t] - h @ w_rz))
-                    cand = np.tanh(gi_n[t] + rz[:hs] * (h @ w_n + b_n))
+                    hw = h @ w_hh  # all three gates' recurrent terms in one product
+                    rz = 1.0 / (1.0 + np.exp(gi_rz[t] - hw[: 2 * hs]))
+                    cand = np.tanh(gi_n[t] + rz[:hs] * (hw[2 * hs :] + b_n))
                     h = cand + rz[hs:] * (h - cand)
                     states[t] = h
             self._h = h
