@@ -336,8 +336,32 @@ def _refuse_collisions(planned: list[Plan]) -> None:
         ))  # fmt: skip
 
 
+def _warn_case_collisions(planned: list[Plan]) -> None:
+    """Log one warning per pair of inputs whose output paths differ only in letter case.
+
+    ``A.wav`` and ``a.wav`` write ``A.jsonl`` and ``a.jsonl``: two files on Linux, which users may rely
+    on, but one on a case-insensitive file system (macOS, Windows, shares of theirs), where one input's
+    outputs overwrite the other's. Exact collisions are refused before this runs.
+    """
+    owner: dict[str, tuple[Path, Path]] = {}
+    pairs: dict[tuple[Path, Path], list[str]] = {}
+    for source, outputs, sidecar in planned:
+        for path in (*(p for _, p in outputs), sidecar):
+            first, first_path = owner.setdefault(os.path.abspath(path).casefold(), (source, path))
+            if first != source:
+                pairs.setdefault((first, source), []).append(f"{first_path} and {path}")
+    for (a, b), paths in pairs.items():
+        log.warning(
+            "%s and %s write outputs whose paths differ only in letter case (%s): on a case-insensitive "
+            "file system (macOS, Windows) they are the same files, and one bake overwrites the other",
+            a, b, ", ".join(paths), extra={"event": "bake_case_collision", "file": str(b), "other": str(a)},
+        )  # fmt: skip
+
+
 def plan_outputs(request: BakeRequest, found: list[Found]) -> list[Plan]:
     """(input, ((format, output path), ...), sidecar path) per input.
+
+    Two inputs whose outputs differ only in letter case are warned about, not refused.
 
     Raises:
         ConfigError: an ``-o`` that does not fit the inputs or formats, or two inputs that would
@@ -360,6 +384,7 @@ def plan_outputs(request: BakeRequest, found: list[Found]) -> list[Plan]:
             (f.path, tuple((fmt, Path(f"{stem}{FORMATS[fmt].suffix}")) for fmt in formats), sidecar_path(stem))
         )
     _refuse_collisions(planned)
+    _warn_case_collisions(planned)
     return planned
 
 

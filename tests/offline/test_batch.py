@@ -549,3 +549,23 @@ def test_one_format_takes_a_file_of_its_own_type(tmp_path: Path, name: str, fmt:
     request = BakeRequest(inputs=("a.wav",), output=tmp_path / name, settings=settings)
     [(_, outputs, _)] = plan_outputs(request, [Found(tmp_path / "a.wav", None)])
     assert outputs == ((fmt, tmp_path / name),)
+
+
+def test_outputs_that_differ_only_in_case_are_warned_about(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``A.wav`` and ``a.wav`` are two files here, one on macOS or Windows: baked, with one warning per pair."""
+    src = tmp_path / "in"
+    clip(src / "A.wav", speech)
+    if (src / "a.wav").exists():
+        pytest.skip("this file system ignores letter case")
+    for name in ("a.wav", "b.wav"):
+        clip(src / name, speech)
+    assert main(["bake", str(src), "-o", str(tmp_path / "out"), "-f", "jsonl,bvh", "--no-progress"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    out = tmp_path / "out"
+    assert len(warnings) == 1, warnings
+    assert (f"{src / 'A.wav'} and {src / 'a.wav'} write outputs whose paths differ only in letter case "
+            f"({out / 'A.jsonl'} and {out / 'a.jsonl'}, {out / 'A.bvh'} and {out / 'a.bvh'}, "
+            f"{out / 'A.bake.json'} and {out / 'a.bake.json'}): on a case-insensitive") in warnings[0]  # fmt: skip
+    assert sorted(p.name for p in out.glob("*.jsonl")) == ["A.jsonl", "a.jsonl", "b.jsonl"]
