@@ -28,17 +28,18 @@ log = logging.getLogger(__name__)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that runs the face pipeline (run, bake, calibrate, ...)."""
+    """Flags shared by every command that runs the face pipeline (run, bake, preview)."""
     p.add_argument("--config", type=Path, help="TOML config file; command-line flags override it")
     p.add_argument("--fps", type=int, choices=OUTPUT_FPS, help="output frame rate (default 60)")
-    p.add_argument("--subject", help="subject name receivers display (default 'avatar')")
+    p.add_argument("--subject", help="subject name receivers of `run` display (default 'avatar'; in no bake output)")
     p.add_argument("--mood", choices=MOODS, help="starting mood")
-    p.add_argument("--intensity", type=float, help="mood intensity 0..1")
-    # --no-...: a config file's true can be turned off for one run.
-    p.add_argument("--auto-mood", action=argparse.BooleanOptionalAction, help="scale expression with prosody")
+    p.add_argument("--intensity", type=float, help="mood intensity 0..1 (default 1)")
+    # Switches come as --x/--no-x (BooleanOptionalAction): either way overrides a config file for one run.
+    p.add_argument("--auto-mood", action=argparse.BooleanOptionalAction,
+                   help="scale expression with prosody (default off)")
     p.add_argument("--profile", help="rig profile whose channels are added as 'rig' to ZeroMQ face messages and "
                    "bake JSONL lines: arkit, vrm0, vrm1, facegood or a TOML file (default none: no rig channels)")
-    p.add_argument("--seed", type=int, help="seed of blinks, gaze and head motion")
+    p.add_argument("--seed", type=int, help="seed of blinks, gaze, head motion and breathing (default 0)")
     for part in ("blink", "gaze", "head", "breath"):
         p.add_argument(f"--no-{part}", action="store_true", help=f"switch {part} motion off")
     p.add_argument("--lookahead-ms", type=int, choices=(0, 10, 20, 30), help="model look-ahead (default 30)")
@@ -50,9 +51,10 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream-chunk-ms", type=int, help="audio per encoder run (default 200)")
     p.add_argument("--upstream-context-ms", type=int, help="audio before each chunk the encoder sees (default 200)")
     p.add_argument("--vad-aggressiveness", type=int, choices=(0, 1, 2, 3), help="webrtcvad mode (default 2)")
-    p.add_argument("--no-vad", action="store_true", help="never gate the face to rest")
+    p.add_argument("--vad", action=argparse.BooleanOptionalAction, help="rest the face in silence (default on)")
     p.add_argument("--require-voicing", action=argparse.BooleanOptionalAction, help="move the face for voiced "
-                   "speech only: keyboard clicks stay still, and so do whispers and a breath before speech")
+                   "speech only: keyboard clicks stay still, and so do whispers and a breath before speech "
+                   "(default off)")
 
 
 def add_publisher_args(p: argparse.ArgumentParser) -> None:
@@ -98,8 +100,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         _set(o, "model", key, a.get(key))
     _set(o, "model", "weights", a.get("weights"))
     _set(o, "vad", "aggressiveness", a.get("vad_aggressiveness"))
-    if a.get("no_vad"):
-        o.setdefault("vad", {})["enabled"] = False
+    if a.get("vad") is not None:
+        o.setdefault("vad", {})["enabled"] = a["vad"]
     if a.get("require_voicing") is not None:
         o.setdefault("vad", {})["require_voicing"] = a["require_voicing"]
     for key in ("input", "channel", "stdin_rate_hz", "stdin_channels", "stdin_format", "reopen_s"):

@@ -232,8 +232,16 @@ def _strip_suffix(path: Path) -> Path:
     return path.with_suffix("")
 
 
+def _file_type(suffix: str) -> str:
+    """``.visemes.csv`` -> ``.csv``: the part of a format's suffix that says what kind of file it is."""
+    return "." + suffix.rsplit(".", 1)[-1]
+
+
+# bake writes no video (preview does): an animation file named take.mp4 would pass for one.
+_VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg"})
+
 # Suffixes that make a name a file's: a folder -o with one of them is a mistake (``-o new.jsonl``).
-_FILE_SUFFIXES = AUDIO_SUFFIXES | {"." + f.suffix.rsplit(".", 1)[-1] for f in FORMATS.values()}
+_FILE_SUFFIXES = AUDIO_SUFFIXES | _VIDEO_SUFFIXES | {_file_type(f.suffix) for f in FORMATS.values()}
 
 
 def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
@@ -243,18 +251,23 @@ def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
     is not a folder and was not written with a trailing slash. Otherwise it is a folder.
 
     Raises:
-        ConfigError: an audio file name (a later folder bake would read it as a recording), an
-            existing file where a folder is needed, or a file's name (an output or audio suffix)
-            for a folder that does not exist yet.
+        ConfigError: an audio file name (a later folder bake would read it as a recording) or a video
+            file name, an existing file where a folder is needed, or a file's name (an output, audio
+            or video suffix) for a folder that does not exist yet.
     """
     out = request.output
     if out is None:
         return False
     single = len(found) == 1 and found[0].root is None
     if single and out.suffix and not request.output_folder and not out.is_dir():
-        if out.suffix.lower() in AUDIO_SUFFIXES:
+        suffix = out.suffix.lower()
+        if suffix in AUDIO_SUFFIXES or suffix in _VIDEO_SUFFIXES:
             refuse_overwrite("-o", out, (found[0].path,))  # the more precise message when it is the input
+        if suffix in AUDIO_SUFFIXES:
             raise ConfigError(f"-o {out}: an audio file name; a later bake of its folder would read it as a recording")
+        if suffix in _VIDEO_SUFFIXES:
+            raise ConfigError(f"-o {out}: a video file name; bake writes animation files "
+                              "(`avatar-bridge preview` renders a video)")  # fmt: skip
         return True
     if out.exists() and not out.is_dir():
         if single:
@@ -272,9 +285,11 @@ def _file_outputs(out: Path, formats: tuple[str, ...]) -> tuple[tuple[tuple[str,
     format whose suffix ends FILE gets it and the others share its stem.
 
     Raises:
-        ConfigError: several formats and a name that ends with none of their suffixes.
+        ConfigError: one format and a name of another format's file type (``take.bvh`` for jsonl), or
+            several formats and a name that ends with none of their suffixes.
     """
     if len(formats) == 1:
+        _refuse_other_format(out, formats[0])
         return ((formats[0], out),), _strip_suffix(out)
     named = [f for f in formats if out.name.endswith(FORMATS[f].suffix) and len(out.name) > len(FORMATS[f].suffix)]
     if not named:
@@ -283,6 +298,20 @@ def _file_outputs(out: Path, formats: tuple[str, ...]) -> tuple[tuple[tuple[str,
     suffix = max((FORMATS[f].suffix for f in named), key=len)  # take.visemes.csv: visemes, not llf-csv
     stem = out.with_name(out.name[: -len(suffix)])
     return tuple((f, Path(f"{stem}{FORMATS[f].suffix}")) for f in formats), stem
+
+
+def _refuse_other_format(out: Path, fmt: str) -> None:
+    """Raise ConfigError when ``out`` has another format's file type and not ``fmt``'s.
+
+    The file type is the last suffix, so ``take.csv`` holds visemes (a CSV too) and ``take.json``
+    Rhubarb's JSON; other suffixes no format uses (``take.txt``) are the user's choice.
+    """
+    suffix = out.suffix.lower()
+    implied = [f.name for f in FORMATS.values() if _file_type(f.suffix) == suffix]
+    if implied and suffix != _file_type(FORMATS[fmt].suffix):
+        good = Path(f"{_strip_suffix(out)}{FORMATS[fmt].suffix}")
+        raise ConfigError(f"-o {out}: a {suffix} file is the {' or '.join(implied)} format's, not the {fmt} "
+                          f"format's; name the file {good}")  # fmt: skip
 
 
 Plan = tuple[Path, tuple[tuple[str, Path], ...], Path]
@@ -307,8 +336,32 @@ def _refuse_collisions(planned: list[Plan]) -> None:
         ))  # fmt: skip
 
 
+def _warn_case_collisions(planned: list[Plan]) -> None:
+    """Log one warning per pair of inputs whose output paths differ only in letter case.
+
+    ``A.wav`` and ``a.wav`` write ``A.jsonl`` and ``a.jsonl``: two files on Linux, which users may rely
+    on, but one on a case-insensitive file system (macOS, Windows, shares of theirs), where one input's
+    outputs overwrite the other's. Exact collisions are refused before this runs.
+    """
+    owner: dict[str, tuple[Path, Path]] = {}
+    pairs: dict[tuple[Path, Path], list[str]] = {}
+    for source, outputs, sidecar in planned:
+        for path in (*(p for _, p in outputs), sidecar):
+            first, first_path = owner.setdefault(os.path.abspath(path).casefold(), (source, path))
+            if first != source:
+                pairs.setdefault((first, source), []).append(f"{first_path} and {path}")
+    for (a, b), paths in pairs.items():
+        log.warning(
+            "%s and %s write outputs whose paths differ only in letter case (%s): on a case-insensitive "
+            "file system (macOS, Windows) they are the same files, and one bake overwrites the other",
+            a, b, ", ".join(paths), extra={"event": "bake_case_collision", "file": str(b), "other": str(a)},
+        )  # fmt: skip
+
+
 def plan_outputs(request: BakeRequest, found: list[Found]) -> list[Plan]:
     """(input, ((format, output path), ...), sidecar path) per input.
+
+    Two inputs whose outputs differ only in letter case are warned about, not refused.
 
     Raises:
         ConfigError: an ``-o`` that does not fit the inputs or formats, or two inputs that would
@@ -331,6 +384,7 @@ def plan_outputs(request: BakeRequest, found: list[Found]) -> list[Plan]:
             (f.path, tuple((fmt, Path(f"{stem}{FORMATS[fmt].suffix}")) for fmt in formats), sidecar_path(stem))
         )
     _refuse_collisions(planned)
+    _warn_case_collisions(planned)
     return planned
 
 

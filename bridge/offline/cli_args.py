@@ -46,14 +46,16 @@ def add_bake_args(p: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         help="output folder (mirror tree of the inputs), or for one input file the output file (a name with a "
-        "suffix; end it with / for a folder); default: next to each input",
+        "suffix that fits the format, not an audio or video one; end it with / for a folder); default: next to "
+        "each input",
     )
     p.add_argument(
         "-f",
         "--format",
         action="append",
         metavar="FMT",
-        help=f"output formats, comma-separated or repeated: {', '.join(FORMATS)} (default jsonl)",
+        help="output formats, comma-separated or repeated: "
+        f"{', '.join(f'{f.name} ({f.suffix})' for f in FORMATS.values())} (default jsonl)",
     )
     p.add_argument(
         "-j",

@@ -160,7 +160,14 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}", "-o", "{d}/new.jsonl"], "-o {d}/new.jsonl: names a file, but the inputs need a folder"),
         (["{d}/a.wav", "-o", "{d}/take.wav"], "-o {d}/take.wav: an audio file name"),
         (["{d}/a.wav", "-o", "{d}/t.json", "-f", "jsonl,rhubarb-json"], "must end with one of .jsonl, .rhubarb.json"),
-    ],
+        (["{d}/a.wav", "-o", "{d}/t.bvh", "-f", "jsonl"],
+         "-o {d}/t.bvh: a .bvh file is the bvh format's, not the jsonl format's; name the file {d}/t.jsonl"),
+        (["{d}/a.wav", "-o", "{d}/t.rhubarb.json", "-f", "rhubarb-tsv"], "name the file {d}/t.tsv"),
+        (["{d}/a.wav", "-o", "{d}/t.CSV", "-f", "bvh"], "a .csv file is the llf-csv or visemes format's"),
+        (["{d}/a.wav", "-o", "{d}/t.mp4"],
+         "-o {d}/t.mp4: a video file name; bake writes animation files (`avatar-bridge preview` renders a video)"),
+        (["{d}", "-o", "{d}/clips.mkv"], "-o {d}/clips.mkv: names a file, but the inputs need a folder"),
+    ],  # fmt: skip
     ids=[
         "collision",
         "text-for-many",
@@ -177,6 +184,11 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         "file-name-for-a-folder",
         "audio-output",
         "suffix-of-no-format",
+        "another-formats-suffix",
+        "another-formats-long-suffix",
+        "another-formats-suffix-in-capitals",
+        "video-output",
+        "video-name-for-a-folder",
     ],
 )
 def test_usage_errors_stop_before_baking(
@@ -522,3 +534,38 @@ def test_output_names_for_several_formats_and_folders(tmp_path: Path, speech: tu
     clip(tmp_path / "in" / "b.wav", speech)
     assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "takes.v2"), "--no-progress"]) == 0
     assert (tmp_path / "takes.v2" / "b.jsonl").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("t.jsonl", "jsonl"), ("t.csv", "visemes"), ("t.visemes.csv", "llf-csv"), ("t.json", "rhubarb-json"),
+     ("t.BVH", "bvh"), ("t.txt", "rhubarb-tsv")],
+    ids=["own suffix", "visemes are a CSV", "a CSV", "Rhubarb's JSON", "capitals", "no format's suffix"],
+)  # fmt: skip
+def test_one_format_takes_a_file_of_its_own_type(tmp_path: Path, name: str, fmt: str) -> None:
+    from bridge.offline.batch import BakeRequest, Found, plan_outputs
+
+    settings = BakeSettings(load_config(None, {}), (fmt,), ExportOptions(), 0.7)
+    request = BakeRequest(inputs=("a.wav",), output=tmp_path / name, settings=settings)
+    [(_, outputs, _)] = plan_outputs(request, [Found(tmp_path / "a.wav", None)])
+    assert outputs == ((fmt, tmp_path / name),)
+
+
+def test_outputs_that_differ_only_in_case_are_warned_about(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``A.wav`` and ``a.wav`` are two files here, one on macOS or Windows: baked, with one warning per pair."""
+    src = tmp_path / "in"
+    clip(src / "A.wav", speech)
+    if (src / "a.wav").exists():
+        pytest.skip("this file system ignores letter case")
+    for name in ("a.wav", "b.wav"):
+        clip(src / name, speech)
+    assert main(["bake", str(src), "-o", str(tmp_path / "out"), "-f", "jsonl,bvh", "--no-progress"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    out = tmp_path / "out"
+    assert len(warnings) == 1, warnings
+    assert (f"{src / 'A.wav'} and {src / 'a.wav'} write outputs whose paths differ only in letter case "
+            f"({out / 'A.jsonl'} and {out / 'a.jsonl'}, {out / 'A.bvh'} and {out / 'a.bvh'}, "
+            f"{out / 'A.bake.json'} and {out / 'a.bake.json'}): on a case-insensitive") in warnings[0]  # fmt: skip
+    assert sorted(p.name for p in out.glob("*.jsonl")) == ["A.jsonl", "a.jsonl", "b.jsonl"]

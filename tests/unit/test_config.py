@@ -121,3 +121,15 @@ def test_a_config_files_true_can_be_turned_off_for_one_run(tmp_path: Path) -> No
     off = config_from_args(parser.parse_args(["bake", "x.wav", "--config", str(f), "--no-require-voicing",
                                               "--no-auto-mood"]))  # fmt: skip
     assert not off.vad.require_voicing and not off.face.auto_mood
+
+
+@pytest.mark.parametrize(("enabled", "flag"), [("false", "--vad"), ("true", "--no-vad")], ids=["on", "off"])
+def test_vad_can_be_switched_either_way_against_a_config_file(tmp_path: Path, enabled: str, flag: str) -> None:
+    from bridge.cli import build_parser, config_from_args
+
+    f = tmp_path / "bridge.toml"
+    f.write_text(f"[vad]\nenabled = {enabled}\n")
+    parser = build_parser()
+    for command in (["bake", "x.wav", "--config", str(f)], ["run", "--config", str(f)]):
+        assert config_from_args(parser.parse_args(command)).vad.enabled == (enabled == "true")
+        assert config_from_args(parser.parse_args([*command, flag])).vad.enabled == (flag == "--vad")
