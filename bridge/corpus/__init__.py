@@ -2,7 +2,8 @@
 
 Synthesizers: espeak-ng, MBROLA, flite, festival, RHVoice and Piper.
 
-Never imported by the live path (run/bake); ``avatar-bridge train`` uses it.
+Never imported by the live path (run); ``avatar-bridge train`` uses it, and ``bake`` uses
+``espeak.pronounce`` to guess the pronunciation of a transcript word the aligner's dictionary lacks.
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ EN_PHONEMES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # Events that mark a property of the previous phoneme (";" palatalises it), not a phoneme of their own.
 _MODIFIERS = {";"}
+_STRESS = "',%=!"  # stress and no-liaison marks that lead a mnemonic in espeak_TextToPhonemes output
+_PHONEME_SEPARATOR = ord("_") << 8  # phonememode bits 8-23: "_" between mnemonics, bit 1 clear: mnemonics
 
 
 class _Event(ctypes.Structure):
@@ -78,6 +80,8 @@ class _Engine:
         self.events: list[tuple[str, int]] = []
         self._callback = _Callback(self._collect)  # kept: the library holds only the raw pointer
         self.lib.espeak_SetSynthCallback(self._callback)
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
 
     def _collect(self, wav: Any, n: int, events: Any) -> int:
         if n > 0:
@@ -130,6 +134,38 @@ def events_to_phones(
         for k, part in enumerate(arpa):
             phones.append((part, (a + k * step) / sample_rate_hz, (a + (k + 1) * step) / sample_rate_hz))
     return phones
+
+
+def pronounce(word: str, voice: str = "en-us") -> tuple[str, ...]:
+    """ARPAbet phones espeak-ng gives ``word``: its own dictionary, else its letter-to-sound rules.
+
+    Used to guess a pronunciation for a word another dictionary lacks (a name, a made-up word).
+    Unknown mnemonics become the schwa; pauses are left out. Empty when espeak-ng says nothing.
+
+    Raises:
+        ModelError: libespeak-ng is missing or the voice is unknown.
+    """
+    engine = _get_engine()
+    if engine.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+        raise ModelError(f"espeak-ng has no voice {voice!r}")
+    text = ctypes.create_string_buffer(word.encode("utf-8"))
+    cursor = ctypes.c_char_p(ctypes.addressof(text))
+    marks: list[str] = []
+    # One clause per call; the library moves the cursor on and sets it to NULL after the last.
+    while cursor.value:
+        out = engine.lib.espeak_TextToPhonemes(ctypes.byref(cursor), _CHARS_UTF8, _PHONEME_SEPARATOR)
+        for part in (out or b"").decode("utf-8", "replace").replace(" ", "_").split("_"):
+            mark = part.lstrip(_STRESS)
+            if mark and mark not in _MODIFIERS and mark != ":":
+                marks.append(mark)
+    phones: list[str] = []
+    for mark in marks:
+        arpa = EN_PHONEMES.get(mark)
+        if arpa is None:
+            log.debug("unknown espeak-ng phoneme %r in %r, using AX", mark, word)
+            arpa = ("AX",)
+        phones += [p for p in arpa if p != "SIL"]
+    return tuple(phones)
 
 
 def synthesize_espeak(text: str, voice: str, speed_wpm: int, pitch: int) -> Utterance:
