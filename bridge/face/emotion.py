@@ -177,6 +177,7 @@ def style_articulation(art: Articulation, m: MoodTerms, recent_opening: float) -
         visemes=art.visemes,
         voice=art.voice,
         recent_opening=recent_opening,
+        narrowing=art.narrowing * m.gain,  # with the aperture, so a narrowed closure stays closed
     )
 
 

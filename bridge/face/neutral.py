@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from bridge.face.solver import Articulation, gate_visemes
+from bridge.face.solver import Articulation, gate_visemes, rounding_narrowing
 from bridge.frames import CONTROL_NAMES, EMA_NAMES, F32, ArticulationFrame
 
 # Quantile that marks "rest" for each raw channel, controls then EMA.
@@ -131,16 +131,18 @@ class SpeakerNeutral:
         def centred(k: int) -> float:
             return va * min(1.0, max(-1.0, 2.0 * (c[k] - r[k])))
 
+        protrusion, spread = shape(2, 0), shape(3, 1)
         return Articulation(
             jaw=above(0),
             aperture=above(1),
-            protrusion=shape(2, 0),
-            spread=shape(3, 1),
+            protrusion=protrusion,
+            spread=spread,
             tongue_tip_up=centred(4),
             tongue_body_up=centred(5),
             tongue_front=centred(6),
             visemes=gate_visemes(frame.visemes, va),
             voice=va,
+            narrowing=rounding_narrowing(protrusion, spread),
         )
 
     def ema_offset(self, frame: ArticulationFrame) -> F32:

@@ -5,13 +5,15 @@ The solver is geometric, not a lookup table (docs/face.md has the derivation):
 * Jaw and lips are separate degrees of freedom. ``jawOpen`` follows the jaw; the ARKit jawOpen shape
   carries the lips apart with it, so the lip opening seen on the rig is
   ``opening = jawOpen - mouthClose + mean(mouthLowerDown)/2 + mean(mouthUpperUp)/2``.
-  The solver sets that opening to the requested lip aperture exactly: when the lips are more closed
-  than the jaw, ``mouthClose`` takes up the difference (ARKit's lips-together-with-jaw-open
-  corrective); when they are more open, the lower lip drops and the upper lip rises.
+  The solver sets that opening to the requested lip aperture less its narrowing by rounding (below):
+  when the lips are more closed than the jaw, ``mouthClose`` takes up the difference (ARKit's
+  lips-together-with-jaw-open corrective); when they are more open, the lower lip drops and the upper
+  lip rises.
 * Lip contact (bilabials) limits the jaw: pressed lips imply a small jaw, so ``jawOpen`` is capped by
   a function of aperture and ``mouthPress``/``mouthRoll*`` appear only near contact.
 * Rounding and spreading are antagonists: each is reduced by half the other before use. Rounding
   with open lips is ``mouthFunnel`` (o, sh), with nearly closed lips ``mouthPucker`` (u, w).
+  Rounding also narrows the opening between the lips (``narrowing``), which is not lip contact.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ JAW_FREE_APERTURE = 0.6
 LOWER_LIP_SHARE = 1.2
 UPPER_LIP_SHARE = 0.8
 JAW_RAD_AT_FULL_OPEN = 0.45  # jawOpen = 1 as a hinge rotation (about 26 degrees)
+# Lip opening taken off per unit of rounding. Real speakers' inner lips nearly close on /u w r/ (GRID's
+# video and MNGU0's EMA both show it), while the model, trained on synthetic voices, leaves them too open
+# on real ones; its rounding output carries what is missing. Chosen on the dev recordings (docs/accuracy.md).
+ROUNDING_NARROWS = 0.15
 
 _I = ARKIT_INDEX
 _V = {n: i for i, n in enumerate(VISEMES)}
@@ -68,6 +74,9 @@ class Articulation:
         voice: voice activity 0..1.
         recent_opening: 0..1, how open the lips were in the last ~0.2 s; lip press is the effort of
             a closure between openings, so it fades in a long closure (a pause inside a phrase).
+        narrowing: how much of ``aperture`` rounding takes away (``rounding_narrowing``); kept apart
+            from the aperture so that narrowed lips are not taken for pressed ones, and scaled with the
+            aperture by a mood's gain, which keeps a narrowed closure closed.
     """
 
     jaw: float
@@ -80,6 +89,7 @@ class Articulation:
     visemes: F32
     voice: float
     recent_opening: float = 1.0
+    narrowing: float = 0.0
 
 
 def _pair(stem: str) -> tuple[int, int]:
@@ -108,6 +118,11 @@ def lip_contact(aperture: float) -> float:
     return 1.0 - smoothstep(0.0, CONTACT_APERTURE, aperture)
 
 
+def rounding_narrowing(protrusion: float, spread: float) -> float:
+    """The lip opening that rounding takes away: ROUNDING_NARROWS x rounding (protrusion less half the spread)."""
+    return ROUNDING_NARROWS * max(0.0, protrusion - 0.5 * spread)
+
+
 def mouth_opening(bs: F32) -> float:
     """Lip opening as the rig shows it (the quantity the GRID accuracy metric reads)."""
     lower = 0.5 * (bs[_LOWER_DOWN[0]] + bs[_LOWER_DOWN[1]])
@@ -133,7 +148,9 @@ def solve_mouth(art: Articulation) -> F32:
     # Pressed lips imply a small jaw: cap the jaw by how far the lips are apart.
     jaw_cap = JAW_AT_CONTACT + (1.0 - JAW_AT_CONTACT) * smoothstep(0.0, JAW_FREE_APERTURE, a)
     jaw_open = JAW_OPEN_AT_MAX * min(max(0.0, art.jaw), jaw_cap)
-    target = APERTURE_AT_MAX * a
+    # Contact and the jaw cap above follow the aperture before narrowing: rounded lips are not pressed.
+    narrowed = max(0.0, a - art.narrowing)
+    target = APERTURE_AT_MAX * narrowed
     bs[_JAW_OPEN] = jaw_open
     if target <= jaw_open:
         bs[_CLOSE] = jaw_open - target
@@ -144,7 +161,7 @@ def solve_mouth(art: Articulation) -> F32:
 
     rounding = max(0.0, art.protrusion - 0.5 * art.spread)
     spreading = max(0.0, art.spread - 0.5 * art.protrusion)
-    open_lips = smoothstep(0.15, 0.6, a)
+    open_lips = smoothstep(0.15, 0.6, narrowed)
     bs[_FUNNEL] = 0.7 * rounding * open_lips
     bs[_PUCKER] = 0.8 * rounding * (1.0 - open_lips)
     bs[_JAW_FORWARD] = 0.1 * rounding * open_lips
@@ -163,7 +180,7 @@ def solve_mouth(art: Articulation) -> F32:
     bs[_SHRUG_UPPER] = 0.1 * effort + 0.2 * ff
     bs[_CHEEK_PUFF] = 0.12 * effort * float(v[_V_PP])
     # The tongue shows between the teeth for dental fricatives (and a little for /l/, /n/).
-    tongue_room = smoothstep(0.05, 0.3, a)
+    tongue_room = smoothstep(0.05, 0.3, narrowed)
     bs[_TONGUE_OUT] = tongue_room * (0.5 * float(v[_V_TH]) + 0.1 * float(v[_V_NN]))
     return clip01(bs)
 

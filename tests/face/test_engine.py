@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bridge.config import FaceConfig
 from bridge.errors import ConfigError
-from bridge.face import FaceEngine, build_face_solver, mouth_opening
+from bridge.face import FaceEngine, build_face_solver, mouth_opening, solver
 from bridge.frames import ARKIT_INDEX, ARKIT_NAMES, JOINT_NAMES, MOODS, VISEMES, ArticulationFrame, FacePose
 from tests.face.synth import BILABIAL, SENTENCE, speech_frames
 
@@ -302,3 +302,21 @@ def test_gaze_turns_as_far_to_either_side() -> None:
     gaze.AWAY_YAW_RAD = 1.0  # every look-away far enough to reach the limits
     yaws = np.array([gaze.step(0.0, 0.01)[0] for _ in range(60_000)])
     assert yaws.max() == pytest.approx(Gaze.MAX_YAW_RAD) and yaws.min() == pytest.approx(-Gaze.MAX_YAW_RAD)
+
+
+def test_rounding_narrows_the_lip_opening_of_real_frames(
+    speech: tuple[list[ArticulationFrame], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames, _ = speech
+    narrowed = run(build_face_solver(QUIET), frames)
+    monkeypatch.setattr(solver, "ROUNDING_NARROWS", 0.0)
+    plain = run(build_face_solver(QUIET), frames)
+    less = openings(plain) - openings(narrowed)
+    pucker = np.array([p.blendshapes[ARKIT_INDEX["mouthPucker"]] + p.blendshapes[ARKIT_INDEX["mouthFunnel"]]
+                       for p in plain])  # fmt: skip
+    assert less.min() > -1e-6  # never more open
+    assert less.max() > 0.02  # the rounded vowels of the sentence part less
+    assert pucker[less > 0.01].min() > 0.05  # and only where the lips are rounded
+    # The jaw is left alone.
+    jaw = ARKIT_INDEX["jawOpen"]
+    assert np.array_equal([p.blendshapes[jaw] for p in plain], [p.blendshapes[jaw] for p in narrowed])

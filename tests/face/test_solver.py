@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 
 from bridge.face.solver import (
     APERTURE_AT_MAX,
+    ROUNDING_NARROWS,
     Articulation,
     gate_visemes,
     mouth_opening,
+    rounding_narrowing,
     solve_mouth,
     vrm_vowels,
 )
@@ -34,6 +36,7 @@ def articulations(draw: st.DrawFn, aperture: st.SearchStrategy[float] = unit) ->
         tongue_front=draw(signed),
         visemes=vis / vis.sum(),
         voice=draw(unit),
+        narrowing=draw(st.floats(0.0, ROUNDING_NARROWS)),
     )
 
 
@@ -55,8 +58,23 @@ def test_weights_in_range_and_symmetric(art: Articulation) -> None:
 @given(articulations())
 def test_mouth_opening_tracks_lip_aperture(art: Articulation) -> None:
     bs = solve_mouth(art)
-    assert mouth_opening(bs) == pytest.approx(APERTURE_AT_MAX * art.aperture, abs=1e-5)
+    assert mouth_opening(bs) == pytest.approx(APERTURE_AT_MAX * max(0.0, art.aperture - art.narrowing), abs=1e-5)
     assert bs[ARKIT_INDEX["mouthClose"]] <= bs[ARKIT_INDEX["jawOpen"]] + 1e-6
+
+
+def test_rounding_narrows_the_lips_without_pressing_them() -> None:
+    base = dict(jaw=0.2, aperture=0.1, spread=0.0, tongue_tip_up=0.0, tongue_body_up=0.0, tongue_front=0.0,
+                visemes=np.full(15, 1 / 15, dtype=np.float32), voice=1.0)  # fmt: skip
+    assert rounding_narrowing(1.0, 0.0) == pytest.approx(ROUNDING_NARROWS)
+    assert rounding_narrowing(0.2, 0.6) == 0.0  # spread lips are not rounded
+    plain = solve_mouth(Articulation(protrusion=1.0, **base))
+    narrowed = solve_mouth(Articulation(protrusion=1.0, narrowing=rounding_narrowing(1.0, 0.0), **base))
+    assert mouth_opening(plain) == pytest.approx(APERTURE_AT_MAX * 0.1, abs=1e-6)
+    assert mouth_opening(narrowed) == pytest.approx(0.0, abs=1e-6)
+    # The lips close into a pucker, not a bilabial press: contact shapes and jaw are those of aperture 0.1.
+    for name in ("mouthPressLeft", "mouthRollUpper", "mouthShrugLower", "jawOpen"):
+        assert narrowed[ARKIT_INDEX[name]] == plain[ARKIT_INDEX[name]]
+    assert narrowed[ARKIT_INDEX["mouthPucker"]] > 0.7
 
 
 @settings(max_examples=200, deadline=None)

@@ -116,8 +116,17 @@ def test_facegood_jaw_key_correlation(tmp_path: Path) -> None:
         return predict
 
     scores = evaluate_facegood(tmp_path, truth(1.0))
-    assert scores == {"jaw_r": pytest.approx(1.0), "clip_jaw_r": pytest.approx(1.0), "clips": 2.0}
+    assert scores == {"jaw_r": pytest.approx(1.0), "clip_jaw_r": pytest.approx(1.0),
+                      "jaw_output_r": pytest.approx(1.0), "clips": 2.0}  # fmt: skip
     assert evaluate_facegood(tmp_path, truth(-1.0))["jaw_r"] == pytest.approx(-1.0)
+
+    def jaw_apart(x: np.ndarray, sr: int) -> Prediction:
+        # A method with its own jaw: the opening is scored as before, the jaw output on its own.
+        p = truth(1.0)(x, sr)
+        return Prediction(p.times_s, -p.opening, jaw=p.opening)
+
+    scores = evaluate_facegood(tmp_path, jaw_apart)
+    assert scores["jaw_r"] == pytest.approx(-1.0) and scores["jaw_output_r"] == pytest.approx(1.0)
 
 
 def _truth_predictor(table: dict[int, np.ndarray], fps: int) -> Callable[[np.ndarray, int], Prediction]:
