@@ -19,7 +19,7 @@ from bridge.config import OUTPUT_FPS, Config, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.evaluation import add_evaluate_args
 from bridge.frames import MOODS
-from bridge.logs import flush_logging, setup_logging
+from bridge.logs import flush_logging, restore_stderr, setup_logging
 from bridge.offline.cli_args import add_bake_args, add_preview_args
 from bridge.training.command import add_train_args
 from bridge.training.head import add_train_head_args
@@ -338,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         flush_logging()
     if device_left_hanging():
+        restore_stderr()  # os._exit skips the exit handler that logs what PortAudio printed
+        flush_logging()
         os._exit(code)  # PortAudio's exit handler would wait on the silent sound server as well
     return code
 

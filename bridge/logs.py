@@ -3,10 +3,14 @@
 Records are handed to a writer thread through a bounded queue, so a thread that logs never waits
 for stderr: a pipe nobody reads or a stuck log shipper must not stop the frame stream. When the queue
 is full, records are dropped and counted; the writer reports the count once it can write again.
+
+In JSON mode, file descriptor 2 itself becomes a pipe whose lines are logged as events (StderrPump), so
+what C libraries (PortAudio, ALSA) and Python's own ``sys.stderr`` print does not break the format.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import json
@@ -25,6 +29,8 @@ from typing import Any
 
 # LogRecord attributes that are not event fields.
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+log = logging.getLogger(__name__)
 
 QUEUE_RECORDS = 10_000
 FLUSH_TIMEOUT_S = 2.0
@@ -52,15 +58,132 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str)
 
 
-# Held while file descriptor 2 points elsewhere to catch a C library's output (CStderrCatcher).
+# Held while file descriptor 2 points elsewhere to catch a C library's output (CStderrCatcher), and
+# while the StderrPump is started or stopped.
 _fd2_lock = threading.Lock()
+# A line written to fd 2 without a newline is logged in pieces of this size.
+NATIVE_LINE_BYTES = 16 * 1024
 
 
 def _dup_stderr(fd: int) -> int:
-    """A duplicate of the process's stderr ``fd``, taken while no library call has it redirected: the
-    write to it can then block on a full pipe without holding the lock."""
+    """A duplicate of the process's stderr ``fd`` (the pump's saved one while fd 2 is its pipe), taken
+    while no library call has it redirected: the write to it can then block on a full pipe without
+    holding the lock."""
     with _fd2_lock:
-        return os.dup(fd)
+        return os.dup(_pump.saved_fd if _pump is not None else fd)
+
+
+class StderrPump:
+    """Points file descriptor 2 at a pipe and logs each line written to it as a ``native_stderr`` event.
+
+    With ``--log-format json`` every line on stderr must be a JSON object, but PortAudio and ALSA print
+    their own lines on fd 2 from their threads at any moment (a vanished sound server), and so do
+    Python's ``sys.stderr`` writers (warnings, an uncaught exception in a thread). The log writer writes
+    to ``saved_fd``, the process's real stderr; a daemon thread reads the pipe and logs each line at
+    warning level (field ``text``), one record per line. The thread only logs (it never waits on
+    stderr), and a line it cannot log is dropped, never the pump: a full pipe would block every writer
+    of fd 2. Subprocesses and forked workers inherit fd 2 and are relayed too.
+
+    ``stop`` puts fd 2 back and ``join`` waits until the lines written before are logged (at exit, or
+    before the CLI's ``os._exit``); what is still in the pipe when the process dies without them (a
+    crash: a C library's last words before ``abort()``) is lost.
+    """
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._end = b"\0avatar-bridge stderr end " + os.urandom(8).hex().encode()
+        self._read_fd, self._write_fd = os.pipe()
+        self.saved_fd = os.dup(2)  # the caller holds _fd2_lock
+        os.dup2(self._write_fd, 2)
+        self._thread = threading.Thread(target=self._run, name="stderr-pump", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        pending = b""
+        try:
+            while chunk := os.read(self._read_fd, 65536):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                if len(pending) >= NATIVE_LINE_BYTES:
+                    lines.append(pending)
+                    pending = b""
+                for line in lines:
+                    if line == self._end:
+                        return
+                    self._relay(line)
+        except OSError:
+            pass
+        finally:
+            self._relay(pending)
+            os.close(self._read_fd)  # a writer left holding fd 2 then gets EPIPE instead of blocking
+
+    @staticmethod
+    def _relay(line: bytes) -> None:
+        try:
+            text = line.decode(errors="replace").rstrip()
+            if text.strip():
+                log.warning("%s", text, extra={"event": "native_stderr", "text": text})
+        except Exception:  # a line it cannot log is dropped: the pump must keep draining the pipe
+            pass
+
+    def stop(self) -> None:
+        """Point fd 2 at the real stderr again and mark the end of the pipe (the caller holds
+        ``_fd2_lock``). In a forked child only fd 2 is restored: the pipe and its reader are the parent's."""
+        with contextlib.suppress(OSError, ValueError):
+            if sys.__stderr__ is not None:
+                sys.__stderr__.flush()  # Python's buffered text goes into the pipe, ahead of the end mark
+        os.dup2(self.saved_fd, 2)
+        os.close(self.saved_fd)
+        if os.getpid() == self._pid:
+            # An end mark, not EOF: a library call may hold a copy of fd 2 (sounddevice while it initialises).
+            os.set_blocking(self._write_fd, False)
+            with contextlib.suppress(OSError):  # the pipe is full: join() waits out its timeout instead
+                os.write(self._write_fd, b"\n" + self._end + b"\n")
+        os.close(self._write_fd)
+
+    def join(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
+        """Wait until the lines written before ``stop`` are logged."""
+        if os.getpid() == self._pid:
+            self._thread.join(timeout_s)
+
+    def forked(self) -> None:
+        """In a forked child: the pipe's read end is the parent's reader's."""
+        os.close(self._read_fd)
+
+
+_pump: StderrPump | None = None
+
+
+def _pump_stderr(on: bool) -> None:
+    """Start or stop the StderrPump; it runs only while ``sys.stderr`` is the process's own, on fd 2
+    (not under pytest's capture or an app that swapped it)."""
+    global _pump
+    stream = sys.__stderr__
+    try:
+        on = on and stream is not None and sys.stderr is stream and stream.fileno() == 2
+    except (OSError, ValueError):
+        on = False
+    stopped = None
+    with _fd2_lock:
+        if on and _pump is None:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            _pump = StderrPump()
+        elif not on and _pump is not None:
+            stopped, _pump = _pump, None
+            stopped.stop()
+    if stopped is not None:
+        stopped.join()
+
+
+def restore_stderr() -> None:
+    """Give fd 2 back to the process's stderr once what native code wrote to it is logged (JSON mode).
+
+    Runs at exit; call it before ``os._exit``, which skips that."""
+    _pump_stderr(False)
+
+
+atexit.register(restore_stderr)  # after sounddevice's exit handler (registered later): PortAudio's last words
 
 
 class CStderrCatcher:
@@ -260,6 +383,8 @@ _HANDLERS: weakref.WeakSet[AsyncHandler] = weakref.WeakSet()
 def _restart_writers_in_child() -> None:
     global _fd2_lock
     _fd2_lock = threading.Lock()  # the parent's log writer may have held it at the fork
+    if _pump is not None:
+        _pump.forked()  # its fd 2 stays the parent's pipe, relayed by the parent
     for handler in list(_HANDLERS):
         handler.restart_after_fork()
 
@@ -268,7 +393,10 @@ os.register_at_fork(after_in_child=_restart_writers_in_child)
 
 
 def setup_logging(level: str, fmt: str) -> None:
-    """Configure the root logger, writing to stderr through a writer thread; replaces an earlier setup."""
+    """Configure the root logger, writing to stderr through a writer thread; replaces an earlier setup.
+
+    With ``fmt="json"``, what is written straight to fd 2 becomes ``native_stderr`` events (StderrPump).
+    """
     handler = _StderrHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -281,6 +409,7 @@ def setup_logging(level: str, fmt: str) -> None:
             old.close()
     root.handlers[:] = [AsyncHandler(handler)]
     root.setLevel(level.upper())
+    _pump_stderr(fmt == "json")
 
 
 def flush_logging() -> None:

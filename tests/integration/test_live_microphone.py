@@ -115,7 +115,9 @@ def test_a_vanished_audio_server_ends_the_run_with_one_error_and_its_summary(tmp
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
         err = bridge.stderr.read()
         code = bridge.wait(timeout=30)
-    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    # Every line is an event: what PortAudio prints about the lost server (`Expression '...' failed`) too.
+    assert all(line.startswith("{") for line in err.splitlines()), err
+    events = [json.loads(line) for line in err.splitlines()]
     assert code == 1, err
     assert [e["event"] for e in events if e["level"] == "error"] == ["error"], err
     stopped = [e for e in events if e["event"] == "stopped"]

@@ -185,3 +185,60 @@ def test_c_stderr_is_caught_into_debug_events_while_other_threads_log(tmp_path: 
     caught = [e for e in events if e["event"] == "library_stderr"]
     assert [e["message"] for e in caught] == [f"lib: library noise {i}" for i in range(300)]
     assert all(e["level"] == "debug" and e["logger"] == "lib" for e in caught)
+
+
+_NATIVE_WRITERS = """
+import ctypes, ctypes.util, logging, os, subprocess, sys, warnings
+from bridge import logs
+from bridge.logs import flush_logging, setup_logging
+
+setup_logging("info", sys.argv[1])
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+c_stderr = ctypes.c_void_p.in_dll(libc, "stderr")  # C's FILE *stderr, as PortAudio and ALSA print
+libc.fprintf(c_stderr, b"from C %d\\n", ctypes.c_int(7))
+logging.getLogger("ours").info("logged", extra={"event": "ours"})
+os.write(2, b"from fd 2\\n")
+warnings.warn("from Python")
+subprocess.run(["sh", "-c", "echo from a subprocess >&2"], check=True)
+if os.fork() == 0:  # a forked worker: its records and its fd 2 both reach the parent's stderr
+    logging.getLogger("worker").info("worker logged", extra={"event": "ours"})
+    os.write(2, b"from a forked worker\\n")
+    flush_logging()
+    os._exit(0)
+os.wait()
+os.write(2, b"no newline at exit")
+if sys.argv[2] == "os._exit":  # what the CLI does when PortAudio is left hanging
+    logs.restore_stderr()
+    flush_logging()
+    os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("ending", ["exit", "os._exit"], ids=["normal exit", "CLI's os._exit"])
+def test_json_mode_turns_what_c_and_python_write_to_fd_2_into_events(tmp_path: Path, ending: str) -> None:
+    """PortAudio's and ALSA's prints broke `--log-format json`: every stderr line must be an event."""
+    script = tmp_path / "native.py"
+    script.write_text(_NATIVE_WRITERS)
+    p = subprocess.run([sys.executable, str(script), "json", ending], capture_output=True, text=True, timeout=60,
+                       cwd=ROOT)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert all(line.startswith("{") for line in p.stderr.splitlines()), p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    native = [e for e in events if e["event"] == "native_stderr"]
+    texts = [e["text"] for e in native]
+    assert {"from C 7", "from fd 2", "from a subprocess", "from a forked worker", "no newline at exit"} <= set(texts)
+    assert any(t.endswith("UserWarning: from Python") for t in texts), texts
+    assert all(e["level"] == "warning" and e["message"] == e["text"] for e in native)
+    assert sorted(e["message"] for e in events if e["event"] == "ours") == ["logged", "worker logged"]
+
+
+def test_text_mode_leaves_fd_2_alone(tmp_path: Path) -> None:
+    script = tmp_path / "native.py"
+    script.write_text(_NATIVE_WRITERS)
+    p = subprocess.run([sys.executable, str(script), "text", "exit"], capture_output=True, text=True, timeout=60,
+                       cwd=ROOT)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.splitlines()
+    for raw in ("from C 7", "from fd 2", "from a subprocess", "from a forked worker", "no newline at exit"):
+        assert raw in lines, p.stderr
+    assert not any(line.startswith("{") for line in lines)
