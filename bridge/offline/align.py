@@ -86,6 +86,10 @@ _VULGAR = {"\u00bd": ("one half", "a half"), "\u00bc": ("one quarter", "a quarte
            "\u2154": ("two thirds", "two thirds")}  # fmt: skip
 _VULGAR_AFTER_NUMBER = re.compile(r"(?<=[0-9])\s?([\u00bd\u00bc\u00be\u2153\u2154])")
 _VULGAR_ALONE = re.compile(r"[\u00bd\u00bc\u00be\u2153\u2154]")
+# What dialogue scripts write but nobody says: stage directions ("[laughs]", "(whispering)", "*sighs*"),
+# markup tags ("<b>", "<break time='1s'/>": the text between tags is kept) and localisation placeholders
+# ("{playerName}", whose spoken value the script does not hold).
+_UNSPOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|<[^<>]*>|\*[^*\n]+\*")
 # A four-digit number in this range, without a thousands comma, is read as a year ("1990" nineteen
 # ninety, "2024" twenty twenty four): in dialogue such a number is usually a date, and for counts
 # 1100-1999 the year reading is also what speakers say ("fifteen hundred"). Write "2,048" for a count.
@@ -196,9 +200,10 @@ def normalize_text(text: str) -> list[str]:
     five dollars fifty cents), four-digit numbers 1100-2099 as years ("1990" nineteen ninety) and
     plurals ("1990s" nineteen nineties, "5s" fives), ½ ¼ ¾ ⅓ ⅔ ("2½" two and a half), a minus sign
     before a number ("-5" minus five; not the hyphen of "F-16"), a range's dash ("5-10" five to ten),
-    "#" before a number (number), "&" (and), "@" (at) and "+" (plus). Other punctuation is removed.
+    "#" before a number (number), "&" (and), "@" (at) and "+" (plus). Stage directions, markup tags and
+    placeholders (``unspoken_parts``) are left out. Other punctuation is removed.
     """
-    text = text.replace("\u2019", "'").translate(_LETTERS)
+    text = _UNSPOKEN.sub(" ", text).replace("\u2019", "'").translate(_LETTERS)
     text = _VULGAR_AFTER_NUMBER.sub(lambda m: f" and {_VULGAR[m[1]][1]} ", text)
     text = _VULGAR_ALONE.sub(lambda m: f" {_VULGAR[m[0]][0]} ", text)
     folded = unicodedata.normalize("NFKD", text)
@@ -299,6 +304,11 @@ def _force_align(decoder: pocketsphinx.Decoder, words: list[str], pcm: bytes) ->
     return decoder.get_alignment()
 
 
+def unspoken_parts(text: str) -> list[str]:
+    """The stage directions, markup tags and placeholders of a transcript, which normalize_text leaves out."""
+    return _UNSPOKEN.findall(text)
+
+
 def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
     """Force-align ``text`` to mono ``samples``.
 
@@ -308,6 +318,8 @@ def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
     """
     decoder = _decoder()
     warnings: list[str] = []
+    if unspoken := unspoken_parts(text):
+        warnings.append(f"transcript: {', '.join(unspoken)} left out as not spoken")
     known: list[str] = []
     for w in normalize_text(text):
         if _dictionary_word(decoder, w, warnings):

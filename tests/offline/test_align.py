@@ -20,6 +20,7 @@ from bridge.offline.align import (
     number_words,
     speech_coverage,
     to_pcm16,
+    unspoken_parts,
     year_words,
 )
 from bridge.offline.progress import ProgressBar
@@ -86,6 +87,20 @@ def test_normalize_text_spells_what_dialogue_writes(text: str, words: str) -> No
 )  # fmt: skip
 def test_normalize_text_reads_money_years_fractions_signs_and_symbols(text: str, words: str) -> None:
     assert " ".join(normalize_text(text)) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "unspoken"),
+    [("[laughs] You again? (beat) *sighs* Fine.", "you again fine", ["[laughs]", "(beat)", "*sighs*"]),
+     ("<b>Run!</b> <break time='1s'/> Now, {playerName}!", "run now", ["<b>", "</b>", "<break time='1s'/>",
+                                                                       "{playerName}"]),
+     ("2 * 3 is 6, a < b", "two three is six a b", [])],
+    ids=["stage directions", "markup and placeholders", "lone symbols stay punctuation"],
+)  # fmt: skip
+def test_stage_directions_markup_and_placeholders_are_not_aligned(text: str, words: str, unspoken: list[str]) -> None:
+    """Game scripts carry directions for the actor; aligning them as words would misplace every phone."""
+    assert " ".join(normalize_text(text)) == words
+    assert unspoken_parts(text) == unspoken
 
 
 def test_year_words() -> None:
