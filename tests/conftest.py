@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +32,11 @@ def speech_wav() -> Path:
 def write_wav(path: Path, samples: np.ndarray, rate_hz: int, subtype: str = "PCM_16") -> Path:
     sf.write(str(path), samples, rate_hz, subtype=subtype)
     return path
+
+
+def run_in_a_new_process(code: str) -> str:
+    """What Python ``code`` prints when run in a new interpreter (no module state of this one) from the checkout."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True
+    )
+    return done.stdout

@@ -287,17 +287,32 @@ def to_pcm16(samples: F32, sample_rate_hz: int) -> bytes:
     return x.astype("<i2").tobytes()
 
 
+def forget_audio(decoder: pocketsphinx.Decoder) -> None:
+    """Reset what ``decoder``'s front end learned from the audio it heard, as a new decoder starts.
+
+    pocketsphinx 5 carries its noise-removal statistics (the en-us model sets ``remove_noise``) from one
+    utterance to the next; ``start_utt`` does not reset them. A file's phones then depended on the files
+    the process had decoded before it. Rebuilding the feature extraction (0.1 ms) resets them, and the
+    cepstral mean and gain control with them; the dictionary and searches are kept.
+    """
+    decoder.reinit_feat()
+
+
 def _force_align(decoder: pocketsphinx.Decoder, words: list[str], pcm: bytes) -> pocketsphinx.Alignment | None:
     """The phone alignment of ``words`` to ``pcm``: a word pass constrained to the text, then a sub-word pass.
+
+    Both passes start from a new decoder's front-end state (``forget_audio``), whatever was decoded before.
 
     Raises:
         RuntimeError: pocketsphinx could not fit the words to the audio.
     """
     decoder.set_align_text(" ".join(words))
+    forget_audio(decoder)
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
     decoder.set_alignment()
+    forget_audio(decoder)
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()

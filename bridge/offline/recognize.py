@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bridge.errors import ConfigError
 from bridge.frames import F32
-from bridge.offline.align import ALIGN_RATE_HZ, NOISE_PHONES, to_pcm16
+from bridge.offline.align import ALIGN_RATE_HZ, NOISE_PHONES, forget_audio, to_pcm16
 from bridge.offline.take import Phone
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ def _decoder() -> pocketsphinx.Decoder:
 def recognize_phones(samples: F32, sample_rate_hz: int) -> tuple[Phone, ...]:
     """Timed ARPAbet phones heard in mono ``samples``; pauses and noises as "SIL" (empty if none)."""
     decoder = _decoder()
+    forget_audio(decoder)  # the phones must not depend on the files decoded before
     decoder.start_utt()
     decoder.process_raw(to_pcm16(samples, sample_rate_hz), full_utt=True)
     decoder.end_utt()

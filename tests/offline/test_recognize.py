@@ -14,7 +14,9 @@ from bridge.audio.files import read_audio
 from bridge.cli import main
 from bridge.offline.recognize import recognize_phones
 from bridge.phonetics import normalize_phone
-from tests.conftest import EXAMPLE_WAV
+from tests.conftest import DEV_DATA, EXAMPLE_WAV, run_in_a_new_process
+
+GRID = DEV_DATA / "grid"
 
 
 def test_recognition_hears_the_phones_of_speech() -> None:
@@ -30,6 +32,23 @@ def test_recognition_hears_the_phones_of_speech() -> None:
     # The same audio at 48 kHz is heard the same way.
     again = recognize_phones(resample_poly(x, 3, 1).astype(np.float32), 48000)
     assert abs(len(again) - len(phones)) <= 0.1 * len(phones)
+
+
+@pytest.mark.skipif(not GRID.is_dir(), reason=f"GRID dev clips not found at {GRID}")
+def test_a_clip_is_heard_the_same_whatever_the_process_heard_before() -> None:
+    """pocketsphinx keeps its noise statistics from one utterance to the next; `bake -j N --recognize`
+    must not depend on which files a worker recognized first."""
+    clip = GRID / "bbaf2n.wav"
+    code = (
+        "import json, soundfile as sf\n"
+        "from bridge.offline.recognize import recognize_phones\n"
+        f"x, rate = sf.read({str(clip)!r}, dtype='float32')\n"
+        "print(json.dumps([(p.name, p.start_s, p.end_s) for p in recognize_phones(x, rate)]))\n"
+    )
+    first = [tuple(p) for p in json.loads(run_in_a_new_process(code))]
+    recognize_phones(*sf.read(str(GRID / "lrwp9a.wav"), dtype="float32"))
+    x, rate = sf.read(str(clip), dtype="float32")
+    assert [(p.name, p.start_s, p.end_s) for p in recognize_phones(x, rate)] == first
 
 
 def test_silence_and_noise_have_no_phones() -> None:
