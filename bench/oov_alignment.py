@@ -20,7 +20,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.offline.align import _decoder, forget_audio, guess_pronunciation, to_pcm16  # noqa: E402
+from bridge.offline.align import _decoder, _force_align, guess_pronunciation, to_pcm16  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "dev"
 CLIPS = {
@@ -38,19 +38,8 @@ _FRAME_S = 0.01
 
 def word_times(pcm: bytes, words: list[str]) -> list[tuple[str, float, float]] | None:
     """(word, start_s, end_s) of ``words`` force-aligned as ``align`` does; None when it fails."""
-    decoder = _decoder()
     try:
-        decoder.set_align_text(" ".join(words))
-        forget_audio(decoder)
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        decoder.set_alignment()
-        forget_audio(decoder)
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        result = decoder.get_alignment()
+        result = _force_align(_decoder(), words, pcm)
     except RuntimeError:
         return None
     # Alternative pronunciations come back as "word(2)"; fillers and silences are not transcript words.
