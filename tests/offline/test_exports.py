@@ -433,3 +433,13 @@ def test_tiny_negative_values_are_written_as_zero_not_minus_zero(fmt: str) -> No
     tiny = {"head_yaw_rad": -1e-7, "head_pitch_rad": -1e-9, "tongue_front": -1e-7, "jaw_open_rad": -1e-8}
     text = render(fmt, take_from_poses([pose(joints=tiny)] * 2, fps=30))
     assert re.search(r"-0\.0+(?![0-9])", text) is None  # "-0.0000" and the like
+
+
+def test_rhubarb_shut_puckered_lips_are_f_and_shut_bilabials_a() -> None:
+    """The face solver narrows rounded lips almost shut ("blue"): Rhubarb draws them puckered (F); only
+    a closure the visemes call bilabial is the pressed A."""
+    wide = pose("aa", jaw=0.5, voice=1.0)
+    oo = pose("ou", jaw=0.1, voice=1.0, shapes={"mouthClose": 0.1, "mouthPucker": 0.7})
+    mm = pose("PP", jaw=0.05, voice=1.0, shapes={"mouthClose": 0.05, "mouthPucker": 0.5})
+    shapes = rhubarb.frame_shapes(take_from_poses([wide] * 10 + [oo] * 10 + [mm] * 10))
+    assert shapes[10:20] == ["F"] * 10 and shapes[20:] == ["A"] * 10

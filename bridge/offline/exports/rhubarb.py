@@ -42,6 +42,11 @@ _MIN_OPENING_SCALE = 0.25  # lip opening (jawOpen units) that counts as wide eve
 _J = {n: i for i, n in enumerate(JOINT_NAMES)}
 _SIL = VISEMES.index("sil")
 _FF = VISEMES.index("FF")
+_PP = VISEMES.index("PP")
+# A nearly shut mouth with this much rounding, and not a bilabial, is puckered lips ("oo", "w"): the
+# face solver narrows rounded lips almost shut, and Rhubarb draws them as F, not as the pressed A.
+_PUCKER_SHUT = 0.35
+_NOT_BILABIAL = 0.3  # PP viseme weight below which a shut mouth is not a closure
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +91,13 @@ def frame_shapes(take: Take) -> list[str]:
     o = opening / scale
     rounding = np.maximum(col("mouthPucker"), 0.8 * col("mouthFunnel"))
     shapes = []
+    puckered = (rounding > _PUCKER_SHUT) & (vis[:, _PP] < _NOT_BILABIAL)
     for i in range(len(take.frames)):
         if speech[i] and vis[i, _FF] > 0.4:
             shape = "G"
-        elif o[i] < 0.15:
+        elif o[i] < 0.15 and not puckered[i]:
             shape = "X" if not speech[i] or vis[i, _SIL] > 0.5 else "A"
-        elif rounding[i] > 0.35 and o[i] < 0.6:
+        elif rounding[i] > _PUCKER_SHUT and o[i] < 0.6:
             shape = "F"
         elif rounding[i] > 0.2:
             shape = "E"
