@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from bridge.audio.downmix import Downmix, detect_cancellation, warn_cancellation
 from bridge.errors import AudioError, ConfigError
 from bridge.frames import ARKIT_INDEX, EMA_NAMES, F32, AnimationFrame
 
@@ -205,21 +206,29 @@ class Clip:
     reference: F64
 
 
-def _read_audio(path: Path) -> tuple[F32, int, int]:
-    """Mono float32 samples, the rate, and how many samples were not finite (now 0)."""
+def _read_audio(path: Path, warn: bool) -> tuple[F32, int, int]:
+    """Mono float32 samples, the rate, and how many samples were not finite (now 0).
+
+    The downmix is bake's and run's (bridge.audio.downmix): channels that cancel in the mean (one
+    phase-inverted) are mixed with its polarity restored, said in a warning when ``warn``.
+    """
     try:
         x, sr = sf.read(path, dtype="float32", always_2d=True)
     except (OSError, RuntimeError) as e:
         raise AudioError(f"cannot read {path}: {e}") from e
-    mono = np.ascontiguousarray(x.mean(axis=1))
-    bad = ~np.isfinite(mono)
-    mono[bad] = 0.0
-    return mono, int(sr), int(bad.sum())
+    bad = ~np.isfinite(x).all(axis=1)  # a frame with any non-finite channel mixes to a non-finite sample
+    x[bad] = 0.0
+    found = detect_cancellation(x, int(sr))
+    if found is not None and warn:
+        warn_cancellation(f"evaluate: {path}", found, live=False)
+    return Downmix.restoring(found).apply(x), int(sr), int(bad.sum())
 
 
 def read_wav(path: Path) -> tuple[F32, int]:
-    """Any audio file libsndfile reads, downmixed to mono float32 (non-finite samples become 0)."""
-    x, sr, _ = _read_audio(path)
+    """Any audio file libsndfile reads, downmixed to mono float32 (non-finite samples become 0); channels
+    that cancel are handled as in bake, without a second warning (evaluate warns once per clip, on reading
+    its duration)."""
+    x, sr, _ = _read_audio(path, warn=False)
     return x, sr
 
 
@@ -299,7 +308,7 @@ def _audio_duration_s(path: Path) -> float:
     Raises:
         AudioError: unreadable, or shorter than MIN_AUDIO_S.
     """
-    x, sr, n_bad = _read_audio(path)
+    x, sr, n_bad = _read_audio(path, warn=True)
     if n_bad:
         log.warning("evaluate: %s: %d sample(s) not finite, read as silence", path, n_bad)
     duration_s = x.size / sr

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from bridge.audio.resample import to_mono
+from bridge.audio.downmix import StreamDownmix
 from bridge.errors import DeviceError
 from bridge.frames import AudioBlock
 from bridge.logs import stderr_restored_after
@@ -249,7 +249,8 @@ class MicrophoneSource:
             raise DeviceError(f"channel {channel} requested but {self.name!r} has {max_ch} input channels")
         # Downmix at most a stereo pair; a selected channel needs every channel up to it opened.
         self.channels = min(max_ch, 2) if channel is None else channel + 1
-        self._channel = channel
+        # Channels that cancel in the mean are judged once, on the first loud second (bridge.audio.downmix).
+        self._downmix = StreamDownmix(self.sample_rate_hz, self.channels, channel, self.name)
         self._block_s = block_ms / 1000
         self.ring = RingBuffer(max(1, int(buffer_s * self.sample_rate_hz)), self.channels)
         try:
@@ -321,7 +322,7 @@ class MicrophoneSource:
                     return
                 continue
             t_last_data = now
-            yield self._block(to_mono(frames, self._channel), t_capture_s)
+            yield self._block(self._downmix(frames), t_capture_s)
 
     def _block(self, mono: npt.NDArray[np.float32], t_capture_s: float) -> AudioBlock:
         block = AudioBlock(mono, self.sample_rate_hz, t_capture_s, self._n_stream / self.sample_rate_hz)

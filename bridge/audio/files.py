@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from bridge.audio.downmix import CancellationMeter, Downmix, choose_downmix, verdict
 from bridge.audio.ffmpeg import decode_to_wav
-from bridge.audio.resample import to_mono
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 from bridge.logs import CStderrCatcher
@@ -126,9 +126,9 @@ def _check_rate(path: Path, rate_hz: int) -> None:
         raise AudioError(f"{path}: sample rate {rate_hz} Hz is not an audio rate (1-768 kHz): a damaged header?")
 
 
-def _mono(path: Path, data: npt.NDArray[np.float32], channel: int | None) -> npt.NDArray[np.float32]:
+def _mono(path: Path, data: npt.NDArray[np.float32], downmix: Downmix) -> npt.NDArray[np.float32]:
     try:
-        return to_mono(data, channel)
+        return downmix.apply(data)
     except IndexError as e:
         raise AudioError(f"{path}: {e}") from e
 
@@ -136,11 +136,14 @@ def _mono(path: Path, data: npt.NDArray[np.float32], channel: int | None) -> npt
 def read_audio(path: Path, channel: int | None = None) -> tuple[npt.NDArray[np.float32], int]:
     """Read a file as mono float32 (downmixed, or one selected channel) and its sample rate.
 
+    Channels that cancel in the mean (one phase-inverted) are mixed with its polarity restored, with a
+    warning (bridge.audio.downmix).
+
     Raises:
         AudioError: as read_audio_channels, or the selected channel does not exist.
     """
     data, rate_hz = read_audio_channels(path)
-    return _mono(path, data, channel), rate_hz
+    return _mono(path, data, choose_downmix(data, rate_hz, channel, str(path))), rate_hz
 
 
 class FileSource:
@@ -148,15 +151,16 @@ class FileSource:
 
     The file is read from disk as it plays, so an hour-long recording costs no more memory than a
     short one. It is checked in one pass first (decodable, not empty, finite, the channel exists), so
-    bad audio is reported before streaming starts.
+    bad audio is reported before streaming starts; the same pass measures whether the channels cancel
+    in the mean, so the downmix (bridge.audio.downmix) is chosen once, for the whole file, before playing.
     """
 
     def __init__(self, path: Path, channel: int | None, block_ms: int, realtime: bool) -> None:
         _check_path(path)
         self.name = str(path)
         self._path = path
-        self._channel = channel
         peak = 0.0
+        meter: CancellationMeter | None = None
         n_frames = 0
         with contextlib.ExitStack() as stack:
             self._catcher = _decoder_output(path)
@@ -166,13 +170,17 @@ class FileSource:
             with _decoding(path), self._open() as f:
                 self.sample_rate_hz = int(f.samplerate)
                 _check_rate(path, self.sample_rate_hz)
+                if channel is None and f.channels > 1:
+                    meter = CancellationMeter(self.sample_rate_hz, f.channels)
                 while True:
                     with _caught(self._catcher, self._mpeg):
                         raw = f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)
                     if raw.shape[0] == 0:
                         break
                     _check_finite(path, raw)
-                    peak = max(peak, float(np.max(np.abs(_mono(path, raw, channel)))))
+                    peak = max(peak, float(np.max(np.abs(_mono(path, raw, Downmix(channel))))))
+                    if meter is not None:
+                        meter.feed(raw)
                     n_frames += raw.shape[0]
             if n_frames == 0:
                 raise AudioError(f"{path}: the file holds no audio samples")
@@ -182,7 +190,8 @@ class FileSource:
         self._realtime = realtime
         self._stopped = False
         self.dropped_s = 0.0
-        if peak < 1e-4:
+        self._downmix = Downmix(channel) if meter is None else verdict(meter, str(path), live=False)
+        if peak < 1e-4 and not self._downmix.flipped:  # flipped only for loud channels: their mix is not silent
             log.warning("%s: the audio is silent: the face will stay at rest", path)
 
     def _open(self) -> sf.SoundFile:
@@ -206,7 +215,7 @@ class FileSource:
                 if raw.shape[0] == 0:
                     return
                 _check_finite(self._path, raw)
-                block = _mono(self._path, raw, self._channel)
+                block = _mono(self._path, raw, self._downmix)
                 t_capture_s = time.monotonic()
                 if self._realtime:
                     t_capture_s = t0 + (start + block.shape[0]) / self.sample_rate_hz

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from bridge.audio.resample import to_mono
+from bridge.audio.downmix import StreamDownmix
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 
@@ -34,13 +34,14 @@ class StdinSource:
         self._channels = channels
         self._dtype = np.dtype("<i2") if sample_format == "s16le" else np.dtype("<f4")
         self._scale = 1 / 32768 if sample_format == "s16le" else 1.0
-        self._channel = channel
         if channel is not None and channel >= channels:
             raise AudioError(f"stdin: channel {channel} requested but the stream has {channels} channels")
         self._frame_bytes = self._dtype.itemsize * channels
         self._block_bytes = max(1, rate_hz * block_ms // 1000) * self._frame_bytes
         self._stream = stream if stream is not None else sys.stdin.buffer
         self.dropped_s = 0.0
+        # Channels that cancel in the mean are judged once, on the first loud second (bridge.audio.downmix).
+        self._downmix = StreamDownmix(rate_hz, channels, channel, self.name)
 
     def blocks(self) -> Iterator[AudioBlock]:
         """Yield blocks until end of input; a trailing partial sample frame is ignored.
@@ -65,7 +66,7 @@ class StdinSource:
             samples = raw.astype(np.float32) * np.float32(self._scale)
             if not np.all(np.isfinite(samples)):
                 raise AudioError("stdin: the stream holds NaN or infinite samples (wrong --stdin-format?)")
-            mono = to_mono(samples, self._channel)
+            mono = self._downmix(samples)
             yield AudioBlock(mono, self.sample_rate_hz, time.monotonic(), n_stream / self.sample_rate_hz)
             n_stream += mono.shape[0]
         if n_stream == 0:

@@ -282,3 +282,49 @@ def test_a_sound_server_that_stays_away_ends_the_run_once_the_reopen_window_is_o
     assert any(e["message"].endswith("trying to reopen it for up to 2 s") for e in events), err
     assert 2.0 < ended_s < 2.0 + 4.0, (ended_s, err)
     assert take.read_text().endswith("\n")
+
+
+def test_a_stereo_mic_with_one_channel_inverted_moves_the_mouth_after_one_warning(tmp_path: Path) -> None:
+    # L = s, R = -s (a phase-invert switch left on) cancelled in the mean: the face stayed still, unwarned.
+    import soundfile as sf
+
+    speech, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    lead_s = 1.0
+    clip = np.concatenate([np.zeros(int(lead_s * rate)), speech, np.zeros(rate)]).astype(np.float32)
+    wav = write_wav(tmp_path / "inverted.wav", np.stack([clip, -clip], axis=1), rate)
+    port = _free_port()
+    with pulse_virtual_mic(channels=2) as env:
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "--log-format", "json", "run", "--input", "pulse",
+             "--zmq", f"tcp://127.0.0.1:{port}", "--no-status", "--fps", "60"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"face/avatar\0")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        live: list[tuple[float, dict]] = []
+        try:
+            deadline = time.monotonic() + 20
+            while not sub.poll(200):  # wait until the mic delivers audio
+                assert time.monotonic() < deadline and bridge.poll() is None, "no frames from the bridge"
+            t_play = time.monotonic()
+            player = subprocess.Popen(["paplay", "--latency-msec=20", "--device=vmic", str(wav)], env=env)
+            while time.monotonic() - t_play < len(clip) / rate + 1.0:
+                if sub.poll(100):
+                    live.append((time.monotonic() - t_play, msgpack.unpackb(sub.recv().split(b"\0", 1)[1])))
+            player.wait(timeout=10)
+        finally:
+            bridge.terminate()
+            _, err = bridge.communicate(timeout=10)
+            sub.close(0)
+            ctx.term()
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    cancel = [e for e in events if e["event"] == "channels_cancel"]
+    assert len(cancel) == 1 and cancel[0]["flipped"] == [1] and cancel[0]["correlation"] < -0.95, err
+    # Decided on the first second of speech (plus paplay's and the monitor's latency): judged after that.
+    rx = np.array([t for t, _ in live])
+    after = (rx > lead_s + 2.5) & (rx < lead_s + len(speech) / rate - 0.5)
+    opening = np.array([_opening(f["bs"]) for _, f in live])[after]
+    voice = np.array([f["voice"] for _, f in live])[after]
+    assert voice.mean() > 0.5 and opening.max() > 0.15 and opening.std() > 0.03, "the mouth did not move"

@@ -12,11 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def start_pulse(env: dict[str, str]) -> None:
-    """Start the private PulseAudio daemon of ``env`` (again, after a kill: same runtime dir and socket)."""
+def start_pulse(env: dict[str, str], channels: int = 1) -> None:
+    """Start the private PulseAudio daemon of ``env`` (again, after a kill: same runtime dir and socket),
+    its microphone of ``channels`` channels."""
     subprocess.run(
         ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--log-target=stderr",
-         "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=vmic rate=48000 channels=1"],
+         "--load=module-native-protocol-unix",
+         f"--load=module-null-sink sink_name=vmic rate=48000 channels={channels}"],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     for _ in range(50):
@@ -28,8 +30,9 @@ def start_pulse(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def pulse_virtual_mic() -> Iterator[dict[str, str]]:
-    """Start a private PulseAudio daemon; yield the environment that points clients at it."""
+def pulse_virtual_mic(channels: int = 1) -> Iterator[dict[str, str]]:
+    """Start a private PulseAudio daemon (a microphone of ``channels`` channels: what is played to the
+    sink, as played); yield the environment that points clients at it."""
     missing = [tool for tool in ("pulseaudio", "pactl", "paplay") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(f"{', '.join(missing)} not installed: run scripts/setup.sh --dev")
@@ -37,7 +40,7 @@ def pulse_virtual_mic() -> Iterator[dict[str, str]]:
     runtime.chmod(0o700)
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), PULSE_SOURCE="vmic.monitor", PULSE_SINK="vmic")
     try:
-        start_pulse(env)
+        start_pulse(env, channels)
         yield env
     finally:
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
