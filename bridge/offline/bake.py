@@ -111,6 +111,8 @@ def make_take(
     silent = float(np.max(np.abs(samples))) < SILENT_PEAK
     if silent:
         warnings.append("the audio is silent: the face stays at rest")
+    if transcript is not None and not transcript.strip():  # a failed script export, not "no transcript"
+        warnings.append("the transcript is empty: baked from the audio alone")
     model = load_bake_model(cfg.model)
     model.reset()
     x = resample(samples, sample_rate_hz, WORK_RATE_HZ)

@@ -33,7 +33,7 @@ from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file, lo
 from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import settings_digest, sidecar_path, up_to_date
 from bridge.offline.progress import ProgressBar
-from bridge.paths import refuse_overwrite
+from bridge.paths import refuse_overwrite, same_file
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +244,25 @@ _VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".
 _FILE_SUFFIXES = AUDIO_SUFFIXES | _VIDEO_SUFFIXES | {_file_type(f.suffix) for f in FORMATS.values()}
 
 
+def _transcript_path(source: Path) -> Path:
+    """``take.wav`` -> ``take.txt``: where the transcript of a recording is."""
+    return source.with_suffix(TRANSCRIPT_SUFFIX)
+
+
+def _recording_of(txt: Path) -> Path | None:
+    """The audio or video file beside ``txt`` whose transcript it is, if any.
+
+    Letter case is ignored: on a case-insensitive file system ``TAKE.TXT`` is ``take.wav``'s ``take.txt``.
+    """
+    try:
+        beside = sorted(txt.parent.iterdir())
+    except OSError:  # no such folder (yet): nothing to protect
+        return None
+    media = AUDIO_SUFFIXES | _VIDEO_SUFFIXES
+    stem = txt.stem.casefold()
+    return next((p for p in beside if p.suffix.lower() in media and p.stem.casefold() == stem), None)
+
+
 def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
     """Whether ``-o`` names the output file (True) or a folder for the mirror tree (False).
 
@@ -251,8 +270,9 @@ def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
     is not a folder and was not written with a trailing slash. Otherwise it is a folder.
 
     Raises:
-        ConfigError: an audio file name (a later folder bake would read it as a recording) or a video
-            file name, an existing file where a folder is needed, or a file's name (an output, audio
+        ConfigError: an audio file name (a later folder bake would read it as a recording), a video
+            file name, the ``<stem>.txt`` transcript of the input or of another recording beside
+            it, an existing file where a folder is needed, or a file's name (an output, audio
             or video suffix) for a folder that does not exist yet.
     """
     out = request.output
@@ -268,6 +288,11 @@ def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
         if suffix in _VIDEO_SUFFIXES:
             raise ConfigError(f"-o {out}: a video file name; bake writes animation files "
                               "(`avatar-bridge preview` renders a video)")  # fmt: skip
+        if suffix == TRANSCRIPT_SUFFIX and not same_file(out, _transcript_path(found[0].path)):  # own one: bake()
+            recording = _recording_of(out)
+            if recording is not None:
+                raise ConfigError(f"-o {out}: the transcript of {recording}; a later bake of it would read "
+                                  "the output as its words")  # fmt: skip
         return True
     if out.exists() and not out.is_dir():
         if single:
@@ -388,8 +413,62 @@ def plan_outputs(request: BakeRequest, found: list[Found]) -> list[Plan]:
     return planned
 
 
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """The codec of UTF-16 text saved without a byte-order mark, told by where its NUL bytes fall, else None.
+
+    Latin-script text has a zero high byte in nearly every 2-byte unit: at odd offsets in little-endian,
+    at even ones in big-endian. It counts as UTF-16 when at least half of the units have a NUL on one
+    side and none has one on the other; UTF-8 text holds no NUL bytes at all.
+    """
+    if len(raw) % 2:
+        return None
+    units = len(raw) // 2
+    nul_even, nul_odd = raw[0::2].count(0), raw[1::2].count(0)
+    if nul_odd >= units / 2 and nul_even == 0:
+        return "utf-16-le"
+    if nul_even >= units / 2 and nul_odd == 0:
+        return "utf-16-be"
+    return None
+
+
+def read_transcript(txt: Path) -> str:
+    """The text of a transcript file: UTF-8 (byte-order mark or not), or UTF-16 with or without its mark.
+
+    Raises:
+        BridgeError: not a readable regular file (a folder, a dangling or looping link, no permission),
+            another encoding, or NUL bytes that are not UTF-16's.
+    """
+    if not txt.is_file():
+        broken = _broken_link(txt)
+        what = broken if broken is not None else "a folder" if txt.is_dir() else "not a regular file"
+        raise BridgeError(f"{txt}: cannot read the transcript ({what})")
+    try:
+        raw = txt.read_bytes()
+        # Windows editors save "Unicode" text as UTF-16 with a byte-order mark; the mark tells it apart.
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            text = raw.decode("utf-16")
+        elif b"\0" in raw:  # UTF-16 saved without the mark by some Windows tools; as UTF-8 it decodes, NULs and all
+            codec = _utf16_without_bom(raw)
+            if codec is None:
+                raise BridgeError(f"{txt}: cannot read the transcript (it holds NUL bytes and is not UTF-16 "
+                                  "text; save it as UTF-8)")  # fmt: skip
+            text = raw.decode(codec)
+        else:
+            text = raw.decode("utf-8-sig")
+    except OSError as e:
+        raise BridgeError(f"{txt}: cannot read the transcript ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise BridgeError(f"{txt}: cannot read the transcript ({e}; save it as UTF-8)") from e
+    if "\0" in text:
+        raise BridgeError(f"{txt}: cannot read the transcript (it holds NUL characters; save it as UTF-8)")
+    return text
+
+
 def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | None]:
     """The transcript of ``source`` and the file it came from (None for ``--text`` or none).
+
+    A ``<stem>.txt`` that exists in any form (a folder, a link that leads nowhere) is the user's
+    transcript and must be read: ignoring it would bake from the audio alone without a word.
 
     Raises:
         BridgeError: a transcript file that cannot be read.
@@ -398,16 +477,10 @@ def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | 
         return request.text, None
     if not request.text_files:
         return None, None
-    txt = source.with_suffix(TRANSCRIPT_SUFFIX)
-    if not txt.is_file():
+    txt = _transcript_path(source)
+    if not (txt.exists() or txt.is_symlink()):
         return None, None
-    try:
-        raw = txt.read_bytes()
-        # Windows editors save "Unicode" text as UTF-16 with a byte-order mark; the mark tells it apart.
-        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        return raw.decode("utf-16" if utf16 else "utf-8-sig"), txt
-    except (OSError, UnicodeDecodeError) as e:
-        raise BridgeError(f"{txt}: cannot read the transcript ({e}; save it as UTF-8)") from e
+    return read_transcript(txt), txt
 
 
 def _digest_extra(settings: BakeSettings) -> dict[str, object]:
@@ -556,8 +629,12 @@ def bake(request: BakeRequest) -> BatchResult:
         digest = settings_digest(settings.cfg, extra, transcript)
         inputs = (source,) if txt is None else (source, txt)
         paths = tuple(p for _, p in outputs)
+        flag = "-o" if request.output is not None else "output"
+        txt_path = _transcript_path(source)  # protected also when not read this run (--text, --no-text-files)
         for path in (*paths, sidecar):
-            refuse_overwrite("-o" if request.output is not None else "output", path, inputs)
+            refuse_overwrite(flag, path, inputs)
+            if same_file(path, txt_path):
+                raise ConfigError(f"{flag} {path}: would overwrite {txt_path}, the transcript of {source}")
         if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
             skipped.append(source)
             continue

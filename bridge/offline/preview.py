@@ -23,6 +23,7 @@ from bridge.audio.files import read_audio
 from bridge.errors import BridgeError, ConfigError
 from bridge.frames import F32
 from bridge.offline.bake import BakeSettings, make_parent, make_take
+from bridge.offline.batch import TRANSCRIPT_SUFFIX, read_transcript
 from bridge.offline.take import Take
 from bridge.paths import refuse_overwrite
 
@@ -129,12 +130,13 @@ def run_preview(request: PreviewRequest) -> int:
     if request.video is None and request.plot is None:
         raise ConfigError("preview: give -o OUT.mp4 and/or --plot OUT.png")
     text = request.text
-    txt = request.source.with_suffix(".txt")
-    read_txt = text is None and request.text_files and txt.is_file()
-    # Outputs are checked before the bake, so a mistake in them costs no work.
+    txt = request.source.with_suffix(TRANSCRIPT_SUFFIX)
+    read_txt = text is None and request.text_files and (txt.exists() or txt.is_symlink())
+    # Outputs are checked before the bake, so a mistake in them costs no work. The transcript is
+    # protected also when it is not read this run (--text, --no-text-files).
     for flag, out in (("-o", request.video), ("--plot", request.plot)):
         if out is not None:
-            refuse_overwrite(flag, out, (request.source, txt) if read_txt else (request.source,))
+            refuse_overwrite(flag, out, (request.source, txt))
             make_parent(out)
     if request.video is not None:
         _check_size(request.size)
@@ -144,10 +146,7 @@ def run_preview(request: PreviewRequest) -> int:
         check_plot_path(request.plot)
     samples, rate_hz = read_audio(request.source, request.settings.cfg.audio.channel)
     if read_txt:
-        try:
-            text = txt.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise BridgeError(f"{txt}: cannot read the transcript ({e})") from e
+        text = read_transcript(txt)  # bake's rules: UTF-8 or UTF-16, a folder or dangling link fails
     take, _ = make_take(request.source, samples, rate_hz, request.settings, text)
     for w in take.warnings:
         log.warning("%s: %s", request.source, w, extra={"event": "bake_warning", "file": str(request.source)})
