@@ -4,16 +4,20 @@ Uses the US English acoustic model and CMU dictionary that ship inside the pocke
 Two passes, as pocketsphinx documents for phone alignment: a word alignment constrained to the
 transcript, then a sub-word pass over the same audio. A word missing from the dictionary (a name,
 a game word) gets the pronunciation espeak-ng's English rules give it, added to this process'
-dictionary; without espeak-ng it is left out. Either way the bake report warns. If nothing can be
-aligned the caller falls back to the acoustic model.
+dictionary; without espeak-ng it is left out. Either way the bake report warns. A studio lexicon
+(``bridge.offline.lexicon``) comes before the dictionary, and a small table of interjections before
+espeak-ng; neither is warned about. If nothing can be aligned the caller falls back to the acoustic
+model.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,22 +58,42 @@ _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth", "nine": "ninth",
              "twelve": "twelfth"}  # fmt: skip
 _NUMBER = r"[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+"  # thousands commas allowed
-# One spoken unit each: an amount of money; a minus sign (not a hyphen after a word or number);
-# the dash of a range ("5-10"); "#" before a number; a number with its decimals, an ordinal or
-# plural suffix ("2nd", "1990s") or a percent sign; a symbol said as a word; or a word.
+_SIGN = r"(?<![\w.,])[-\u2212]"  # a minus sign, not the hyphen after a word or number ("F-16")
+# One spoken unit each: an amount of money, sign first ("$5", "-$5", "$5k") or amount first ("5€",
+# "5 €"); a phone number ("1-800-555-0199"); a time ("3:00", "10:05"); a minus sign; the dash of a
+# range ("5-10", "5 - 10", "5–10", "5—10"); "#" before a number; a number with its decimals, an
+# ordinal or plural suffix ("2nd", "1990s"), a scale ("5k", "2bn") or a percent sign; an abbreviation
+# (``_ABBREVIATIONS``); a symbol said as a word; or a word.
 _TOKEN = re.compile(
-    rf"(?P<currency>[$\u00a3\u20ac])\s?(?P<amount>{_NUMBER})(?:\.(?P<cents>[0-9]+))?"
-    r"(?:\s+(?P<scale>thousand|million|billion|trillion)\b)?"
-    r"|(?P<minus>(?<![\w.,])[-\u2212](?=[0-9]))"
-    r"|(?P<range>(?<=[0-9])(?:-|\s?\u2013\s?)(?=[0-9]))"
+    rf"(?P<neg>{_SIGN})?(?P<currency>[$\u00a3\u20ac])\s?(?P<amount>{_NUMBER})(?:\.(?P<cents>[0-9]+))?"
+    r"(?:\s+(?P<scale>thousand|million|billion|trillion)\b|(?P<suffix>k|mn|m|bn|b|tn|t)\b)?"
+    rf"|(?P<neg_after>{_SIGN})?(?P<amount_after>{_NUMBER})(?:\.(?P<cents_after>[0-9]+))?"
+    r"\s?(?P<currency_after>[$\u00a3\u20ac])"
+    r"|(?P<phone>(?<![0-9])(?:[0-9]{1,4}-)+[0-9]{3}-[0-9]{4}(?![0-9]))"
+    r"|(?P<time>(?<![0-9:.])(?P<hour>[01]?[0-9]|2[0-4]):(?P<minute>[0-5][0-9])(?![0-9]))"
+    rf"|(?P<minus>{_SIGN}(?=[0-9]))"
+    r"|(?P<range>(?<=[0-9])(?:-|\s?[\u2013\u2014]\s?|\s+-\s+)(?=[0-9]))"
     r"|(?P<hash>#(?=[0-9]))"
     rf"|(?P<number>{_NUMBER})(?:\.(?P<fraction>[0-9]+))?"
-    r"(?:(?P<ordinal>st|nd|rd|th)\b|(?P<plural>'?s)\b)?(?P<percent>\s?%)?"
+    r"(?:(?P<ordinal>st|nd|rd|th)\b|(?P<plural>'?s)\b|(?P<number_scale>(?-i:k)|bn|tn)\b)?(?P<percent>\s?%)?"
+    r"|(?P<abbrev>(?<![\w'.])(?:dr\.?(?=\s+(?-i:[A-Z]))|vs\b\.?|approx\b\.?|e\.g\b\.?|i\.e\b\.?))"
     r"|(?P<symbol>[&@+])"
     r"|(?P<word>[A-Za-z]+(?:'[A-Za-z]+)*)",
     re.IGNORECASE,
 )
 _SYMBOLS = {"&": "and", "@": "at", "+": "plus"}
+# Scale letters after an amount of money ("$5k", "$5M", "$2bn") and, where unambiguous, after a bare
+# number ("5k", "2bn"; not "5K" or "5m", which are said "five K" and "five metres").
+_SCALES = {"k": "thousand", "m": "million", "mn": "million", "b": "billion", "bn": "billion", "t": "trillion",
+           "tn": "trillion"}  # fmt: skip
+# Abbreviations the dictionary reads as other words ("dr" is "drive", "vs" and "e.g." are spelled out),
+# by their letters. "Dr" is read "doctor" only as a title, before a capitalised word ("Dr. Jones",
+# "Dr Jones"). "Mr", "Mrs", "Ms" and "etc" need no entry: the dictionary says mister, missus, miz and
+# et cetera. "St." is left alone: saint or street, and the dictionary has both.
+_ABBREVIATIONS = {"dr": "doctor", "vs": "versus", "approx": "approximately", "eg": "for example",
+                  "ie": "that is"}  # fmt: skip
+# Curly quotes, the modifier letter apostrophe and the backtick, as typed for an apostrophe ("donʼt").
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc`", "'"))
 _SAID = {"minus": "minus", "range": "to", "hash": "number"}
 # Letters NFKD does not decompose, as English readers say them ("Bjørn", "Æthelred", "Straße").
 _LETTERS = str.maketrans({"\u00f8": "o", "\u00d8": "O", "\u00e6": "ae", "\u00c6": "Ae", "\u0153": "oe",
@@ -86,10 +110,15 @@ _VULGAR = {"\u00bd": ("one half", "a half"), "\u00bc": ("one quarter", "a quarte
            "\u2154": ("two thirds", "two thirds")}  # fmt: skip
 _VULGAR_AFTER_NUMBER = re.compile(r"(?<=[0-9])\s?([\u00bd\u00bc\u00be\u2153\u2154])")
 _VULGAR_ALONE = re.compile(r"[\u00bd\u00bc\u00be\u2153\u2154]")
-# What dialogue scripts write but nobody says: stage directions ("[laughs]", "(whispering)", "*sighs*"),
-# markup tags ("<b>", "<break time='1s'/>": the text between tags is kept) and localisation placeholders
-# ("{playerName}", whose spoken value the script does not hold).
-_UNSPOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|<[^<>]*>|\*[^*\n]+\*")
+# What dialogue scripts write but nobody says: stage directions ("[laughs]", "(whispering)"), markup
+# tags ("<b>", "<break time='1s'/>": the text between tags is kept) and localisation placeholders
+# ("{playerName}", "{{name}}", "%PLAYER_NAME%", whose spoken value the script does not hold).
+# Asterisks are not directions: scripts mark emphasis with them ("That's *not* what I said").
+_UNSPOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{\{[^{}]*\}\}|\{[^}]*\}|<[^<>]*>|%[A-Za-z_][A-Za-z0-9_]*%")
+# Unicode categories of what the reader cannot say, reported when left out (letters of other scripts,
+# digits, currency signs and other symbols, emoji among them); punctuation is dropped silently.
+_READABLE_CATEGORIES = ("L", "N", "Sc", "So")
+_MAX_NAMED = 5  # left-out pieces named in one warning
 # A four-digit number in this range, without a thousands comma, is read as a year ("1990" nineteen
 # ninety, "2024" twenty twenty four): in dialogue such a number is usually a date, and for counts
 # 1100-1999 the year reading is also what speakers say ("fifteen hundred"). Write "2,048" for a count.
@@ -179,6 +208,7 @@ def _money(sign: str, amount: str, cents: str | None, scale: str | None) -> list
 
 def _number(m: re.Match[str]) -> list[str]:
     number, fraction, ordinal, plural, percent = m.group("number", "fraction", "ordinal", "plural", "percent")
+    scale = [_SCALES[m["number_scale"].lower()]] if m["number_scale"] else []
     digits = number.replace(",", "")
     if fraction:
         words = _cardinal(digits) + ["point", *_digit_words(fraction)]
@@ -189,38 +219,111 @@ def _number(m: re.Match[str]) -> list[str]:
         words = year_words(int(digits)) if year else _cardinal(digits)
         if plural:
             words = _plural(words)
-    return words + (["percent"] if percent else [])
+    return words + scale + (["percent"] if percent else [])
+
+
+def _time(hour: str, minute: str) -> list[str]:
+    """A clock time as said ("3:00" three o'clock, "15:00" fifteen hundred, "10:05" ten oh five)."""
+    h, m = int(hour), int(minute)
+    if m == 0:
+        return number_words(h) + (["o'clock"] if 1 <= h <= 12 else ["hundred"])
+    return number_words(h) + (["oh"] if m < 10 else []) + number_words(m)
+
+
+def _phone_number(digits: str) -> list[str]:
+    """A phone number digit by digit, 0 as "oh" ("1-800-555-0199")."""
+    return ["oh" if d == "0" else _ONES[int(d)] for d in digits if d.isdigit()]
+
+
+def _token_words(m: re.Match[str]) -> list[str]:
+    """The words one ``_TOKEN`` match is read as."""
+    if m["word"] is not None:
+        return [m["word"].lower()]
+    if m["number"] is not None:
+        return _number(m)
+    if m["currency"] is not None:
+        scale = m["scale"] or (_SCALES[m["suffix"].lower()] if m["suffix"] else None)
+        return (["minus"] if m["neg"] else []) + _money(m["currency"], m["amount"], m["cents"], scale)
+    if m["currency_after"] is not None:
+        return (["minus"] if m["neg_after"] else []) + _money(m["currency_after"], m["amount_after"],
+                                                              m["cents_after"], None)  # fmt: skip
+    if m["phone"] is not None:
+        return _phone_number(m["phone"])
+    if m["time"] is not None:
+        return _time(m["hour"], m["minute"])
+    if m["abbrev"] is not None:
+        return _ABBREVIATIONS[re.sub(r"[^a-z]", "", m["abbrev"].lower())].split()
+    if m["symbol"] is not None:
+        return [_SYMBOLS[m["symbol"]]]
+    return [_SAID[str(m.lastgroup)]]
+
+
+def _read(text: str) -> tuple[list[str], list[str]]:
+    """The words of ``text`` (``normalize_text``) and the pieces left out as not English-readable."""
+    text = _UNSPOKEN.sub(" ", html.unescape(text)).translate(_APOSTROPHES).translate(_LETTERS)
+    text = _VULGAR_AFTER_NUMBER.sub(lambda m: f" and {_VULGAR[m[1]][1]} ", text)
+    text = _VULGAR_ALONE.sub(lambda m: f" {_VULGAR[m[0]][0]} ", text)
+    # Accents folded character by character (the same as folding the whole text: only the combining
+    # marks NFKD would reorder are dropped), remembering where each folded character came from.
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, c in enumerate(text):
+        for d in unicodedata.normalize("NFKD", c):
+            if not unicodedata.combining(d):
+                chars.append(d)
+                origin.append(i)
+    folded = "".join(chars)
+    words: list[str] = []
+    read = [False] * len(folded)
+    for m in _TOKEN.finditer(folded):
+        words += _token_words(m)
+        read[m.start() : m.end()] = [True] * (m.end() - m.start())
+    left_out: list[str] = []
+    start = None
+    for i in range(len(folded) + 1):
+        if i < len(folded) and not read[i] and not folded[i].isspace():
+            start = i if start is None else start
+            continue
+        if start is not None:
+            if any(unicodedata.category(c).startswith(_READABLE_CATEGORIES) for c in folded[start:i]):
+                piece = text[origin[start] : origin[i - 1] + 1]
+                left_out.append(_strip_punctuation(piece))
+            start = None
+    return words, left_out
+
+
+def _strip_punctuation(piece: str) -> str:
+    lo, hi = 0, len(piece)
+    while lo < hi and unicodedata.category(piece[lo]).startswith("P"):
+        lo += 1
+    while hi > lo and unicodedata.category(piece[hi - 1]).startswith("P"):
+        hi -= 1
+    return piece[lo:hi]
 
 
 def normalize_text(text: str) -> list[str]:
     """Lowercase words the dictionary can know, as an English speaker reads the text.
 
-    Accents are folded (café -> cafe, Bjørn -> bjorn). Spelled out: numbers ("1,000" one thousand), ordinals ("2nd"
-    second), decimals and percentages ("3.5%" three point five percent), money in $, £ and € ("$5.50"
-    five dollars fifty cents), four-digit numbers 1100-2099 as years ("1990" nineteen ninety) and
-    plurals ("1990s" nineteen nineties, "5s" fives), ½ ¼ ¾ ⅓ ⅔ ("2½" two and a half), a minus sign
-    before a number ("-5" minus five; not the hyphen of "F-16"), a range's dash ("5-10" five to ten),
-    "#" before a number (number), "&" (and), "@" (at) and "+" (plus). Stage directions, markup tags and
-    placeholders (``unspoken_parts``) are left out. Other punctuation is removed.
+    HTML entities are decoded ("&amp;" and). Accents are folded (café -> cafe, Bjørn -> bjorn), and
+    curly quotes, ʼ and ` inside a word are apostrophes. Spelled out: numbers ("1,000" one thousand),
+    ordinals ("2nd" second), decimals and percentages ("3.5%" three point five percent), scales ("5k"
+    five thousand, "2bn" two billion), money in $, £ and € ("$5.50" five dollars fifty cents, "-$5"
+    minus five dollars, "$5M" five million dollars, "5€" five euros), four-digit numbers 1100-2099 as
+    years ("1990" nineteen ninety) and plurals ("1990s" nineteen nineties, "5s" fives), ½ ¼ ¾ ⅓ ⅔ ("2½"
+    two and a half), a minus sign before a number ("-5" minus five; not the hyphen of "F-16"), a range's
+    dash ("5-10", "5 - 10", "5—10" five to ten), times ("3:00" three o'clock, "10:05" ten oh five),
+    phone numbers digit by digit ("1-800-555-0199"), "#" before a number (number), "&" (and), "@" (at),
+    "+" (plus) and the abbreviations of ``_ABBREVIATIONS`` ("Dr. Jones" doctor jones, "vs" versus).
+    Stage directions, markup tags and placeholders (``unspoken_parts``) are left out, and so is what
+    is not English-readable (``unreadable_parts``). Other punctuation is removed.
     """
-    text = _UNSPOKEN.sub(" ", text).replace("\u2019", "'").translate(_LETTERS)
-    text = _VULGAR_AFTER_NUMBER.sub(lambda m: f" and {_VULGAR[m[1]][1]} ", text)
-    text = _VULGAR_ALONE.sub(lambda m: f" {_VULGAR[m[0]][0]} ", text)
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    words: list[str] = []
-    for m in _TOKEN.finditer(folded):
-        if m["word"] is not None:
-            words.append(m["word"].lower())
-        elif m["number"] is not None:
-            words += _number(m)
-        elif m["currency"] is not None:
-            words += _money(m["currency"], m["amount"], m["cents"], m["scale"])
-        elif m["symbol"] is not None:
-            words.append(_SYMBOLS[m["symbol"]])
-        else:
-            words.append(_SAID[str(m.lastgroup)])
-    return words
+    return _read(text)[0]
+
+
+def unreadable_parts(text: str) -> list[str]:
+    """What normalize_text leaves out as not English-readable: words in other scripts ("Привет", "こんにちは"),
+    emoji and other symbols ("😀", "°"), in order of appearance."""
+    return _read(text)[1]
 
 
 @functools.lru_cache(maxsize=2)
@@ -237,9 +340,26 @@ def _decoder(wide: bool = False) -> pocketsphinx.Decoder:
     return pocketsphinx.Decoder(samprate=ALIGN_RATE_HZ, bestpath=False, loglevel="FATAL", **beams)
 
 
-# Words this process' decoder was given a guessed pronunciation for: the dictionary keeps them, and
-# every transcript that uses one is still warned about it.
-_guessed: dict[str, str] = {}
+# Interjections the CMU dictionary lacks and espeak-ng spells out letter by letter ("pfft" P IY EH F EH F
+# T IY, "mmm" EH M EH M EH M), in the en-us model's phones. Keyed by the word with each run of a letter
+# written once, so "shhhh" is "shh" and "hmmmm" is "hmm".
+_INTERJECTIONS = {"pft": "P F T", "pst": "P S T", "sh": "SH", "hm": "HH M", "m": "M", "hmph": "HH M F",
+                  "gr": "G ER", "z": "Z", "tsk": "T S K", "ugh": "AH G", "br": "B ER"}  # fmt: skip
+# espeak-ng reads a word made of Roman numeral letters as "roman" and the number ("iii" R OW M AH N TH
+# R IY); nobody says "roman", so the guess keeps the number alone.
+_ROMAN = "R OW M AH N "
+
+# What this process added to its decoders: pocketsphinx can neither change nor remove a word, so each
+# (word, phones) pair gets a decoder word once, the word itself where the decoder does not know it yet
+# and "word_N" where it already says the word otherwise (a lexicon entry for a dictionary word, or a
+# word the last transcript's lexicon gave other phones).
+_tokens: dict[tuple[str, str], str] = {}
+_added: set[str] = set()  # the words of _tokens added under their own name
+
+
+def interjection(word: str) -> str | None:
+    """The built-in phones of an interjection ("shhh" SH, "pfft" P F T); None for other words."""
+    return _INTERJECTIONS.get(re.sub(r"(.)\1+", r"\1", word))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -253,30 +373,65 @@ def guess_pronunciation(word: str) -> str | None:
     except ModelError as e:
         log.debug("espeak-ng cannot guess %r: %s", word, e)
         return None
-    return " ".join(_TO_CMU.get(p, p) for p in phones) or None
+    guess = " ".join(_TO_CMU.get(p, p) for p in phones)
+    if guess.startswith(_ROMAN) and not word.startswith("rom"):
+        guess = guess[len(_ROMAN) :]
+    return guess or None
 
 
-def _dictionary_word(decoder: pocketsphinx.Decoder, word: str, warnings: list[str]) -> bool:
-    """Whether ``word`` can be aligned, giving it a guessed pronunciation if it needs one."""
-    guess = _guessed.get(word)
-    if guess is None:
-        if decoder.lookup_word(word) is not None:
-            return True
-        guess = guess_pronunciation(word)
-        if guess is None:
+def _token(decoder: pocketsphinx.Decoder, word: str, phones: str) -> str:
+    """The decoder word that says ``word`` as ``phones``, added to ``decoder`` the first time.
+
+    Raises:
+        RuntimeError: pocketsphinx refuses the pronunciation.
+    """
+    token = _tokens.get((word, phones))
+    if token is None:
+        current = decoder.lookup_word(word)
+        if current == phones:
+            token = word
+        else:
+            token = word if current is None else f"{word}_{len(_tokens)}"
+            decoder.add_word(token, phones, True)
+            if token == word:
+                _added.add(word)
+        _tokens[(word, phones)] = token
+    return token
+
+
+def _dictionary_word(
+    decoder: pocketsphinx.Decoder, word: str, lexicon: Mapping[str, str], warnings: list[str]
+) -> str | None:
+    """The decoder word to align ``word`` as, None to leave it out.
+
+    The pronunciation comes from ``lexicon``, else the CMU dictionary, else the interjection table, else
+    espeak-ng's guess (warned about).
+    """
+    phones = lexicon.get(word)
+    guessed = False
+    if phones is None:
+        if word not in _added and decoder.lookup_word(word) is not None:
+            return word
+        phones = interjection(word)
+    if phones is None:
+        phones = guess_pronunciation(word)
+        if phones is None:
             warnings.append(
                 f"transcript word {word!r} is not in the pronunciation dictionary and espeak-ng could not guess it; "
                 "left out"
             )
-            return False
-        try:
-            decoder.add_word(word, guess, True)
-        except RuntimeError as e:  # pocketsphinx's way to refuse a pronunciation
-            warnings.append(f"transcript word {word!r} is not in the pronunciation dictionary ({e}); left out")
-            return False
-        _guessed[word] = guess
-    warnings.append(f"transcript word {word!r} is not in the pronunciation dictionary; pronunciation guessed: {guess}")
-    return True
+            return None
+        guessed = True
+    try:
+        token = _token(decoder, word, phones)
+    except RuntimeError as e:  # pocketsphinx's way to refuse a pronunciation
+        warnings.append(f"transcript word {word!r} is not in the pronunciation dictionary ({e}); left out")
+        return None
+    if guessed:
+        warnings.append(
+            f"transcript word {word!r} is not in the pronunciation dictionary; pronunciation guessed: {phones}"
+        )
+    return token
 
 
 def to_pcm16(samples: F32, sample_rate_hz: int) -> bytes:
@@ -321,11 +476,18 @@ def _force_align(decoder: pocketsphinx.Decoder, words: list[str], pcm: bytes) ->
 
 def unspoken_parts(text: str) -> list[str]:
     """The stage directions, markup tags and placeholders of a transcript, which normalize_text leaves out."""
-    return _UNSPOKEN.findall(text)
+    return _UNSPOKEN.findall(html.unescape(text))
 
 
-def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
+def align(samples: F32, sample_rate_hz: int, text: str, lexicon: Mapping[str, str] | None = None) -> Alignment:
     """Force-align ``text`` to mono ``samples``.
+
+    Args:
+        samples: mono audio.
+        sample_rate_hz: its rate.
+        text: the transcript.
+        lexicon: the studio's own pronunciations, normalized word -> CMU phones (``bridge.offline.lexicon``),
+            used before the dictionary.
 
     Returns:
         The alignment; ``phones`` is empty (and ``warnings`` says why) when the transcript has no
@@ -335,25 +497,38 @@ def align(samples: F32, sample_rate_hz: int, text: str) -> Alignment:
     warnings: list[str] = []
     if unspoken := unspoken_parts(text):
         warnings.append(f"transcript: {', '.join(unspoken)} left out as not spoken")
+    words, unreadable = _read(text)
+    if unreadable:
+        named = list(dict.fromkeys(unreadable))
+        more = f" and {len(named) - _MAX_NAMED} more" if len(named) > _MAX_NAMED else ""
+        warnings.append(f"transcript: {', '.join(named[:_MAX_NAMED])}{more} left out as not English-readable")
+    if not words:
+        warnings.append("transcript has no English-readable words; using the acoustic model alone")
+        return Alignment((), (), tuple(warnings))
+    tokens: dict[str, str | None] = {}  # each distinct word looked up (and warned about) once
     known: list[str] = []
-    for w in normalize_text(text):
-        if _dictionary_word(decoder, w, warnings):
+    said: list[str] = []  # the decoder's words for them
+    for w in words:
+        if w not in tokens:
+            tokens[w] = _dictionary_word(decoder, w, lexicon or {}, warnings)
+        if (token := tokens[w]) is not None:
             known.append(w)
+            said.append(token)
     if not known:
         warnings.append("transcript has no word the aligner knows; using the acoustic model alone")
         return Alignment((), (), tuple(warnings))
     pcm = to_pcm16(samples, sample_rate_hz)
     try:
-        result = _force_align(decoder, known, pcm)
+        result = _force_align(decoder, said, pcm)
     except RuntimeError as e:
         # pocketsphinx signals "could not fit the transcript" this way. A word the speaker did not
         # say (a script revision, a typo) is the usual cause; wider beams let the search squeeze it in.
         wide = _decoder(wide=True)
-        for w in known:
-            if wide.lookup_word(w) is None:  # a guessed pronunciation
-                wide.add_word(w, decoder.lookup_word(w), True)
+        for t in said:
+            if wide.lookup_word(t) is None:  # a pronunciation this process added
+                wide.add_word(t, decoder.lookup_word(t), True)
         try:
-            result = _force_align(wide, known, pcm)
+            result = _force_align(wide, said, pcm)
         except RuntimeError:
             warnings.append(f"transcript alignment failed ({e}); using the acoustic model alone")
             return Alignment((), tuple(known), tuple(warnings))

@@ -17,6 +17,7 @@ from bridge.errors import AudioError, BridgeError, ModelError
 from bridge.frames import F32, ModelOutput
 from bridge.offline import guided
 from bridge.offline.exports import FORMATS, ExportOptions
+from bridge.offline.lexicon import Lexicon
 from bridge.offline.manifest import Sidecar, atomic_file, identities, write_sidecar
 from bridge.offline.take import Phone, Take
 from bridge.pipeline import render_offline
@@ -39,6 +40,7 @@ class BakeSettings:
         phone_weight: share of the phone-driven articulation (transcript-aligned or recognized) in
             the blend with the acoustic model (0 = acoustic only, 1 = phones only).
         recognize: without a usable transcript, take the phones from pocketsphinx phone recognition.
+        lexicon: the studio's own pronunciations (``--lexicon``), used before the dictionary.
     """
 
     cfg: Config
@@ -46,6 +48,7 @@ class BakeSettings:
     export: ExportOptions
     phone_weight: float
     recognize: bool = False
+    lexicon: Lexicon = Lexicon()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ def make_take(
         from bridge.offline.align import MIN_SPEECH_COVERAGE, align, speech_coverage
 
         t0 = time.perf_counter()
-        result = align(x, WORK_RATE_HZ, transcript)
+        result = align(x, WORK_RATE_HZ, transcript, settings.lexicon.entries)
         warnings += result.warnings
         phones, words = result.phones, result.words
         coverage = speech_coverage(phones, x, WORK_RATE_HZ, cfg.vad.aggressiveness) if phones else None

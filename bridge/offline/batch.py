@@ -626,7 +626,7 @@ def bake(request: BakeRequest) -> BatchResult:
         except BridgeError as e:
             failed.append(Failure(source, str(e)))
             continue
-        digest = settings_digest(settings.cfg, extra, transcript)
+        digest = settings_digest(settings.cfg, extra, transcript, settings.lexicon.used_by(transcript))
         inputs = (source,) if txt is None else (source, txt)
         paths = tuple(p for _, p in outputs)
         flag = "-o" if request.output is not None else "output"

@@ -13,6 +13,7 @@ from bridge.offline.exports import FORMATS, ExportOptions, check_extended_shapes
 
 if TYPE_CHECKING:
     from bridge.offline.batch import BakeRequest
+    from bridge.offline.lexicon import Lexicon
     from bridge.offline.preview import PreviewRequest
 
 # Share of aligned phones in the blend with the acoustic model (docs/offline.md has the measurement).
@@ -29,6 +30,9 @@ def _add_transcript_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-text-files", action="store_true", help="ignore <name>.txt transcripts next to the audio")
     g.add_argument("--recognize", action="store_true",
                    help="without a transcript, time the mouth with pocketsphinx phone recognition as well")
+    g.add_argument("--lexicon", type=Path, metavar="FILE",
+                   help="your own pronunciations of names and game words, CMU dictionary lines "
+                   "('XALTHAR  Z AE L TH AA R'), used before the dictionary")
     g.add_argument(
         "--phone-weight",
         type=float,
@@ -82,6 +86,13 @@ def _check_weight(value: float) -> float:
     return value
 
 
+def _lexicon(path: Path | None) -> Lexicon:
+    """The ``--lexicon`` file, read and checked before anything is baked (an empty lexicon without one)."""
+    from bridge.offline.lexicon import Lexicon, load_lexicon
+
+    return Lexicon() if path is None else load_lexicon(path)
+
+
 def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
     """The parsed ``bake`` flags as a request.
 
@@ -99,6 +110,7 @@ def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
         export=ExportOptions(extended_shapes=check_extended_shapes(args.extended_shapes)),
         phone_weight=_check_weight(args.phone_weight),
         recognize=args.recognize,
+        lexicon=_lexicon(args.lexicon),
     )
     return BakeRequest(
         inputs=tuple(args.inputs),
@@ -130,7 +142,7 @@ def preview_request(args: argparse.Namespace, cfg: Config) -> PreviewRequest:
 
     settings = BakeSettings(
         cfg=cfg, formats=(), export=ExportOptions(), phone_weight=_check_weight(args.phone_weight),
-        recognize=args.recognize,
+        recognize=args.recognize, lexicon=_lexicon(args.lexicon),
     )
     return PreviewRequest(
         source=args.source,

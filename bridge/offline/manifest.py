@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -87,13 +87,18 @@ def _file_identity(path: str) -> str:
     return f"{path}:{stats}"
 
 
-def settings_digest(cfg: Config, extra: dict[str, Any], transcript: str | None) -> str:
+def settings_digest(
+    cfg: Config, extra: dict[str, Any], transcript: str | None, lexicon: Mapping[str, str] | None = None
+) -> str:
     """SHA-256 over everything that changes a bake's outputs.
 
     Args:
         cfg: the pipeline config (only sections that affect offline frames count).
         extra: bake options (formats, export options, blend weight).
         transcript: the transcript text, None without one.
+        lexicon: the ``--lexicon`` entries for the transcript's words (``Lexicon.used_by``): editing an
+            entry bakes again the lines that say the word, and only those. Left out of the digest when
+            empty, so bakes without a lexicon keep their digests.
     """
     config = {s: dataclasses.asdict(getattr(cfg, s)) for s in _RELEVANT_SECTIONS}
     del config["output"]["subject"]  # receivers show it; no bake output holds it
@@ -108,6 +113,8 @@ def settings_digest(cfg: Config, extra: dict[str, Any], transcript: str | None) 
         "extra": extra,
         "transcript": transcript,
     }
+    if lexicon:
+        payload["lexicon"] = dict(sorted(lexicon.items()))
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 

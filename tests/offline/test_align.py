@@ -19,10 +19,12 @@ from bridge.offline import guided
 from bridge.offline.align import (
     align,
     guess_pronunciation,
+    interjection,
     normalize_text,
     number_words,
     speech_coverage,
     to_pcm16,
+    unreadable_parts,
     unspoken_parts,
     year_words,
 )
@@ -100,16 +102,88 @@ def test_normalize_text_reads_money_years_fractions_signs_and_symbols(text: str,
 
 @pytest.mark.parametrize(
     ("text", "words", "unspoken"),
-    [("[laughs] You again? (beat) *sighs* Fine.", "you again fine", ["[laughs]", "(beat)", "*sighs*"]),
+    [("[laughs] You again? (beat) Fine.", "you again fine", ["[laughs]", "(beat)"]),
      ("<b>Run!</b> <break time='1s'/> Now, {playerName}!", "run now", ["<b>", "</b>", "<break time='1s'/>",
                                                                        "{playerName}"]),
-     ("2 * 3 is 6, a < b", "two three is six a b", [])],
-    ids=["stage directions", "markup and placeholders", "lone symbols stay punctuation"],
+     ("Take {{count}} coins, %PLAYER_NAME%.", "take coins", ["{{count}}", "%PLAYER_NAME%"]),
+     ("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;", "tom and jerry", ["<b>", "</b>"]),
+     ("2 * 3 is 6, a < b, 50% and 60%", "two three is six a b fifty percent and sixty percent", [])],
+    ids=["stage directions", "markup and placeholders", "doubled braces and percent placeholders",
+         "HTML entities decoded first", "lone symbols stay punctuation"],
 )  # fmt: skip
 def test_stage_directions_markup_and_placeholders_are_not_aligned(text: str, words: str, unspoken: list[str]) -> None:
     """Game scripts carry directions for the actor; aligning them as words would misplace every phone."""
     assert " ".join(normalize_text(text)) == words
     assert unspoken_parts(text) == unspoken
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("That's *not* what I said.", "that's not what i said"), ("**Run!**", "run"), ("a * b * c", "a b c"),
+     ("*sighs* Fine.", "sighs fine")],
+    ids=["emphasis", "markdown bold", "spaced asterisks", "asterisk direction"],
+)  # fmt: skip
+def test_asterisks_are_punctuation_not_stage_directions(text: str, words: str) -> None:
+    """Scripts mark emphasis with asterisks: "not" was dropped, and the mouth stayed shut while it was said."""
+    assert " ".join(normalize_text(text)) == words
+    assert unspoken_parts(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("don\u02bct, Xal\u2018thar, it`s, Ny\u2019lessa", "don't xal'thar it's ny'lessa"),
+     ("\u2018Quoted\u2019 `words`", "quoted words"),
+     ("5\u201410, 5 \u2014 10, 5 - 10", "five to ten five to ten five to ten"),
+     ("-$5, \u2212\u00a33.50, -5\u20ac", "minus five dollars minus three pounds fifty pence minus five euros"),
+     ("5\u20ac, 5 \u20ac, 2.50\u20ac, 3$", "five euros five euros two euros fifty cents three dollars"),
+     ("$5k, $5M, \u00a32bn, $1.5B, \u20ac3mn", "five thousand dollars five million dollars two billion pounds "
+      "one point five billion dollars three million euros"),
+     ("5k, 2.5k, 3bn, a 5K run, 5kg, 5m", "five thousand two point five thousand three billion a five k run five kg "
+      "five m"),
+     ("3:00, 12:00, 15:00, 10:05, 10:30, 99:99", "three o'clock twelve o'clock fifteen hundred ten oh five ten thirty "
+      "ninety nine ninety nine"),
+     ("Call 1-800-555-0199, 5-10", "call one eight oh oh five five five oh one nine nine five to ten")],
+    ids=["apostrophe variants", "quotes around words", "em dash and spaced hyphen ranges", "minus before money",
+         "amount before the sign", "money scales", "number scales", "clock times", "phone numbers"],
+)  # fmt: skip
+def test_normalize_text_reads_apostrophes_ranges_money_scales_and_times(text: str, words: str) -> None:
+    assert " ".join(normalize_text(text)) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("Dr. Jones, Dr Jones, DR. JONES", "doctor jones doctor jones doctor jones"),
+     ("Elm Dr, the dr", "elm dr the dr"),
+     ("Red vs. Blue, us vs them", "red versus blue us versus them"),
+     ("e.g. this, i.e. that, approx. 5", "for example this that is that approximately five"),
+     ("Mr. Smith, Mrs. Smith, Ms. Smith, etc.", "mr smith mrs smith ms smith etc"),
+     ("St. Louis", "st louis")],
+    ids=["Dr as a title", "dr otherwise", "versus", "Latin and approx", "in the dictionary already", "St left alone"],
+)  # fmt: skip
+def test_abbreviations_read_as_said(text: str, words: str) -> None:
+    assert " ".join(normalize_text(text)) == words
+
+
+def test_the_dictionary_reads_the_abbreviations_left_to_it() -> None:
+    """Mr, Mrs, Ms and etc need no table: the CMU dictionary says mister, missus, miz and et cetera (and
+    "o'clock" is in it too); "dr" is "drive" and "vs" the letters, hence the table."""
+    decoder = align_module._decoder()
+    expected = {"mr": "M IH S T ER", "mrs": "M IH S IH Z", "ms": "M IH Z", "etc": "EH T S EH T ER AH",
+                "o'clock": "AH K L AA K", "dr": "D R AY V", "vs": "V IY EH S"}  # fmt: skip
+    assert {w: decoder.lookup_word(w) for w in expected} == expected
+
+
+# Russian and Japanese greetings
+PRIVET, DRUG = "\u041f\u0440\u0438\u0432\u0435\u0442", "\u0434\u0440\u0443\u0433"
+KONNICHIWA = "\u3053\u3093\u306b\u3061\u306f"
+GRIN, THUMB, WAVE = "\U0001f600", "\U0001f44d\U0001f3fd", "\U0001f44b"  # emoji, the thumb with a skin tone
+
+
+def test_what_is_not_english_readable_is_named() -> None:
+    text = f"{PRIVET}, Xal'thar {GRIN}! {KONNICHIWA} 100\u00b0C {THUMB}"
+    assert normalize_text(text) == ["xal'thar", "one", "hundred", "c"]
+    assert unreadable_parts(text) == [PRIVET, GRIN, KONNICHIWA, "\u00b0", THUMB]
+    assert unreadable_parts("Well... (beat) Fine, 5 - 10!") == []  # punctuation is dropped without a word
 
 
 def test_year_words() -> None:
@@ -193,6 +267,47 @@ def test_a_clip_aligns_the_same_whatever_the_process_aligned_before(
     align(*before())
     assert _timed(align(x, rate, text).phones) == first
     assert _timed(align(x, rate, text).phones) == first  # after itself too
+
+
+@needs_espeak
+def test_a_lone_roman_numeral_is_not_read_roman() -> None:
+    """espeak-ng says "roman three" for "iii"; nobody says "roman"."""
+    assert guess_pronunciation("iii") == "TH R IY"
+    assert guess_pronunciation("viii") == "EY T"
+
+
+def test_interjections_have_built_in_pronunciations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """espeak-ng spells these out letter by letter ("pfft" P IY EH F EH F T IY)."""
+    assert [interjection(w) for w in ("pfft", "shhhh", "hmmmm", "mmm", "hmph", "grrr", "zzz", "tsk", "psst",
+                                      "ughhh", "brrr", "zarnak")] == [
+        "P F T", "SH", "HH M", "M", "HH M F", "G ER", "Z", "T S K", "P S T", "AH G", "B ER", None]  # fmt: skip
+    guessed: list[str] = []
+    monkeypatch.setattr(align_module, "guess_pronunciation", lambda word: guessed.append(word))
+    noise = np.random.default_rng(1).normal(0.0, 0.05, 1600).astype(np.float32)
+    result = align(noise, 16000, "Pfft. Shhhh! Mmm, hmph. Grrr... zzz")
+    assert result.words == ("pfft", "shhhh", "mmm", "hmph", "grrr", "zzz")
+    assert guessed == [] and not any("dictionary" in w for w in result.warnings)
+
+
+def test_a_repeated_unknown_word_is_warned_about_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long script named one character 25 times: 25 identical lines."""
+    monkeypatch.setattr(align_module, "guess_pronunciation", lambda word: None)
+    noise = np.random.default_rng(1).normal(0.0, 0.05, 1600).astype(np.float32)
+    result = align(noise, 16000, "Qxvvbbz! Qxvvbbz, come here. qxvvbbz? Zzqqxv.")
+    assert [w.split()[2] for w in result.warnings if "left out" in w] == ["'qxvvbbz'", "'zzqqxv'"]
+    assert result.words == ("come", "here")
+
+
+def test_words_in_other_scripts_and_emoji_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    noise = np.random.default_rng(1).normal(0.0, 0.05, 1600).astype(np.float32)
+    mixed = align(noise, 16000, f"{PRIVET} {GRIN}, my friend {GRIN}")
+    assert mixed.words == ("my", "friend")
+    assert mixed.warnings[0] == f"transcript: {PRIVET}, {GRIN} left out as not English-readable"
+    nothing = align(noise, 16000, f"{PRIVET}, {DRUG}! {WAVE}")
+    assert nothing.warnings == (
+        f"transcript: {PRIVET}, {DRUG}, {WAVE} left out as not English-readable",
+        "transcript has no English-readable words; using the acoustic model alone",
+    )
 
 
 def test_without_espeak_a_word_missing_from_the_dictionary_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
