@@ -125,6 +125,10 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
              extra={"event": "preview_written", "file": str(path)})  # fmt: skip
 
 
+# ffmpeg writes an MP4 container whatever the name says; these names play it as what it is.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
 def run_preview(request: PreviewRequest) -> int:
     """CLI entry: bake the file in memory, then write the video and/or the plot."""
     if request.video is None and request.plot is None:
@@ -139,6 +143,10 @@ def run_preview(request: PreviewRequest) -> int:
             refuse_overwrite(flag, out, (request.source, txt))
             make_parent(out)
     if request.video is not None:
+        if request.video.suffix.lower() not in VIDEO_SUFFIXES:
+            good = request.video.with_suffix(".mp4").name
+            raise ConfigError(f"-o {request.video}: preview writes an MP4 video; name it {good} "
+                              f"(or {', '.join(VIDEO_SUFFIXES[1:])})")  # fmt: skip
         _check_size(request.size)
     if request.plot is not None:
         from bridge.offline.plot import check_plot_path
