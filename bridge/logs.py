@@ -110,7 +110,8 @@ class StderrPump:
                 for line in lines:
                     if line == self._end:
                         return
-                    self._relay(line)
+                    for start in range(0, max(1, len(line)), NATIVE_LINE_BYTES):
+                        self._relay(line[start : start + NATIVE_LINE_BYTES])
         except OSError:
             pass
         finally:

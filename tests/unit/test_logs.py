@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.logs import MAX_REASONS, QUEUE_RECORDS, RateLimitedLog, flush_logging, setup_logging
+from bridge.logs import MAX_REASONS, NATIVE_LINE_BYTES, QUEUE_RECORDS, RateLimitedLog, flush_logging, setup_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,6 +198,7 @@ c_stderr = ctypes.c_void_p.in_dll(libc, "stderr")  # C's FILE *stderr, as PortAu
 libc.fprintf(c_stderr, b"from C %d\\n", ctypes.c_int(7))
 logging.getLogger("ours").info("logged", extra={"event": "ours"})
 os.write(2, b"from fd 2\\n")
+os.write(2, b"L" * 100000 + b"\\n")  # one long line, longer than a pipe read
 warnings.warn("from Python")
 subprocess.run(["sh", "-c", "echo from a subprocess >&2"], check=True)
 if os.fork() == 0:  # a forked worker: its records and its fd 2 both reach the parent's stderr
@@ -229,6 +230,9 @@ def test_json_mode_turns_what_c_and_python_write_to_fd_2_into_events(tmp_path: P
     assert {"from C 7", "from fd 2", "from a subprocess", "from a forked worker", "no newline at exit"} <= set(texts)
     assert any(t.endswith("UserWarning: from Python") for t in texts), texts
     assert all(e["level"] == "warning" and e["message"] == e["text"] for e in native)
+    # A long line arrives whole, in pieces of at most NATIVE_LINE_BYTES (a log shipper's line limit).
+    pieces = [t for t in texts if set(t) == {"L"}]
+    assert "".join(pieces) == "L" * 100000 and max(map(len, pieces)) <= NATIVE_LINE_BYTES, [len(t) for t in pieces]
     assert sorted(e["message"] for e in events if e["event"] == "ours") == ["logged", "worker logged"]
 
 
