@@ -324,8 +324,17 @@ def _add_log_args(p: argparse.ArgumentParser, default: str | None) -> None:
                    "--config, else text)")
 
 
+def _json_logs_requested(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON logs, read before parsing it."""
+    pairs = zip(argv, argv[1:], strict=False)  # each argument with the next; the last has none
+    return "--log-format=json" in argv or any(a == "--log-format" and b == "json" for a, b in pairs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _json_logs_requested(argv):
+        setup_logging("info", "json")  # argparse's usage and error lines then reach stderr as JSON events too
     args = parser.parse_args(argv)
     setup_logging(args.log_level or "info", args.log_format or "text")  # until a config file says otherwise
 

@@ -333,3 +333,11 @@ def test_unusable_weights_are_a_usage_error_for_run_as_for_bake(wavs: dict[str, 
     ):
         p = run_cli(*args)
         assert p.returncode == 2 and "Traceback" not in p.stderr, (args[0], p.stderr)
+
+
+def test_a_usage_error_is_json_when_json_logs_were_asked_for() -> None:
+    """A log shipper reading `--log-format json` got argparse's plain usage text for a mistyped flag."""
+    p = run_cli("run", "--bogus", "--log-format", "json")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    events = [json.loads(line) for line in p.stderr.splitlines()]  # every line is one JSON object
+    assert any("unrecognized arguments: --bogus" in e["message"] for e in events), p.stderr
