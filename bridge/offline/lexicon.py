@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.errors import ConfigError
-from bridge.offline.align import normalize_text
+from bridge.offline.transcript import normalize_text
 
 # The phones of pocketsphinx's en-us model (the CMU dictionary's 39); the vowels may carry a stress digit.
 VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())

@@ -16,20 +16,10 @@ from bridge.corpus.espeak import espeak_library_available, synthesize_espeak
 from bridge.frames import ModelOutput
 from bridge.offline import align as align_module
 from bridge.offline import guided
-from bridge.offline.align import (
-    align,
-    guess_pronunciation,
-    interjection,
-    normalize_text,
-    number_words,
-    speech_coverage,
-    to_pcm16,
-    unreadable_parts,
-    unspoken_parts,
-    year_words,
-)
+from bridge.offline.align import align, guess_pronunciation, interjection, speech_coverage, to_pcm16
 from bridge.offline.progress import ProgressBar
 from bridge.offline.take import Phone
+from bridge.offline.transcript import normalize_text, number_words, unreadable_parts, unspoken_parts, year_words
 from tests.conftest import DEV_DATA, run_in_a_new_process
 
 GRID = DEV_DATA / "grid"
