@@ -244,7 +244,7 @@ _VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".
 _FILE_SUFFIXES = AUDIO_SUFFIXES | _VIDEO_SUFFIXES | {_file_type(f.suffix) for f in FORMATS.values()}
 
 
-def _transcript_path(source: Path) -> Path:
+def transcript_path(source: Path) -> Path:
     """``take.wav`` -> ``take.txt``: where the transcript of a recording is."""
     return source.with_suffix(TRANSCRIPT_SUFFIX)
 
@@ -288,7 +288,7 @@ def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
         if suffix in _VIDEO_SUFFIXES:
             raise ConfigError(f"-o {out}: a video file name; bake writes animation files "
                               "(`avatar-bridge preview` renders a video)")  # fmt: skip
-        if suffix == TRANSCRIPT_SUFFIX and not same_file(out, _transcript_path(found[0].path)):  # own one: bake()
+        if suffix == TRANSCRIPT_SUFFIX and not same_file(out, transcript_path(found[0].path)):  # own one: bake()
             recording = _recording_of(out)
             if recording is not None:
                 raise ConfigError(f"-o {out}: the transcript of {recording}; a later bake of it would read "
@@ -464,8 +464,9 @@ def read_transcript(txt: Path) -> str:
     return text
 
 
-def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | None]:
-    """The transcript of ``source`` and the file it came from (None for ``--text`` or none).
+def find_transcript(source: Path, text: str | None, text_files: bool) -> tuple[str | None, Path | None]:
+    """The transcript of ``source`` and the file it came from: ``text`` (``--text``) as given, else its
+    ``<stem>.txt`` when ``text_files`` is set and one exists; (None, None) for none.
 
     A ``<stem>.txt`` that exists in any form (a folder, a link that leads nowhere) is the user's
     transcript and must be read: ignoring it would bake from the audio alone without a word.
@@ -473,11 +474,11 @@ def _transcript(request: BakeRequest, source: Path) -> tuple[str | None, Path | 
     Raises:
         BridgeError: a transcript file that cannot be read.
     """
-    if request.text is not None:
-        return request.text, None
-    if not request.text_files:
+    if text is not None:
+        return text, None
+    if not text_files:
         return None, None
-    txt = _transcript_path(source)
+    txt = transcript_path(source)
     if not (txt.exists() or txt.is_symlink()):
         return None, None
     return read_transcript(txt), txt
@@ -622,7 +623,7 @@ def bake(request: BakeRequest) -> BatchResult:
             failed.append(Failure(source, broken))
             continue
         try:
-            transcript, txt = _transcript(request, source)
+            transcript, txt = find_transcript(source, request.text, request.text_files)
         except BridgeError as e:
             failed.append(Failure(source, str(e)))
             continue
@@ -630,7 +631,7 @@ def bake(request: BakeRequest) -> BatchResult:
         inputs = (source,) if txt is None else (source, txt)
         paths = tuple(p for _, p in outputs)
         flag = "-o" if request.output is not None else "output"
-        txt_path = _transcript_path(source)  # protected also when not read this run (--text, --no-text-files)
+        txt_path = transcript_path(source)  # protected also when not read this run (--text, --no-text-files)
         for path in (*paths, sidecar):
             refuse_overwrite(flag, path, inputs)
             if same_file(path, txt_path):

@@ -23,7 +23,7 @@ from bridge.audio.files import read_audio
 from bridge.errors import BridgeError, ConfigError
 from bridge.frames import F32
 from bridge.offline.bake import BakeSettings, make_parent, make_take
-from bridge.offline.batch import TRANSCRIPT_SUFFIX, read_transcript
+from bridge.offline.batch import find_transcript, transcript_path
 from bridge.offline.take import Take
 from bridge.paths import refuse_overwrite
 
@@ -133,9 +133,7 @@ def run_preview(request: PreviewRequest) -> int:
     """CLI entry: bake the file in memory, then write the video and/or the plot."""
     if request.video is None and request.plot is None:
         raise ConfigError("preview: give -o OUT.mp4 and/or --plot OUT.png")
-    text = request.text
-    txt = request.source.with_suffix(TRANSCRIPT_SUFFIX)
-    read_txt = text is None and request.text_files and (txt.exists() or txt.is_symlink())
+    txt = transcript_path(request.source)
     # Outputs are checked before the bake, so a mistake in them costs no work. The transcript is
     # protected also when it is not read this run (--text, --no-text-files).
     for flag, out in (("-o", request.video), ("--plot", request.plot)):
@@ -153,8 +151,7 @@ def run_preview(request: PreviewRequest) -> int:
 
         check_plot_path(request.plot)
     samples, rate_hz = read_audio(request.source, request.settings.cfg.audio.channel)
-    if read_txt:
-        text = read_transcript(txt)  # bake's rules: UTF-8 or UTF-16, a folder or dangling link fails
+    text, _ = find_transcript(request.source, request.text, request.text_files)  # bake's rules
     take, _ = make_take(request.source, samples, rate_hz, request.settings, text)
     for w in take.warnings:
         log.warning("%s: %s", request.source, w, extra={"event": "bake_warning", "file": str(request.source)})
