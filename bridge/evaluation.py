@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from bridge.audio.downmix import Downmix, detect_cancellation, warn_cancellation
+from bridge.audio.downmix import Downmix, choose_downmix, detect_cancellation
 from bridge.errors import AudioError, ConfigError
 from bridge.frames import ARKIT_INDEX, EMA_NAMES, F32, AnimationFrame
 
@@ -218,10 +218,11 @@ def _read_audio(path: Path, warn: bool) -> tuple[F32, int, int]:
         raise AudioError(f"cannot read {path}: {e}") from e
     bad = ~np.isfinite(x).all(axis=1)  # a frame with any non-finite channel mixes to a non-finite sample
     x[bad] = 0.0
-    found = detect_cancellation(x, int(sr))
-    if found is not None and warn:
-        warn_cancellation(f"evaluate: {path}", found, live=False)
-    return Downmix.restoring(found).apply(x), int(sr), int(bad.sum())
+    if warn:
+        downmix = choose_downmix(x, int(sr), None, f"evaluate: {path}")
+    else:
+        downmix = Downmix.restoring(detect_cancellation(x, int(sr)))
+    return downmix.apply(x), int(sr), int(bad.sum())
 
 
 def read_wav(path: Path) -> tuple[F32, int]:

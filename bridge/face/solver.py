@@ -118,9 +118,14 @@ def lip_contact(aperture: float) -> float:
     return 1.0 - smoothstep(0.0, CONTACT_APERTURE, aperture)
 
 
+def _rounding(protrusion: float, spread: float) -> float:
+    """Lip rounding: protrusion less half the spreading, its antagonist."""
+    return max(0.0, protrusion - 0.5 * spread)
+
+
 def rounding_narrowing(protrusion: float, spread: float) -> float:
-    """The lip opening that rounding takes away: ROUNDING_NARROWS x rounding (protrusion less half the spread)."""
-    return ROUNDING_NARROWS * max(0.0, protrusion - 0.5 * spread)
+    """The lip opening that rounding takes away: ROUNDING_NARROWS x rounding."""
+    return ROUNDING_NARROWS * _rounding(protrusion, spread)
 
 
 def mouth_opening(bs: F32) -> float:
@@ -159,7 +164,7 @@ def solve_mouth(art: Articulation) -> F32:
         _both(bs, _LOWER_DOWN, min(1.0, LOWER_LIP_SHARE * extra))
         _both(bs, _UPPER_UP, min(1.0, UPPER_LIP_SHARE * extra))
 
-    rounding = max(0.0, art.protrusion - 0.5 * art.spread)
+    rounding = _rounding(art.protrusion, art.spread)
     spreading = max(0.0, art.spread - 0.5 * art.protrusion)
     open_lips = smoothstep(0.15, 0.6, narrowed)
     bs[_FUNNEL] = 0.7 * rounding * open_lips
