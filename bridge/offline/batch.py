@@ -31,7 +31,13 @@ from bridge.errors import BridgeError, ConfigError, ModelError
 from bridge.face import build_face_solver
 from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file, load_bake_model
 from bridge.offline.exports import FORMATS
-from bridge.offline.manifest import settings_digest, sidecar_path, up_to_date
+from bridge.offline.manifest import (
+    SIDECAR_SUFFIX,
+    is_sidecar_or_absent,
+    settings_digest,
+    sidecar_path,
+    up_to_date,
+)
 from bridge.offline.progress import ProgressBar
 from bridge.paths import refuse_overwrite, same_file
 
@@ -288,6 +294,9 @@ def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
         if suffix in _VIDEO_SUFFIXES:
             raise ConfigError(f"-o {out}: a video file name; bake writes animation files "
                               "(`avatar-bridge preview` renders a video)")  # fmt: skip
+        if out.name.lower().endswith(SIDECAR_SUFFIX):
+            raise ConfigError(f"-o {out}: a name ending in {SIDECAR_SUFFIX} is a bake record's; a later bake "
+                              f"of {found[0].path} would write its record over it")  # fmt: skip
         if suffix == TRANSCRIPT_SUFFIX and not same_file(out, transcript_path(found[0].path)):  # own one: bake()
             recording = _recording_of(out)
             if recording is not None:
@@ -636,6 +645,10 @@ def bake(request: BakeRequest) -> BatchResult:
             refuse_overwrite(flag, path, inputs)
             if same_file(path, txt_path):
                 raise ConfigError(f"{flag} {path}: would overwrite {txt_path}, the transcript of {source}")
+        if not is_sidecar_or_absent(sidecar):
+            failed.append(Failure(source, f"{sidecar} exists and is not a bake record; bake would write its "
+                                          "record there (move that file, or bake with -o elsewhere)"))  # fmt: skip
+            continue
         if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
             skipped.append(source)
             continue

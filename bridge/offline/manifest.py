@@ -175,6 +175,18 @@ def read_sidecar(path: Path) -> Sidecar | None:
         return None  # also a sidecar of an older version, without "files": baked again once
 
 
+def is_sidecar_or_absent(path: Path) -> bool:
+    """False when something else sits where a bake record goes (a user's ``x.bake.json`` export), which a
+    bake must not overwrite. A record of an older version, without ``files``, is still a record."""
+    if not os.path.lexists(path):
+        return True
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "digest" in data and "source" in data
+
+
 def up_to_date(sidecar: Path, outputs: tuple[Path, ...], inputs: tuple[Path, ...], digest: str) -> bool:
     """True when ``outputs`` were made from ``inputs`` with the same settings and none of them changed since."""
     record = read_sidecar(sidecar)

@@ -167,6 +167,8 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}/a.wav", "-o", "{d}/t.mp4"],
          "-o {d}/t.mp4: a video file name; bake writes animation files (`avatar-bridge preview` renders a video)"),
         (["{d}", "-o", "{d}/clips.mkv"], "-o {d}/clips.mkv: names a file, but the inputs need a folder"),
+        (["{d}/a.wav", "-o", "{d}/a.Bake.json", "-f", "rhubarb-json"],
+         "-o {d}/a.Bake.json: a name ending in .bake.json is a bake record's"),
     ],  # fmt: skip
     ids=[
         "collision",
@@ -189,6 +191,7 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         "another-formats-suffix-in-capitals",
         "video-output",
         "video-name-for-a-folder",
+        "bake-record-name",
     ],
 )
 def test_usage_errors_stop_before_baking(
@@ -202,6 +205,19 @@ def test_usage_errors_stop_before_baking(
     assert message.format(d=tmp_path) in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "afile", "sub"]  # nothing written or made
     assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
+
+
+def test_a_file_where_the_bake_record_goes_is_never_overwritten(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "a.wav", speech)
+    clip(tmp_path / "b.wav", speech)
+    (tmp_path / "a.bake.json").write_text('{"mouthCues": []}\n')  # a Rhubarb export someone named so
+    assert main(["bake", str(tmp_path), "-f", "rhubarb-tsv", "--no-progress"]) == 1
+    assert "a.bake.json exists and is not a bake record" in capsys.readouterr().err
+    assert (tmp_path / "a.bake.json").read_text() == '{"mouthCues": []}\n'
+    assert not (tmp_path / "a.tsv").exists() and (tmp_path / "b.tsv").is_file()  # the other file is baked
+    assert main(["bake", str(tmp_path), "-f", "rhubarb-tsv", "--no-progress"]) == 1  # b is up to date, a refused
 
 
 def test_an_output_never_overwrites_the_transcript(
