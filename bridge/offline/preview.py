@@ -136,10 +136,9 @@ def run_preview(request: PreviewRequest) -> int:
     txt = transcript_path(request.source)
     # Outputs are checked before the bake, so a mistake in them costs no work. The transcript is
     # protected also when it is not read this run (--text, --no-text-files).
-    for flag, out in (("-o", request.video), ("--plot", request.plot)):
-        if out is not None:
-            refuse_overwrite(flag, out, (request.source, txt))
-            make_parent(out)
+    outputs = [(flag, out) for flag, out in (("-o", request.video), ("--plot", request.plot)) if out is not None]
+    for flag, out in outputs:
+        refuse_overwrite(flag, out, (request.source, txt))
     if request.video is not None:
         if request.video.suffix.lower() not in VIDEO_SUFFIXES:
             good = request.video.with_suffix(".mp4").name
@@ -150,6 +149,8 @@ def run_preview(request: PreviewRequest) -> int:
         from bridge.offline.plot import check_plot_path
 
         check_plot_path(request.plot)
+    for _, out in outputs:  # only once every name is known to be right: a refused one leaves no folder
+        make_parent(out)
     samples, rate_hz = read_audio(request.source, request.settings.cfg.audio.channel)
     text, _ = find_transcript(request.source, request.text, request.text_files)  # bake's rules
     take, _ = make_take(request.source, samples, rate_hz, request.settings, text)

@@ -132,10 +132,10 @@ def test_bad_preview_options_stop_before_any_work(
 @pytest.mark.parametrize("name", ["x.jsonl", "x.wav", "x"])
 def test_a_video_name_that_is_not_one_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
     """An MP4 written as x.jsonl would pass for animation data (and x.wav for audio a later bake reads)."""
-    assert main(["preview", str(EXAMPLE_WAV), "-o", str(tmp_path / name)]) == 2
+    assert main(["preview", str(EXAMPLE_WAV), "-o", str(tmp_path / "new" / name)]) == 2
     err = capsys.readouterr().err
     assert "preview writes an MP4 video; name it x.mp4" in err and len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / name).exists()
+    assert list(tmp_path.iterdir()) == []  # not even the folder it would have gone into
 
 
 def test_an_interrupted_preview_leaves_no_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
