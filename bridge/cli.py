@@ -41,7 +41,10 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    "bake JSONL lines: arkit, vrm0, vrm1, facegood or a TOML file (default none: no rig channels)")
     p.add_argument("--seed", type=int, help="seed of blinks, gaze, head motion and breathing (default 0)")
     for part in ("blink", "gaze", "head", "breath"):
-        p.add_argument(f"--no-{part}", action="store_true", help=f"switch {part} motion off")
+        g = p.add_mutually_exclusive_group()
+        # A strength flag, not only --no-x: a config file that turned a motion off or down can be overridden.
+        g.add_argument(f"--{part}-strength", type=float, metavar="S", help=f"{part} motion strength 0..1 (default 1)")
+        g.add_argument(f"--no-{part}", action="store_true", help=f"switch {part} motion off (--{part}-strength 0)")
     p.add_argument("--lookahead-ms", type=int, choices=(0, 10, 20, 30), help="model look-ahead (default 30)")
     p.add_argument("--weights", help="model weights file made by `avatar-bridge train` (default: shipped)")
     p.add_argument("--upstream", help="SSL encoder instead of the shipped model: a local WavLM/HuBERT model "
@@ -95,6 +98,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     for part in ("blink", "gaze", "head", "breath"):
         if a.get(f"no_{part}"):
             o.setdefault("face", {})[part] = 0.0
+        elif a.get(f"{part}_strength") is not None:
+            o.setdefault("face", {})[part] = a[f"{part}_strength"]
     _set(o, "model", "lookahead_ms", a.get("lookahead_ms"))
     for key in ("upstream", "head", "upstream_layer", "upstream_chunk_ms", "upstream_context_ms"):
         _set(o, "model", key, a.get(key))

@@ -133,3 +133,22 @@ def test_vad_can_be_switched_either_way_against_a_config_file(tmp_path: Path, en
     for command in (["bake", "x.wav", "--config", str(f)], ["run", "--config", str(f)]):
         assert config_from_args(parser.parse_args(command)).vad.enabled == (enabled == "true")
         assert config_from_args(parser.parse_args([*command, flag])).vad.enabled == (flag == "--vad")
+
+
+def test_secondary_motion_strengths_override_a_config_file_both_ways(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridge.cli import build_parser, config_from_args, main
+
+    f = tmp_path / "bridge.toml"
+    f.write_text("[face]\nblink = 0.0\ngaze = 0.5\nhead = 0.0\nbreath = 1.0\n")
+    parser = build_parser()
+    base = ["run", "--config", str(f)]
+    cfg = config_from_args(parser.parse_args([*base, "--blink-strength", "1", "--head-strength", "0.3"]))
+    assert (cfg.face.blink, cfg.face.gaze, cfg.face.head, cfg.face.breath) == (1.0, 0.5, 0.3, 1.0)
+    cfg = config_from_args(parser.parse_args([*base, "--no-gaze", "--no-breath"]))
+    assert (cfg.face.blink, cfg.face.gaze, cfg.face.head, cfg.face.breath) == (0.0, 0.0, 0.0, 0.0)
+    assert main(["bake", "x.wav", "--blink-strength", "2"]) == 2
+    assert "face.blink" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # both at once is a usage error, not a silent pick
+        parser.parse_args([*base, "--no-blink", "--blink-strength", "1"])
