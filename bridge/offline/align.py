@@ -105,6 +105,20 @@ def interjection(word: str) -> str | None:
     return _INTERJECTIONS.get(re.sub(r"(.)\1+", r"\1", word))
 
 
+def unstretched(decoder: pocketsphinx.Decoder, word: str) -> str | None:
+    """The dictionary's phones of a word stretched for emphasis, with each run of three or more letters
+    written once, else twice ("nooo" no, "pleeease" please, "yesss" yes); None for other words."""
+    if re.search(r"(.)\1\1", word) is None:
+        return None
+    for run in (r"\1", r"\1\1"):
+        candidate = re.sub(r"(.)\1\1+", run, word)
+        # Not a word an earlier transcript added: a line must align the same whatever came before it.
+        phones = None if candidate in _added else decoder.lookup_word(candidate)
+        if phones is not None:
+            return str(phones)
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def guess_pronunciation(word: str) -> str | None:
     """CMU-style phones ("S T EH L AH") that espeak-ng's US English gives ``word``; None without espeak-ng."""
@@ -148,14 +162,14 @@ def _dictionary_word(
     """The decoder word to align ``word`` as, None to leave it out.
 
     The pronunciation comes from ``lexicon``, else the CMU dictionary, else the interjection table, else
-    espeak-ng's guess (warned about).
+    the dictionary word a stretched one stands for ("nooo"), else espeak-ng's guess (warned about).
     """
     phones = lexicon.get(word)
     guessed = False
     if phones is None:
         if word not in _added and decoder.lookup_word(word) is not None:
             return word
-        phones = interjection(word)
+        phones = interjection(word) or unstretched(decoder, word)
     if phones is None:
         phones = guess_pronunciation(word)
         if phones is None:

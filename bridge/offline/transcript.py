@@ -21,16 +21,19 @@ _ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
              "twelve": "twelfth"}  # fmt: skip
 _NUMBER = r"[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+"  # thousands commas allowed
 _SIGN = r"(?<![\w.,])[-\u2212]"  # a minus sign, not the hyphen after a word or number ("F-16")
-# One spoken unit each: an amount of money, sign first ("$5", "-$5", "$5k") or amount first ("5€",
-# "5 €"); a phone number ("1-800-555-0199"); a time ("3:00", "10:05"); a minus sign; the dash of a
-# range ("5-10", "5 - 10", "5–10", "5—10"); "#" before a number; a number with its decimals, an
-# ordinal or plural suffix ("2nd", "1990s"), a scale ("5k", "2bn") or a percent sign; an abbreviation
-# (``_ABBREVIATIONS``); a symbol said as a word; or a word.
+# One spoken unit each: an amount of money, sign first ("$5", "-$5", "$5k", "$.50") or amount first
+# ("5€", "5 €"); an ISO date ("2024-03-15"); a phone number ("1-800-555-0199"); a time ("3:00",
+# "10:05"); a minus sign; the dash of a range ("5-10", "5 - 10", "5–10", "5—10"); "#" before a number;
+# a number with its decimals, an ordinal or plural suffix ("2nd", "1990s"), a scale ("5k", "2bn") or a
+# percent sign; an abbreviation (``_ABBREVIATIONS``); a symbol said as a word; or a word.
 _TOKEN = re.compile(
-    rf"(?P<neg>{_SIGN})?(?P<currency>[$\u00a3\u20ac])\s?(?P<amount>{_NUMBER})(?:\.(?P<cents>[0-9]+))?"
+    rf"(?P<neg>{_SIGN})?(?P<currency>[$\u00a3\u20ac])\s?"
+    rf"(?:(?P<amount>{_NUMBER})(?:\.(?P<cents>[0-9]+))?|\.(?P<cents_only>[0-9]{{2}})(?![0-9]))"
     r"(?:\s+(?P<scale>thousand|million|billion|trillion)\b|(?P<suffix>k|mn|m|bn|b|tn|t)\b)?"
     rf"|(?P<neg_after>{_SIGN})?(?P<amount_after>{_NUMBER})(?:\.(?P<cents_after>[0-9]+))?"
     r"\s?(?P<currency_after>[$\u00a3\u20ac])"
+    r"|(?P<date>(?<![0-9-])(?P<year>1[1-9][0-9]{2}|20[0-9]{2})-(?P<month>0[1-9]|1[0-2])"
+    r"-(?P<day>0[1-9]|[12][0-9]|3[01])(?![0-9-]))"
     r"|(?P<phone>(?<![0-9])(?:[0-9]{1,4}-)+[0-9]{3}-[0-9]{4}(?![0-9]))"
     r"|(?P<time>(?<![0-9:.])(?P<hour>[01]?[0-9]|2[0-4]):(?P<minute>[0-5][0-9])(?![0-9]))"
     rf"|(?P<minus>{_SIGN}(?=[0-9]))"
@@ -57,6 +60,8 @@ _ABBREVIATIONS = {"dr": "doctor", "vs": "versus", "approx": "approximately", "eg
 # Curly quotes, the modifier letter apostrophe and the backtick, as typed for an apostrophe ("donʼt").
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc`", "'"))
 _SAID = {"minus": "minus", "range": "to", "hash": "number"}
+_MONTHS = ("January February March April May June July August September October November "
+           "December").lower().split()  # fmt: skip
 # Letters NFKD does not decompose, as English readers say them ("Bjørn", "Æthelred", "Straße").
 _LETTERS = str.maketrans({"\u00f8": "o", "\u00d8": "O", "\u00e6": "ae", "\u00c6": "Ae", "\u0153": "oe",
                           "\u0152": "Oe", "\u00df": "ss", "\u0142": "l", "\u0141": "L", "\u0111": "d",
@@ -76,7 +81,13 @@ _VULGAR_ALONE = re.compile(r"[\u00bd\u00bc\u00be\u2153\u2154]")
 # tags ("<b>", "<break time='1s'/>": the text between tags is kept) and localisation placeholders
 # ("{playerName}", "{{name}}", "%PLAYER_NAME%", whose spoken value the script does not hold).
 # Asterisks are not directions: scripts mark emphasis with them ("That's *not* what I said").
-_UNSPOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{\{[^{}]*\}\}|\{[^}]*\}|<[^<>]*>|%[A-Za-z_][A-Za-z0-9_]*%")
+# printf-style ("%s", "%d", "%1$s", "%.2f", "%@") and shell-style ("$name", "${name}") placeholders too. A
+# tag starts with a letter, "/" or "!" right after "<", so "a < b and c > d" keeps its words.
+_UNSPOKEN = re.compile(
+    r"(?<![0-9A-Za-z%])%(?:\([A-Za-z_][A-Za-z0-9_]*\)|[0-9]+\$)?[-+0#]?[0-9]*(?:\.[0-9]+)?(?:ll|l|h)?[sdifuxXeEgGc@]"
+    r"(?![A-Za-z])|%[A-Za-z_][A-Za-z0-9_]*%|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*"
+    r"|\[[^\]]*\]|\([^)]*\)|\{\{[^{}]*\}\}|\{[^}]*\}|<!--.*?-->|<[/!?]?[A-Za-z][^<>]*>"
+)
 # Unicode categories of what the reader cannot say, reported when left out (letters of other scripts,
 # digits, currency signs and other symbols, emoji among them); punctuation is dropped silently.
 _READABLE_CATEGORIES = ("L", "N", "Sc", "So")
@@ -181,6 +192,12 @@ def _phone_number(digits: str) -> list[str]:
     return ["oh" if d == "0" else _ONES[int(d)] for d in digits if d.isdigit()]
 
 
+def _same_number_around(m: re.Match[str]) -> bool:
+    before = re.search(r"[0-9]+$", m.string[: m.start()])
+    after = re.match(r"[0-9]+", m.string[m.end() :])
+    return before is not None and after is not None and before[0] == after[0]
+
+
 def _token_words(m: re.Match[str]) -> list[str]:
     """The words one ``_TOKEN`` match is read as."""
     if m["word"] is not None:
@@ -189,12 +206,17 @@ def _token_words(m: re.Match[str]) -> list[str]:
         return _number(m)
     if m["currency"] is not None:
         scale = m["scale"] or (_SCALES[m["suffix"].lower()] if m["suffix"] else None)
-        return (["minus"] if m["neg"] else []) + _money(m["currency"], m["amount"], m["cents"], scale)
+        amount, cents = (m["amount"], m["cents"]) if m["amount"] is not None else ("0", m["cents_only"])
+        return (["minus"] if m["neg"] else []) + _money(m["currency"], amount, cents, scale)
     if m["currency_after"] is not None:
         return (["minus"] if m["neg_after"] else []) + _money(m["currency_after"], m["amount_after"],
                                                               m["cents_after"], None)  # fmt: skip
+    if m["date"] is not None:  # as said in English dialogue: "March fifteenth twenty twenty four"
+        return [_MONTHS[int(m["month"]) - 1], *ordinal_words(int(m["day"])), *year_words(int(m["year"]))]
     if m["phone"] is not None:
         return _phone_number(m["phone"])
+    if m["range"] is not None and _same_number_around(m):
+        return []  # "50-50" is fifty-fifty, not fifty to fifty
     if m["time"] is not None:
         return _time(m["hour"], m["minute"])
     if m["abbrev"] is not None:

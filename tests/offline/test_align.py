@@ -16,7 +16,7 @@ from bridge.corpus.espeak import espeak_library_available, synthesize_espeak
 from bridge.frames import ModelOutput
 from bridge.offline import align as align_module
 from bridge.offline import guided
-from bridge.offline.align import align, guess_pronunciation, interjection, speech_coverage, to_pcm16
+from bridge.offline.align import align, guess_pronunciation, interjection, speech_coverage, to_pcm16, unstretched
 from bridge.offline.progress import ProgressBar
 from bridge.offline.take import Phone
 from bridge.offline.transcript import normalize_text, number_words, unreadable_parts, unspoken_parts, year_words
@@ -97,9 +97,14 @@ def test_normalize_text_reads_money_years_fractions_signs_and_symbols(text: str,
                                                                        "{playerName}"]),
      ("Take {{count}} coins, %PLAYER_NAME%.", "take coins", ["{{count}}", "%PLAYER_NAME%"]),
      ("&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;", "tom and jerry", ["<b>", "</b>"]),
-     ("2 * 3 is 6, a < b, 50% and 60%", "two three is six a b fifty percent and sixty percent", [])],
+     ("2 * 3 is 6, a < b, 50% and 60%", "two three is six a b fifty percent and sixty percent", []),
+     ("a < b and c > d, <!-- note --> done", "a b and c d done", ["<!-- note -->"]),
+     ("You have %d coins, %s! %1$s at %.2f%% %(name)s 50% done", "you have coins at fifty percent done",
+      ["%d", "%s", "%1$s", "%.2f", "%(name)s"]),
+     ("Hi $name, ${player} owes $5", "hi owes five dollars", ["$name", "${player}"])],
     ids=["stage directions", "markup and placeholders", "doubled braces and percent placeholders",
-         "HTML entities decoded first", "lone symbols stay punctuation"],
+         "HTML entities decoded first", "lone symbols stay punctuation", "comparisons are not tags",
+         "printf placeholders", "shell placeholders but not money"],
 )  # fmt: skip
 def test_stage_directions_markup_and_placeholders_are_not_aligned(text: str, words: str, unspoken: list[str]) -> None:
     """Game scripts carry directions for the actor; aligning them as words would misplace every phone."""
@@ -132,9 +137,14 @@ def test_asterisks_are_punctuation_not_stage_directions(text: str, words: str) -
       "five m"),
      ("3:00, 12:00, 15:00, 10:05, 10:30, 99:99", "three o'clock twelve o'clock fifteen hundred ten oh five ten thirty "
       "ninety nine ninety nine"),
-     ("Call 1-800-555-0199, 5-10", "call one eight oh oh five five five oh one nine nine five to ten")],
+     ("Call 1-800-555-0199, 5-10", "call one eight oh oh five five five oh one nine nine five to ten"),
+     ("a 50-50 chance, 1-1, 2-3", "a fifty fifty chance one one two to three"),
+     ("On 2024-03-15, by 1999-12-01; 2024-13-01", "on march fifteenth twenty twenty four by december first "
+      "nineteen ninety nine twenty twenty four to thirteen to one"),
+     ("$.50, \u00a3.05", "fifty cents five pence")],
     ids=["apostrophe variants", "quotes around words", "em dash and spaced hyphen ranges", "minus before money",
-         "amount before the sign", "money scales", "number scales", "clock times", "phone numbers"],
+         "amount before the sign", "money scales", "number scales", "clock times", "phone numbers",
+         "the same number twice is no range", "ISO dates", "cents alone"],
 )  # fmt: skip
 def test_normalize_text_reads_apostrophes_ranges_money_scales_and_times(text: str, words: str) -> None:
     assert " ".join(normalize_text(text)) == words
@@ -276,6 +286,19 @@ def test_interjections_have_built_in_pronunciations(monkeypatch: pytest.MonkeyPa
     noise = np.random.default_rng(1).normal(0.0, 0.05, 1600).astype(np.float32)
     result = align(noise, 16000, "Pfft. Shhhh! Mmm, hmph. Grrr... zzz")
     assert result.words == ("pfft", "shhhh", "mmm", "hmph", "grrr", "zzz")
+    assert guessed == [] and not any("dictionary" in w for w in result.warnings)
+
+
+def test_stretched_words_align_as_the_word_they_stretch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """espeak-ng guessed "nooo" and "pleeease" from their spelling; the speaker says "no" and "please"."""
+    decoder = align_module._decoder()
+    assert [unstretched(decoder, w) for w in ("nooo", "pleeease", "yesss", "wooow", "hello", "zarnaaak")] == [
+        "N OW", "P L IY Z", "Y EH S", "W AW", None, None]  # fmt: skip
+    guessed: list[str] = []
+    monkeypatch.setattr(align_module, "guess_pronunciation", lambda word: guessed.append(word))
+    noise = np.random.default_rng(1).normal(0.0, 0.05, 1600).astype(np.float32)
+    result = align(noise, 16000, "Nooo! Pleeease, stoppp.")
+    assert result.words == ("nooo", "pleeease", "stoppp")
     assert guessed == [] and not any("dictionary" in w for w in result.warnings)
 
 
