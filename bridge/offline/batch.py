@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import errno
 import fnmatch
+import functools
 import glob
 import logging
 import multiprocessing
@@ -503,6 +504,15 @@ def _digest_extra(settings: BakeSettings) -> dict[str, object]:
     }
 
 
+@functools.cache
+def espeak_available() -> bool:
+    """Whether transcript words the dictionary lacks can be guessed (espeak-ng); they are left out
+    otherwise, so installing espeak-ng later bakes the lines with transcripts again."""
+    from bridge.corpus.espeak import espeak_library_available
+
+    return espeak_library_available()
+
+
 def _failure_line(f: Failure) -> str:
     """The reason, prefixed with the file unless the message already names it."""
     return f.message if str(f.source) in f.message else f"{f.source}: {f.message}"
@@ -636,7 +646,8 @@ def bake(request: BakeRequest) -> BatchResult:
         except BridgeError as e:
             failed.append(Failure(source, str(e)))
             continue
-        digest = settings_digest(settings.cfg, extra, transcript, settings.lexicon.used_by(transcript))
+        file_extra = extra if transcript is None else {**extra, "espeak": espeak_available()}
+        digest = settings_digest(settings.cfg, file_extra, transcript, settings.lexicon.used_by(transcript))
         inputs = (source,) if txt is None else (source, txt)
         paths = tuple(p for _, p in outputs)
         flag = "-o" if request.output is not None else "output"

@@ -207,6 +207,26 @@ def test_usage_errors_stop_before_baking(
     assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
 
 
+def test_installing_espeak_later_bakes_the_lines_with_transcripts_again(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without espeak-ng a name the dictionary lacks is left out; with it, it is guessed and aligned."""
+    import bridge.offline.batch as batch
+
+    clip(tmp_path / "scripted.wav", speech)
+    (tmp_path / "scripted.txt").write_text("hello zarnak\n")
+    clip(tmp_path / "plain.wav", speech)
+    args = ["bake", str(tmp_path), "-f", "rhubarb-tsv", "--no-progress"]
+    monkeypatch.setattr(batch, "espeak_available", lambda: False)
+    assert main(args) == 0
+    monkeypatch.setattr(batch, "espeak_available", lambda: True)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "bake: 1 baked, 1 up to date" in capsys.readouterr().err  # the line with the transcript
+    assert main(args) == 0
+    assert "bake: 0 baked, 2 up to date" in capsys.readouterr().err
+
+
 def test_a_file_where_the_bake_record_goes_is_never_overwritten(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
