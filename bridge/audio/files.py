@@ -25,12 +25,18 @@ _SCAN_FRAMES = 1 << 16  # frames per read while checking a file
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, expected an audio file")
-    if path.is_file() and path.stat().st_size == 0:  # libsndfile's words for it differ by format, some misleading
-        raise AudioError(f"{path}: the file is empty")
+    # A file or folder it may not open (no permission) is named as such: libsndfile says "System error."
+    try:
+        if not path.exists():
+            raise AudioError(f"{path}: no such file")
+        if path.is_dir():
+            raise AudioError(f"{path}: is a directory, expected an audio file")
+        if path.is_file() and path.stat().st_size == 0:  # libsndfile's words for it differ by format
+            raise AudioError(f"{path}: the file is empty")
+        with path.open("rb"):
+            pass
+    except OSError as e:
+        raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
 
 
 @contextlib.contextmanager

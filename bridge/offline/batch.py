@@ -135,32 +135,53 @@ def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(parts) and _name_matches(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
 
 
-def _files_under(folder: Path) -> list[Path]:
-    """Everything but folders under ``folder``, without entering linked folders (a link to ``.`` would loop)."""
-    return [Path(d, name) for d, _, names in os.walk(folder) for name in names]
+def _files_under(folder: Path, unreadable: list[Failure]) -> list[Path]:
+    """Everything but folders under ``folder``. Linked folders are entered once each: one whose real
+    folder was walked already (a link to ``.`` or to a parent) is not, so links cannot loop. A folder
+    that cannot be listed (no permission) is added to ``unreadable``."""
+
+    def cannot_list(e: OSError) -> None:
+        unreadable.append(Failure(Path(e.filename), f"cannot read the folder ({e.strerror or e})"))
+
+    seen = {os.path.realpath(folder)}
+    files: list[Path] = []
+    for d, dirs, names in os.walk(folder, onerror=cannot_list, followlinks=True):
+        kept = []
+        for name in sorted(dirs):  # sorted: which of two links to one folder is entered must not vary
+            real = os.path.realpath(os.path.join(d, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        files += [Path(d, name) for name in names]
+    return files
 
 
-def _glob(spec: str, base: Path) -> list[Path]:
-    """``glob.glob``, except that ``**`` does not follow linked folders: glob's does, and two links to
-    ``.`` make it walk 2^40 paths."""
+def _glob(spec: str, base: Path, unreadable: list[Failure]) -> list[Path]:
+    """``glob.glob``, except that ``**`` enters each linked folder once (``_files_under``): glob's
+    follows links, and two links to ``.`` make it walk 2^40 paths."""
     pattern = Path(spec).parts
     if "**" not in pattern:
         return [Path(m) for m in glob.glob(spec)]
     rest = pattern[len(base.parts) :]
-    return [p for p in _files_under(base) if _parts_match(p.relative_to(base).parts, rest)]
+    return [p for p in _files_under(base, unreadable) if _parts_match(p.relative_to(base).parts, rest)]
 
 
-def _audio_files(candidates: Iterable[Path], spec: str) -> list[Path]:
-    """The audio files among ``candidates``, sorted; links to audio that lead nowhere are named in a warning."""
+def _audio_files(candidates: Iterable[Path], spec: str, unreadable: list[Failure]) -> list[Path]:
+    """The audio files among ``candidates``, sorted; links to audio that lead nowhere are named in a
+    warning, and files that cannot be looked at (no permission on their folder) go to ``unreadable``."""
     files: list[Path] = []
     broken: list[Path] = []
     for p in candidates:
         if p.suffix.lower() not in AUDIO_SUFFIXES:
             continue
-        if p.is_file():
-            files.append(p)
-        elif p.is_symlink():
-            broken.append(p)
+        try:
+            if p.is_file():
+                files.append(p)
+            elif p.is_symlink():
+                broken.append(p)
+        except OSError as e:
+            unreadable.append(Failure(p, f"cannot read ({e.strerror or e})"))
     if broken:
         log.warning(
             "%s: skipped %d broken symbolic link%s (dangling or looping): %s",
@@ -191,32 +212,43 @@ def _unique(found: list[Found]) -> list[Found]:
     return unique
 
 
-def collect_inputs(specs: tuple[str, ...]) -> list[Found]:
-    """Expand folders (recursively) and glob patterns into audio files, sorted, without duplicates.
+def _is_dir(path: Path) -> bool:
+    """``Path.is_dir``, False where the path cannot be looked at (it then fails as a file, naming why)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def collect_inputs(specs: tuple[str, ...]) -> tuple[list[Found], list[Failure]]:
+    """Expand folders (recursively) and glob patterns into audio files, sorted, without duplicates, and
+    the folders and files found that cannot be read (they fail; the others are baked).
 
     A name that is neither a folder nor a pattern is kept even if it does not exist: it fails
-    at bake time and is reported with the others. Neither folders nor ``**`` enter linked folders.
+    at bake time and is reported with the others. Linked folders are entered once each.
 
     Raises:
-        ConfigError: a folder or pattern that holds no audio file.
+        ConfigError: a folder or pattern that holds no audio file and nothing unreadable.
     """
     found: list[Found] = []
+    unreadable: list[Failure] = []
     for spec in specs:
         path = Path(spec)
-        if glob.has_magic(spec) and not path.exists():  # "take[1].wav" may be a real name
+        before = len(unreadable)
+        if glob.has_magic(spec) and not os.path.lexists(path):  # "take[1].wav" may be a real name
             base = _glob_base(spec)
-            files = _audio_files(_glob(spec, base), spec)
-            if not files:
+            files = _audio_files(_glob(spec, base, unreadable), spec, unreadable)
+            if not files and len(unreadable) == before:
                 raise ConfigError(f"{spec}: the pattern matches no audio file")
             found += [Found(m, base) for m in files]
-        elif path.is_dir():
-            files = _audio_files(_files_under(path), spec)
-            if not files:
+        elif _is_dir(path):
+            files = _audio_files(_files_under(path, unreadable), spec, unreadable)
+            if not files and len(unreadable) == before:
                 raise ConfigError(f"{spec}: the folder holds no audio file ({', '.join(sorted(AUDIO_SUFFIXES))})")
             found += [Found(p, path) for p in files]
         else:
             found.append(Found(path, None))
-    return _unique(found)
+    return _unique(found), unreadable
 
 
 def _broken_link(path: Path) -> str | None:
@@ -620,6 +652,41 @@ def _pool_results(
     pool.shutdown()
 
 
+def _plan_job(
+    request: BakeRequest, source: Path, outputs: tuple[tuple[str, Path], ...], sidecar: Path, extra: dict[str, object]
+) -> BakeJob | Failure | None:
+    """The job for one input, its failure, or None when its outputs are up to date.
+
+    Raises:
+        ConfigError: an output that would overwrite an input or a transcript.
+        OSError: the input or its folder cannot be looked at.
+    """
+    broken = _broken_link(source)
+    if broken is not None:
+        return Failure(source, broken)
+    try:
+        transcript, txt = find_transcript(source, request.text, request.text_files)
+    except BridgeError as e:
+        return Failure(source, str(e))
+    settings = request.settings
+    file_extra = extra if transcript is None else {**extra, "espeak": espeak_available()}
+    digest = settings_digest(settings.cfg, file_extra, transcript, settings.lexicon.used_by(transcript))
+    inputs = (source,) if txt is None else (source, txt)
+    paths = tuple(p for _, p in outputs)
+    flag = "-o" if request.output is not None else "output"
+    txt_path = transcript_path(source)  # protected also when not read this run (--text, --no-text-files)
+    for path in (*paths, sidecar):
+        refuse_overwrite(flag, path, inputs)
+        if same_file(path, txt_path):
+            raise ConfigError(f"{flag} {path}: would overwrite {txt_path}, the transcript of {source}")
+    if not is_sidecar_or_absent(sidecar):
+        return Failure(source, f"{sidecar} exists and is not a bake record; bake would write its record there "
+                               "(move that file, or bake with -o elsewhere)")  # fmt: skip
+    if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
+        return None
+    return BakeJob(source, outputs, sidecar, transcript, digest, inputs)
+
+
 def bake(request: BakeRequest) -> BatchResult:
     """Plan, skip up-to-date inputs, bake the rest, report.
 
@@ -628,42 +695,32 @@ def bake(request: BakeRequest) -> BatchResult:
             anything is baked).
     """
     t0 = time.perf_counter()
-    found = collect_inputs(request.inputs)
-    if request.text is not None and len(found) != 1:
-        raise ConfigError(f"--text: applies to exactly one input file, got {len(found)} (use <name>.txt files)")
+    found, unreadable = collect_inputs(request.inputs)
+    if request.text is not None and len(found) + len(unreadable) != 1:
+        raise ConfigError(f"--text: applies to exactly one input file, got {len(found) + len(unreadable)} "
+                          "(use <name>.txt files)")  # fmt: skip
     settings = request.settings
     extra = _digest_extra(settings)
     jobs: list[BakeJob] = []
     skipped: list[Path] = []
-    failed: list[Failure] = []
-    for source, outputs, sidecar in plan_outputs(request, found):
-        broken = _broken_link(source)
-        if broken is not None:
-            failed.append(Failure(source, broken))
-            continue
+    failed: list[Failure] = list(unreadable)
+    for f in unreadable:
+        log.warning("%s", _failure_line(f), extra={"event": "bake_failed", "file": str(f.source)})
+    try:
+        planned = plan_outputs(request, found)
+    except OSError as e:  # -o or a folder on its path that cannot be looked at
+        raise ConfigError(f"{e.filename}: cannot read ({e.strerror or e})") from e
+    for source, outputs, sidecar in planned:
         try:
-            transcript, txt = find_transcript(source, request.text, request.text_files)
-        except BridgeError as e:
-            failed.append(Failure(source, str(e)))
-            continue
-        file_extra = extra if transcript is None else {**extra, "espeak": espeak_available()}
-        digest = settings_digest(settings.cfg, file_extra, transcript, settings.lexicon.used_by(transcript))
-        inputs = (source,) if txt is None else (source, txt)
-        paths = tuple(p for _, p in outputs)
-        flag = "-o" if request.output is not None else "output"
-        txt_path = transcript_path(source)  # protected also when not read this run (--text, --no-text-files)
-        for path in (*paths, sidecar):
-            refuse_overwrite(flag, path, inputs)
-            if same_file(path, txt_path):
-                raise ConfigError(f"{flag} {path}: would overwrite {txt_path}, the transcript of {source}")
-        if not is_sidecar_or_absent(sidecar):
-            failed.append(Failure(source, f"{sidecar} exists and is not a bake record; bake would write its "
-                                          "record there (move that file, or bake with -o elsewhere)"))  # fmt: skip
-            continue
-        if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
+            job = _plan_job(request, source, outputs, sidecar, extra)
+        except OSError as e:  # the file or its folder cannot be looked at (no permission)
+            job = Failure(source, f"cannot read ({e.strerror or e})")
+        if isinstance(job, Failure):
+            failed.append(job)
+        elif job is None:
             skipped.append(source)
-            continue
-        jobs.append(BakeJob(source, outputs, sidecar, transcript, digest, inputs))
+        else:
+            jobs.append(job)
     if skipped:
         log.info(
             "%d of %d files are up to date (use --force to bake them again)",

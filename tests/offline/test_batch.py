@@ -6,8 +6,11 @@ import dataclasses
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -491,7 +494,7 @@ def test_every_output_path_is_checked_for_collisions(
 
 
 def test_a_recursive_glob_does_not_follow_symlink_loops(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
-    """Two links to ``.`` made glob's ``**`` walk 2^40 paths; it now stays out of linked folders, as folders do."""
+    """Two links to ``.`` made glob's ``**`` walk 2^40 paths; a linked folder is now entered once at most."""
     from bridge.offline.batch import Found, collect_inputs
 
     loops = tmp_path / "loops"
@@ -506,11 +509,60 @@ def test_a_recursive_glob_does_not_follow_symlink_loops(tmp_path: Path, speech: 
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(30)
     try:
-        found = collect_inputs((f"{loops}/**/*.wav",))
+        found, unreadable = collect_inputs((f"{loops}/**/*.wav",))
+        assert collect_inputs((str(loops),)) == (found, unreadable)  # a folder walks the same way
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    assert found == [Found(loops / "a.wav", loops), Found(loops / "deep" / "b.wav", loops)]
+    assert found == [Found(loops / "a.wav", loops), Found(loops / "deep" / "b.wav", loops)] and unreadable == []
+
+
+def test_linked_folders_are_baked_once(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """A voice-over tree whose chapters are links to other folders: they were skipped without a word."""
+    clip(tmp_path / "vo" / "chapter0" / "a.wav", speech)
+    clip(tmp_path / "elsewhere" / "b.wav", speech)
+    (tmp_path / "vo" / "chapter1").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "vo" / "again").symlink_to(tmp_path / "elsewhere")  # the same folder twice: baked once
+    assert main(["bake", str(tmp_path / "vo"), "-o", str(tmp_path / "out"), "-f", "rhubarb-tsv", "--no-progress"]) == 0
+    outputs = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.tsv"))
+    assert outputs == ["again/b.tsv", "chapter0/a.tsv"]  # the first link by name
+
+
+def test_files_and_folders_that_cannot_be_read_fail_by_name_and_the_rest_is_baked(
+    speech: tuple[np.ndarray, int],
+) -> None:
+    """An unreadable subfolder was skipped in silence (exit 0); an unsearchable one ended the batch with
+    an internal error; an unreadable file was "cannot decode audio (System error.)"."""
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    if as_nobody and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permissions would not apply")
+    with tempfile.TemporaryDirectory() as base:  # under /tmp, which the unprivileged user can reach
+        _bake_with_unreadable_parts(Path(base), speech, as_nobody)
+
+
+def _bake_with_unreadable_parts(tmp_path: Path, speech: tuple[np.ndarray, int], as_nobody: list[str]) -> None:
+    clip(tmp_path / "in" / "ok" / "a.wav", speech)
+    clip(tmp_path / "in" / "locked" / "b.wav", speech)
+    clip(tmp_path / "in" / "listable" / "c.wav", speech)
+    clip(tmp_path / "in" / "ok" / "secret.wav", speech)
+    for d in (tmp_path, tmp_path / "in", tmp_path / "in" / "ok"):
+        d.chmod(0o777)
+    (tmp_path / "in" / "locked").chmod(0o000)
+    (tmp_path / "in" / "listable").chmod(0o644)  # its names can be listed, not looked at
+    (tmp_path / "in" / "ok" / "secret.wav").chmod(0o000)
+    try:
+        proc = subprocess.run([*as_nobody, sys.executable, "-m", "bridge", "bake", str(tmp_path / "in"), "-o",
+                               str(tmp_path / "out"), "-f", "rhubarb-tsv", "--no-progress"],
+                              capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])  # fmt: skip
+    finally:
+        for d in ("locked", "listable"):
+            (tmp_path / "in" / d).chmod(0o755)
+    assert proc.returncode == 1 and "internal error" not in proc.stderr, proc.stderr
+    assert "bake: 1 baked, 0 up to date, 3 failed" in proc.stderr
+    assert f"failed: {tmp_path / 'in' / 'locked'}: cannot read the folder (Permission denied)" in proc.stderr
+    assert f"failed: {tmp_path / 'in' / 'listable' / 'c.wav'}: cannot read (Permission denied)" in proc.stderr
+    assert f"failed: {tmp_path / 'in' / 'ok' / 'secret.wav'}: cannot read (Permission denied)" in proc.stderr
+    assert (tmp_path / "out" / "ok" / "a.tsv").is_file()
 
 
 def test_a_broken_symlink_named_as_input_fails_that_file_only(
