@@ -23,7 +23,9 @@ import sys
 import time
 from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from types import FrameType
 
@@ -35,6 +37,7 @@ from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import (
     SIDECAR_SUFFIX,
     is_sidecar_or_absent,
+    remove_stale_temporaries,
     settings_digest,
     sidecar_path,
     up_to_date,
@@ -577,6 +580,7 @@ def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
 
 
 _in_bake = False  # in a worker: whether a file is being baked now
+_started: SimpleQueue[str] | None = None  # in a worker: where it says which file it begins
 
 
 def _exit_worker(signum: int, frame: FrameType | None) -> None:
@@ -590,7 +594,7 @@ def _exit_worker(signum: int, frame: FrameType | None) -> None:
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(parent_pid: int) -> None:
+def _init_worker(parent_pid: int, started: SimpleQueue[str]) -> None:
     """Workers leave stopping to the parent, and stop when it dies.
 
     Ctrl+C reaches the whole process group: a worker that took it would fail its file and go on to
@@ -605,6 +609,8 @@ def _init_worker(parent_pid: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent_pid:  # it died before the request above
         os._exit(1)
+    global _started
+    _started = started
 
 
 def _bake_in_worker(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
@@ -612,6 +618,8 @@ def _bake_in_worker(job: BakeJob, settings: BakeSettings) -> BakeReport | Failur
     global _in_bake
     try:
         _in_bake = True
+        if _started is not None:
+            _started.put(str(job.source))  # so a worker that dies here can be told from one that never began
         return _bake_one(job, settings)
     except SystemExit as e:  # the executor would report it and hand this worker the next queued file
         os._exit(e.code if isinstance(e.code, int) else 1)
@@ -627,17 +635,52 @@ def _pool_results(
         for job in jobs:
             yield _bake_one(job, settings)
         return
+    pending = jobs
+    while pending:
+        lost: list[BakeJob] = []
+        started: set[str] = set()
+        yield from _pool_round(pending, settings, workers, lost, started)
+        # A worker that died (killed by the system, out of memory, a crash in a decoder) takes its file
+        # and the pool with it. The files it had begun are tried again alone, so the one that kills its
+        # worker is named; those not begun yet go on in parallel.
+        begun = [j for j in lost if str(j.source) in started]
+        pending = [j for j in lost if str(j.source) not in started]
+        if lost and not begun:  # workers that die before any file: trying again would never end
+            for job in lost:
+                yield Failure(job.source, "the worker processes ended before baking it")
+            return
+        for job in begun:
+            again: list[BakeJob] = []
+            yield from _pool_round([job], settings, 1, again, set())
+            if again:
+                yield Failure(job.source, "the process baking it ended abruptly (killed by the system, or out of "
+                                          "memory?)")  # fmt: skip
+
+
+def _pool_round(
+    jobs: list[BakeJob], settings: BakeSettings, workers: int, lost: list[BakeJob], started: set[str]
+) -> Generator[BakeReport | Failure, None, None]:
+    """Bake ``jobs`` on a pool of ``workers`` processes. The jobs a dying worker took down go to ``lost``,
+    and the sources of every job a worker began to ``started``."""
     # fork: workers inherit the imported modules and logging setup (bridge.logs gives each its own
     # log writer thread); the bake itself starts no threads.
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    begun: SimpleQueue[str] = ctx.SimpleQueue()
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), begun)
     )
     try:
-        futures = [pool.submit(_bake_in_worker, j, settings) for j in jobs]
+        futures = {pool.submit(_bake_in_worker, j, settings): j for j in jobs}
         for fut in as_completed(futures):
-            yield fut.result()
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                lost.append(futures[fut])
+                continue
+            yield result
+        while not begun.empty():
+            started.add(begun.get())
     except BaseException:
         # Left early (Ctrl+C, SIGTERM, an unexpected error): drop the queued files and stop those in
         # progress; a plain shutdown() would wait until every queued file was baked. There is no
@@ -730,6 +773,7 @@ def bake(request: BakeRequest) -> BatchResult:
         )
     if jobs:
         _check_settings(settings, request.workers)
+        remove_stale_temporaries(path for job in jobs for path in (*(p for _, p in job.outputs), job.sidecar))
     bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
     baked: list[BakeReport] = []
     bar.draw()

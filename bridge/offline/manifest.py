@@ -16,8 +16,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -123,6 +124,49 @@ def sidecar_path(stem: Path) -> Path:
     return stem.with_name(stem.name + SIDECAR_SUFFIX)
 
 
+_NAME_MAX_BYTES = 255  # a file name's limit on Linux, macOS and Windows file systems (NTFS: 255 UTF-16 units)
+_TEMPORARY = re.compile(r"(?P<name>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.tmp")
+
+
+def temporary_name(name: str, pid: int, tag: str) -> str:
+    """``<name>.<pid>.<tag>.tmp``, with ``name`` shortened when the whole would pass the file name limit: an
+    output whose own name fits must not fail for its temporary one."""
+    suffix = f".{pid}.{tag}.tmp"
+    room = _NAME_MAX_BYTES - len(suffix.encode())
+    short = name.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    return f"{short}{suffix}"
+
+
+def remove_stale_temporaries(outputs: Iterable[Path]) -> None:
+    """Remove temporary files left beside ``outputs`` by bakes that died before they could (a worker
+    killed by the system, a power cut): those whose process is gone. A running bake's are left alone."""
+    names: dict[Path, list[str]] = {}
+    for path in outputs:
+        names.setdefault(path.parent, []).append(path.name)
+    for folder, wanted in names.items():
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue  # not made yet, or unreadable: its outputs will say so
+        for entry in entries:
+            m = _TEMPORARY.fullmatch(entry)
+            if m and any(w.startswith(m["name"]) for w in wanted) and not _running(int(m["pid"])):
+                with contextlib.suppress(OSError):
+                    (folder / entry).unlink()
+                    log.info("removed %s, left by a bake that did not finish", folder / entry,
+                             extra={"event": "bake_stale_temporary", "file": str(folder / entry)})  # fmt: skip
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file that appears at ``path`` complete or not at all: written under a temporary name of its
@@ -134,7 +178,7 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     """
     tmp: Path | None = None
     try:
-        name = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        name = path.with_name(temporary_name(path.name, os.getpid(), secrets.token_hex(4)))
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any output
         tmp = name
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:

@@ -427,6 +427,53 @@ def test_an_os_error_of_one_file_does_not_end_the_batch(
     assert f"failed: {tmp_path / 'in' / 'a.wav'}: /tmp/decoded.wav: No space left on device" in err
 
 
+def test_a_worker_that_dies_fails_its_own_file_and_the_rest_is_baked(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed by the system (the OOM killer) stopped the whole batch with an internal error,
+    without naming the file or the summary."""
+    import bridge.offline.batch as batch
+
+    for name in ("a", "b", "killer", "d", "e"):
+        clip(tmp_path / "in" / f"{name}.wav", speech)
+    real = batch._bake_one
+
+    def bake_or_die(job: BakeJob, settings: BakeSettings) -> object:
+        if job.source.stem == "killer":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(job, settings)
+
+    monkeypatch.setattr(batch, "_bake_one", bake_or_die)  # the forked workers inherit it
+    code = main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-j", "2", "-f", "rhubarb-tsv",
+                 "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error" not in err, err
+    assert "bake: 4 baked, 0 up to date, 1 failed" in err
+    assert f"failed: {tmp_path / 'in' / 'killer.wav'}: the process baking it ended abruptly" in err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tsv")) == ["a.tsv", "b.tsv", "d.tsv", "e.tsv"]
+
+
+def test_temporary_files_of_a_bake_that_died_are_removed(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    clip(tmp_path / "a.wav", speech)
+    dead = subprocess.Popen(["true"])  # a process that has ended: nothing runs under its pid
+    dead.wait()
+    stale = tmp_path / f"a.tsv.{dead.pid}.0123abcd.tmp"
+    running = tmp_path / f"a.tsv.{os.getpid()}.0123abcd.tmp"  # another bake still writing
+    for p in (stale, running):
+        p.write_text("half an export")
+    assert main(["bake", str(tmp_path / "a.wav"), "-f", "rhubarb-tsv", "--no-progress"]) == 0
+    assert not stale.exists() and running.exists()
+
+
+def test_an_output_name_near_the_file_name_limit_is_written(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
+    """The temporary name (<name>.<pid>.<random>.tmp) passed the 255-byte limit where the output's own did not."""
+    stem = "\u00e9" * 118  # 236 bytes in UTF-8: the sidecar's name (246 bytes) fits, with its temporary suffix not
+    clip(tmp_path / f"{stem}.wav", speech)
+    assert main(["bake", str(tmp_path), "-f", "jsonl", "--no-progress"]) == 0
+    assert (tmp_path / f"{stem}.jsonl").is_file() and (tmp_path / f"{stem}.bake.json").is_file()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_an_interrupt_stops_a_parallel_bake_at_once(
     tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
