@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +189,23 @@ def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> N
         FORMATS[fmt].write(take, options, out)
 
 
+@contextlib.contextmanager
+def _warnings_of(logger: str) -> Iterator[list[str]]:
+    """The messages of the warnings ``logger`` (and its children) log meanwhile, which still go out as usual."""
+    caught: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            caught.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logging.getLogger(logger).addHandler(handler)
+    try:
+        yield caught
+    finally:
+        logging.getLogger(logger).removeHandler(handler)
+
+
 def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
     """Bake one file and write its outputs, then its sidecar.
 
@@ -200,7 +219,8 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         inputs = identities(job.inputs)
     except OSError as e:
         raise AudioError(f"{e.filename or job.source}: {e.strerror or e}") from e
-    samples, rate_hz = read_audio(job.source, settings.cfg.audio.channel)
+    with _warnings_of("bridge.audio") as audio_warnings:  # a cut-short file, phase-inverted channels
+        samples, rate_hz = read_audio(job.source, settings.cfg.audio.channel)
     take, align_s = make_take(job.source, samples, rate_hz, settings, job.transcript)
     for fmt, path in job.outputs:
         _write_atomic(path, fmt, take, settings.export)
@@ -217,7 +237,9 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
             duration_s=take.duration_s,
             frames=len(take.frames),
             aligned=bool(take.transcript),
-            warnings=take.warnings,
+            # The reading's warnings were logged as they came; the record keeps them with the take's, so a
+            # half-length animation stays on record when a later run skips the file as up to date.
+            warnings=tuple(w.removeprefix(f"{job.source}: ") for w in audio_warnings) + take.warnings,
             files=inputs | outputs,
         ),
     )

@@ -453,6 +453,23 @@ def test_a_worker_that_dies_fails_its_own_file_and_the_rest_is_baked(
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tsv")) == ["a.tsv", "b.tsv", "d.tsv", "e.tsv"]
 
 
+def test_warnings_about_the_audio_stay_in_the_bake_record(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cut-short file was said so once; its sidecar said nothing, and reruns skip it as up to date."""
+    import struct
+
+    x, rate = speech
+    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16)
+    (tmp_path / "cut.wav").write_bytes(b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + fmt + b"data"
+                                       + struct.pack("<I", 2 * len(pcm)) + pcm)  # fmt: skip
+    assert main(["bake", str(tmp_path / "cut.wav"), "-f", "rhubarb-tsv", "--no-progress"]) == 0
+    assert capsys.readouterr().err.count("the file is cut short") == 1  # logged once, not twice
+    record = json.loads((tmp_path / "cut.bake.json").read_text())
+    assert [w for w in record["warnings"] if w.startswith("the file is cut short (an interrupted copy?)")], record
+
+
 def test_temporary_files_of_a_bake_that_died_are_removed(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
     clip(tmp_path / "a.wav", speech)
     dead = subprocess.Popen(["true"])  # a process that has ended: nothing runs under its pid
