@@ -530,13 +530,16 @@ def find_transcript(source: Path, text: str | None, text_files: bool) -> tuple[s
 
 
 def _digest_extra(settings: BakeSettings) -> dict[str, object]:
-    return {
+    extra: dict[str, object] = {
         "formats": sorted(settings.formats),  # the order they were asked in changes no output
         "extended_shapes": settings.export.extended_shapes,
         "phone_weight": settings.phone_weight,
         "recognize": settings.recognize,
         "channel": settings.cfg.audio.channel,  # the [audio] section is not in the config digest
     }
+    if "moho-dat" in settings.formats:  # its options change nothing else
+        extra["dat"] = [settings.export.dat_frame_rate, settings.export.dat_preston_blair]
+    return extra
 
 
 @functools.cache

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from bridge.config import Config
 from bridge.errors import ConfigError
-from bridge.offline.exports import FORMATS, ExportOptions, check_extended_shapes, parse_formats
+from bridge.offline.exports import (
+    FORMATS,
+    ExportOptions,
+    check_dat_frame_rate,
+    check_extended_shapes,
+    parse_formats,
+)
 
 if TYPE_CHECKING:
     from bridge.offline.batch import BakeRequest
@@ -75,6 +81,10 @@ def add_bake_args(p: argparse.ArgumentParser) -> None:
         default="GHX",
         help="Rhubarb extended mouth shapes to use, a subset of GHX (default GHX; '' = A-F only)",
     )
+    p.add_argument("--dat-frame-rate", type=float, default=24.0, metavar="FPS",
+                   help="frames per second of moho-dat files, 24-100 (default 24)")  # fmt: skip
+    p.add_argument("--dat-preston-blair", action="store_true",
+                   help="Preston Blair shape names (MBP, etc, E, ...) in moho-dat files instead of A-H, X")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_channel_arg(p)
     _add_transcript_args(p)
@@ -107,7 +117,11 @@ def bake_request(args: argparse.Namespace, cfg: Config) -> BakeRequest:
     settings = BakeSettings(
         cfg=cfg,
         formats=parse_formats(args.format or ["jsonl"]),
-        export=ExportOptions(extended_shapes=check_extended_shapes(args.extended_shapes)),
+        export=ExportOptions(
+            extended_shapes=check_extended_shapes(args.extended_shapes),
+            dat_frame_rate=check_dat_frame_rate(args.dat_frame_rate),
+            dat_preston_blair=args.dat_preston_blair,
+        ),
         phone_weight=_check_weight(args.phone_weight),
         recognize=args.recognize,
         lexicon=_lexicon(args.lexicon),

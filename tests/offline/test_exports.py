@@ -19,7 +19,16 @@ from hypothesis import strategies as st
 
 from bridge.errors import ConfigError
 from bridge.frames import ARKIT_NAMES, EMA_NAMES, JOINT_NAMES, VISEMES
-from bridge.offline.exports import FORMATS, ExportOptions, bvh, check_extended_shapes, llf_csv, parse_formats, rhubarb
+from bridge.offline.exports import (
+    FORMATS,
+    ExportOptions,
+    bvh,
+    check_dat_frame_rate,
+    check_extended_shapes,
+    llf_csv,
+    parse_formats,
+    rhubarb,
+)
 from bridge.offline.take import Phone
 from tests.offline.helpers import pose, speech_like_take, take_from_poses
 
@@ -203,6 +212,25 @@ def test_rhubarb_a_clip_under_10_ms_is_one_cue(extended: str) -> None:
     assert render("rhubarb-tsv", take, options) == f"0.00\t{rest}\n"
     doc = json.loads(render("rhubarb-json", take, options))
     assert doc["mouthCues"] == [{"start": 0.0, "end": 0.0, "value": rest}] and doc["metadata"]["duration"] == 0.0
+
+
+def test_moho_dat_is_rhubarbs_switch_file() -> None:
+    """Rhubarb's ``-f dat``: frame = 1 + int(rate x start), a cue starting in the previous cue's frame is left
+    out, and the rest shape closes at the end (one frame later when it would share the last frame)."""
+    phones = (Phone("SIL", 0.0, 0.3), Phone("HH", 0.3, 0.38), Phone("AY", 0.38, 0.62), Phone("L", 0.62, 0.75),
+              Phone("SIL", 0.75, 1.0))  # fmt: skip
+    take = take_from_poses([pose()] * 60, duration_s=1.0, phones=phones)  # cues X 0, C .3, D .38, H .62, X .75
+    assert render("moho-dat", take) == "MohoSwitch1\n1 X\n8 C\n10 D\n15 H\n19 X\n25 X\n"
+    pb = ExportOptions(dat_frame_rate=100.0, dat_preston_blair=True)
+    assert render("moho-dat", take, pb) == "MohoSwitch1\n1 rest\n31 E\n39 AI\n63 L\n76 rest\n101 rest\n"
+    tsv = [line.split("\t") for line in render("rhubarb-tsv", speech_like_take()).splitlines()]
+    dat = render("moho-dat", speech_like_take(), ExportOptions(dat_frame_rate=100.0)).splitlines()
+    # Truncated as Rhubarb truncates: 100 x 1.15 is 114.99999999999999, frame 115.
+    assert dat[0] == "MohoSwitch1" and [d.split() for d in dat[1:]] == [[str(1 + int(100 * float(t))), v]
+                                                                         for t, v in tsv]  # fmt: skip
+    assert check_dat_frame_rate(30) == 30
+    with pytest.raises(ConfigError, match="between 24 and 100"):
+        check_dat_frame_rate(12)
 
 
 def test_rhubarb_sound_file_is_absolute_as_rhubarb_writes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,9 +18,13 @@ class ExportOptions:
     Attributes:
         extended_shapes: Rhubarb extended mouth shapes to use, a subset of "GHX" (Rhubarb's
             ``--extendedShapes``); shapes left out fall back to their basic shape.
+        dat_frame_rate: frames per second of the Moho switch file (Rhubarb's ``--datFrameRate``).
+        dat_preston_blair: Preston Blair shape names in the Moho switch file (``--datUsePrestonBlair``).
     """
 
     extended_shapes: str = "GHX"
+    dat_frame_rate: float = 24.0
+    dat_preston_blair: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,12 @@ FORMATS: dict[str, ExportFormat] = {
             lambda t, o, s: rhubarb.write_json(t, o.extended_shapes, s),
             "Rhubarb mouth cues, JSON",
         ),
+        ExportFormat(
+            "moho-dat",
+            ".dat",
+            lambda t, o, s: rhubarb.write_dat(t, o.extended_shapes, o.dat_frame_rate, o.dat_preston_blair, s),
+            "Moho switch data (Rhubarb's dat), for Moho and OpenToonz",
+        ),
         ExportFormat("visemes", ".visemes.csv", lambda t, o, s: visemes.write(t, s), "Oculus viseme weights per frame"),
         ExportFormat("bvh", ".bvh", lambda t, o, s: bvh.write(t, s), "BVH of head, jaw and eye joints"),
     )
@@ -86,3 +96,11 @@ def check_extended_shapes(value: str) -> str:
     if any(c not in "GHX" for c in value):
         raise ConfigError(f"--extended-shapes: must be a subset of GHX (got {value!r})")
     return "".join(c for c in "GHX" if c in value)
+
+
+def check_dat_frame_rate(value: float) -> float:
+    """Validate the Moho switch file's frame rate (Rhubarb's range)."""
+    lo, hi = rhubarb.DAT_FRAME_RATES
+    if not lo <= value <= hi:
+        raise ConfigError(f"--dat-frame-rate: must be between {lo:g} and {hi:g} fps (got {value:g})")
+    return value

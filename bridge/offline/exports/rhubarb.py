@@ -254,3 +254,32 @@ def write_json(take: Take, extended_shapes: str, out: TextIO) -> None:
         "}",
     ]
     out.write("\n".join(lines) + "\n")
+
+
+# Rhubarb's names of its shapes in Preston Blair's set (its ``--datUsePrestonBlair``).
+PRESTON_BLAIR = {"A": "MBP", "B": "etc", "C": "E", "D": "AI", "E": "O", "F": "U", "G": "FV", "H": "L", "X": "rest"}
+DAT_FRAME_RATES = (24.0, 100.0)  # the range Rhubarb accepts for ``--datFrameRate``
+
+
+def write_dat(take: Take, extended_shapes: str, frame_rate: float, preston_blair: bool, out: TextIO) -> None:
+    """Moho's switch data file (Rhubarb's ``-f dat``): ``MohoSwitch1``, then ``<frame> <shape>`` per cue
+    with 1-based frames at ``frame_rate`` (a cue that starts in the frame of the one before is left out),
+    then the rest shape at the end. Moho and OpenToonz read it into a switch layer."""
+    cues = mouth_cues(take, extended_shapes)
+
+    def frame(t_s: float) -> int:
+        # As Rhubarb: centiseconds as double seconds, times the rate, truncated, plus one.
+        return 1 + int(frame_rate * (round(t_s * 100) / 100))
+
+    def name(shape: str) -> str:
+        return PRESTON_BLAIR[shape] if preston_blair else shape
+
+    lines = ["MohoSwitch1"]
+    last = 0
+    for c in cues:
+        if c.end_s > c.start_s and frame(c.start_s) != last:
+            last = frame(c.start_s)
+            lines.append(f"{last} {name(c.value)}")
+    end = frame(cues[-1].end_s)
+    lines.append(f"{end + 1 if end == last else end} {name(_restrict('X', extended_shapes))}")
+    out.write("\n".join(lines) + "\n")
