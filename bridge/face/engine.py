@@ -14,7 +14,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from bridge.config import FaceConfig
-from bridge.face.emotion import Arousal, MoodMixer, MoodTerms, add_expression, mood_terms, style_articulation
+from bridge.face.emotion import (
+    EXPRESSIVE,
+    Arousal,
+    MoodMixer,
+    MoodTerms,
+    add_expression,
+    mood_terms,
+    style_articulation,
+)
 from bridge.face.neutral import SpeakerNeutral
 from bridge.face.profiles import NO_PROFILE, Profile, load_profile
 from bridge.face.secondary import Blinks, Breath, Gaze, Head
@@ -56,6 +64,10 @@ _J_EYE_YAW = (_J["eye_left_yaw_rad"], _J["eye_right_yaw_rad"])
 _J_EYE_PITCH = (_J["eye_left_pitch_rad"], _J["eye_right_pitch_rad"])
 _J_BREATH = _J["breath"]
 _VRM_BLINK, _VRM_JOY, _VRM_ANGRY, _VRM_SORROW, _VRM_FUN = (_VRM[n] for n in ("Blink", "Joy", "Angry", "Sorrow", "Fun"))
+# Mood weights come in EXPRESSIVE's order; looked up by name (a fixed unpacking once sent "sad" to Angry).
+_W_HAPPY, _W_SAD, _W_ANGRY, _W_DISGUSTED, _W_AFRAID = (
+    EXPRESSIVE.index(n) for n in ("happy", "sad", "angry", "disgusted", "afraid")
+)
 
 
 def _clamp01(x: float) -> float:
@@ -184,11 +196,11 @@ class FaceEngine:
         vrm = raw[_O[4] : _O[5]]
         vrm[:] = vrm_vowels(art, bs)
         vrm[_VRM_BLINK] = 0.5 * (bs[_BLINK_L] + bs[_BLINK_R])
-        happy, angry, sad, disgusted, afraid, _surprised = terms.w.tolist()
-        vrm[_VRM_JOY] = happy
-        vrm[_VRM_ANGRY] = max(angry, 0.6 * disgusted)
-        vrm[_VRM_SORROW] = max(sad, 0.6 * afraid)
-        vrm[_VRM_FUN] = 0.4 * happy
+        w = terms.w.tolist()
+        vrm[_VRM_JOY] = w[_W_HAPPY]
+        vrm[_VRM_ANGRY] = max(w[_W_ANGRY], 0.6 * w[_W_DISGUSTED])
+        vrm[_VRM_SORROW] = max(w[_W_SAD], 0.6 * w[_W_AFRAID])
+        vrm[_VRM_FUN] = 0.4 * w[_W_HAPPY]
 
         out = self._smooth.process(raw, dt_s)
         visemes = out[_O[3] : _O[4]]

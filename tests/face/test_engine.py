@@ -320,3 +320,20 @@ def test_rounding_narrows_the_lip_opening_of_real_frames(
     # The jaw is left alone.
     jaw = ARKIT_INDEX["jawOpen"]
     assert np.array_equal([p.blendshapes[jaw] for p in plain], [p.blendshapes[jaw] for p in narrowed])
+
+
+@pytest.mark.parametrize(
+    ("mood", "preset", "weight"),
+    [("happy", "Joy", 1.0), ("sad", "Sorrow", 1.0), ("angry", "Angry", 1.0), ("disgusted", "Angry", 0.6),
+     ("afraid", "Sorrow", 0.6)],
+)  # fmt: skip
+def test_each_mood_drives_its_own_vrm_preset(mood: str, preset: str, weight: float) -> None:
+    """"sad" showed VSeeFace's Angry face and "angry" its Sorrow: the weights were unpacked in the wrong order."""
+    from bridge.frames import VRM_PRESETS
+
+    engine = build_face_solver(replace(QUIET, mood=mood, intensity=1.0))
+    frames, _ = speech_frames(SENTENCE)
+    vrm = run(engine, frames)[-1].vrm
+    emotional = {n: float(vrm[VRM_PRESETS.index(n)]) for n in ("Joy", "Angry", "Sorrow")}
+    assert emotional[preset] == pytest.approx(weight, abs=0.02)
+    assert all(v < 0.02 for n, v in emotional.items() if n != preset), emotional
