@@ -12,11 +12,11 @@ from bridge.audio.sources import is_file_input, open_source
 from bridge.config import Config, ModelConfig
 from bridge.errors import ConfigError, ModelError
 from bridge.face import FaceEngine, build_face_solver
-from bridge.paths import refuse_overwrite
 from bridge.pipeline import Bridge
 from bridge.stages import ArticulationModel
 from bridge.statusline import StatusLine
 from bridge.transports import BridgeStatus, build_control, build_sinks, log_recording_failures, log_send_counts
+from bridge.transports.recorder import check_record_target
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +50,6 @@ class _Control:
         )
 
 
-def _check_record_target(cfg: Config) -> None:
-    """Refuse a ``--record`` file that is the input being played; warn before replacing an older take.
-
-    Raises:
-        ConfigError: the recording would overwrite the input file.
-    """
-    if cfg.publish.record is None:
-        return
-    record = Path(cfg.publish.record)
-    if is_file_input(cfg.audio.input):
-        refuse_overwrite("--record", record, (Path(cfg.audio.input),))
-    if record.exists():
-        log.warning("--record %s: the file exists and is overwritten", record,
-                    extra={"event": "record_overwrite", "file": str(record)})  # fmt: skip
-
-
 def run_live(
     cfg: Config, load_model: Callable[[ModelConfig], ArticulationModel], duration_s: float | None = None
 ) -> int:
@@ -77,7 +61,7 @@ def run_live(
     needs torch and so cannot be imported here).
     """
     t_start_s = time.monotonic()
-    _check_record_target(cfg)
+    check_record_target(cfg.publish.record, (Path(cfg.audio.input),) if is_file_input(cfg.audio.input) else ())
     try:
         model = load_model(cfg.model)
     except ModelError as e:  # weights or a head that cannot be used: a usage error, as in bake
@@ -91,7 +75,8 @@ def run_live(
         assert control is not None
         return control.status()
 
-    sinks = build_sinks(cfg.publish, cfg.output.subject, status_source=control_status)
+    # A --fast run publishes as fast as it computes: its recording keeps the stream's own pace.
+    sinks = build_sinks(cfg.publish, cfg.output.subject, status_source=control_status, stream_clock=cfg.audio.fast)
     bridge = Bridge(cfg, source, model, solver, sinks)
     control = _Control(bridge, solver, model.name)
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 from bridge.config import Config
 from bridge.logs import RateLimitedLog
 from bridge.stages import Sink, send_to_sinks
-from bridge.transports.recorder import read_recording
+from bridge.transports.recorder import check_record_target, read_recording
 from bridge.transports.sinks import build_sinks, log_recording_failures, log_send_counts
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = Fals
     """
     if cfg.publish.control_osc is not None or cfg.publish.control_zmq is not None:
         log.warning("the control channel is not available during replay; ignoring --control-*")
-    sinks = build_sinks(cfg.publish, cfg.output.subject)
+    check_record_target(cfg.publish.record, (path,))  # replay X --record X emptied X before reading it
+    sinks = build_sinks(cfg.publish, cfg.output.subject, stream_clock=speed != 1.0)
     total = 0
     try:
         while True:

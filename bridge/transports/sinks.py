@@ -63,9 +63,14 @@ def log_recording_failures(sinks: Sequence[Sink]) -> bool:
 
 
 def build_sinks(
-    publish: PublishConfig, subject: str, *, status_source: Callable[[], BridgeStatus] | None = None
+    publish: PublishConfig,
+    subject: str,
+    *,
+    status_source: Callable[[], BridgeStatus] | None = None,
+    stream_clock: bool = False,
 ) -> list[Sink]:
     """One sink per enabled publisher (ZeroMQ, OSC, VMC, Live Link Face, recorder), in that order.
+    ``stream_clock``: the recording is paced by stream time, not publish time (``RecorderSink``).
 
     Raises:
         TransportError: a port in use, an unresolvable host, an unwritable recording; sinks already
@@ -84,7 +89,7 @@ def build_sinks(
         makers.append(lambda: LiveLinkFacePublisher(publish.livelinkface))
     if publish.record:
         record = publish.record
-        makers.append(lambda: RecorderSink(record))
+        makers.append(lambda: RecorderSink(record, stream_clock=stream_clock))
     sinks: list[Sink] = []
     try:
         for make in makers:

@@ -297,3 +297,49 @@ def test_cli_replay_republishes_to_osc(tmp_path: Path) -> None:
     assert seqs == [0, 1, 2]
     assert len(list(read_recording(tmp_path / "again.jsonl"))) == 3
     assert main(["replay", str(tmp_path / "missing.jsonl"), "--no-zmq"]) == 1
+
+
+def test_replay_refuses_to_record_over_the_recording_it_plays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``replay X --record X`` emptied X before reading it: the take was lost."""
+    take = tmp_path / "take.jsonl"
+    _record(take, [0.0, 0.01, 0.01])
+    before = take.read_bytes()
+    assert main(["replay", str(take), "--no-zmq", "--record", str(take)]) == 2
+    assert f"--record {take}: would overwrite the input {take}" in capsys.readouterr().err
+    assert take.read_bytes() == before
+
+
+def test_a_stalled_recording_never_holds_up_the_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe whose reader stopped reading froze every publisher once its buffer was full."""
+    import os
+    import time
+
+    fifo = tmp_path / "take.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # there, but never reads
+    monkeypatch.setattr(RecorderSink, "QUEUE_FRAMES", 50)
+    monkeypatch.setattr(RecorderSink, "CLOSE_WAIT_S", 0.2)
+    try:
+        rec = RecorderSink(fifo)
+        frame = sample_frames()[0]
+        t0 = time.monotonic()
+        for i in range(500):  # ~1 MB: the pipe's 64 KiB fill after a few dozen frames
+            rec.send(replace(frame, seq=i))
+        assert time.monotonic() - t0 < 2.0  # never waited on the pipe
+        rec.close()
+        assert rec.failure is not None and "stopped taking writes" in rec.failure
+        assert 0 < rec.frames < 500
+    finally:
+        os.close(reader)
+
+
+def test_a_fast_run_records_the_pace_of_the_stream(tmp_path: Path) -> None:
+    """``run --fast --record`` stored the publish times of a run 10x faster than real time: the replay raced."""
+    take = tmp_path / "take.jsonl"
+    assert main(["run", "--input", str(EXAMPLE_WAV), "--fast", "--no-zmq", "--no-status", "--record", str(take)]) == 0
+    frames = list(read_recording(take))
+    t_rel = [t for t, _ in frames]
+    t_s = [f.t_s for _, f in frames]
+    assert t_rel[-1] == pytest.approx(t_s[-1] - t_s[0], abs=1e-6) and t_rel[-1] > 8.0
