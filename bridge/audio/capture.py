@@ -303,7 +303,10 @@ class MicrophoneSource:
                 stream, self._stream = self._stream, None
                 _close_without_waiting(stream)
                 if device_left_hanging():  # PortAudio is stuck in the close: no call into it can work
-                    raise DeviceError(f"{lost} (vanished?)")
+                    raise DeviceError(
+                        f"{lost}, and the sound server (PulseAudio or PipeWire) is not answering: closing the "
+                        f"device did not finish within {_CLOSE_TIMEOUT_S:.0f} s"
+                    )
                 yield from self._silence_until_reopened(lost)
                 grace_s = _NO_DATA_TIMEOUT_S  # it has delivered already
         finally:

@@ -242,6 +242,27 @@ def test_a_reinitialisation_that_hangs_ends_the_stream_within_the_startup_timeou
     thread.join(_FAILSAFE_S)
 
 
+def test_a_close_that_hangs_says_the_sound_server_is_not_answering(
+    restarting: type[_RestartingSoundDevice], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frozen server blocked the close and the run ended with "stopped delivering audio (vanished?)"."""
+    sd = restarting
+    never = threading.Event()
+    monkeypatch.setattr(capture, "_CLOSE_TIMEOUT_S", 0.1)
+    monkeypatch.setattr(sd.InputStream, "close", lambda self, ignore_errors=False: never.wait(_FAILSAFE_S))
+    mic = MicrophoneSource("Fake Mic", None, 1.0, 10, reopen_s=_FAILSAFE_S)
+    thread, out = _read_in_thread(mic)
+    _lose(sd, mic, out)
+    while isinstance(item := out.get(timeout=_FAILSAFE_S), AudioBlock):
+        pass
+    never.set()
+    assert isinstance(item, DeviceError) and str(item).startswith(
+        "input device 'Fake Mic' stopped delivering audio, and the sound server (PulseAudio or PipeWire) is not "
+        "answering: closing the device did not finish within"
+    ), item
+    thread.join(_FAILSAFE_S)
+
+
 def test_stop_during_an_outage_ends_the_stream_without_an_error(restarting: type[_RestartingSoundDevice]) -> None:
     sd = restarting
     mic = MicrophoneSource("Fake Mic", None, 1.0, 10, reopen_s=_FAILSAFE_S)
