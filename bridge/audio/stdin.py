@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -13,8 +15,10 @@ import numpy as np
 from bridge.audio.downmix import StreamDownmix
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
+from bridge.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
+STALL_S = 0.5  # no input for this long after audio has come: the sender stalled, the face rests
 
 
 class StdinSource:
@@ -42,21 +46,47 @@ class StdinSource:
         self.dropped_s = 0.0
         # Channels that cancel in the mean are judged once, on the first loud second (bridge.audio.downmix).
         self._downmix = StreamDownmix(rate_hz, channels, channel, self.name)
+        self._glitches = RateLimitedLog(log)
 
     def blocks(self) -> Iterator[AudioBlock]:
         """Yield blocks until end of input; a trailing partial sample frame is ignored.
 
+        When the input pauses for ``STALL_S`` after audio has arrived (the sending program stalls),
+        silence is yielded in real time until audio comes again, as for a microphone that drops out:
+        receivers keep getting frames, with the face at rest, instead of the last pose frozen.
+
         Raises:
             AudioError: the stream ends before any audio arrived.
         """
+        chunks: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
+        threading.Thread(target=self._read_all, args=(chunks,), name="stdin-reader", daemon=True).start()
         n_stream = 0
         pending = b""
+        last_data_s = time.monotonic()
+        stalled = False
+        block_frames = self._block_bytes // self._frame_bytes
         while True:
-            chunk = self._stream.read1(self._block_bytes) if hasattr(self._stream, "read1") else (
-                self._stream.read(self._block_bytes)
-            )
-            if not chunk:
+            try:
+                chunk = chunks.get(timeout=block_frames / self.sample_rate_hz)
+            except queue.Empty:
+                if n_stream and time.monotonic() - last_data_s >= STALL_S:
+                    if not stalled:
+                        stalled = True
+                        log.warning("stdin: no audio for %.1f s; the face rests until it comes again", STALL_S,
+                                    extra={"event": "stdin_stalled"})  # fmt: skip
+                    silence = np.zeros(block_frames, dtype=np.float32)
+                    yield AudioBlock(silence, self.sample_rate_hz, time.monotonic(), n_stream / self.sample_rate_hz)
+                    n_stream += block_frames
+                continue
+            if chunk is None:
                 break
+            if isinstance(chunk, BaseException):
+                raise chunk
+            if stalled:
+                stalled = False
+                log.info("stdin: audio again after %.1f s", time.monotonic() - last_data_s,
+                         extra={"event": "stdin_resumed"})  # fmt: skip
+            last_data_s = time.monotonic()
             pending += chunk
             usable = len(pending) - len(pending) % self._frame_bytes
             if usable == 0:
@@ -64,13 +94,27 @@ class StdinSource:
             raw = np.frombuffer(pending[:usable], dtype=self._dtype).reshape(-1, self._channels)
             pending = pending[usable:]
             samples = raw.astype(np.float32) * np.float32(self._scale)
-            if not np.all(np.isfinite(samples)):
-                raise AudioError("stdin: the stream holds NaN or infinite samples (wrong --stdin-format?)")
+            bad = ~np.isfinite(samples)
+            if bad.any():  # a sender's glitch must not end a live show: the samples become silence
+                samples[bad] = 0.0
+                self._glitches.warning("stdin: %d NaN or infinite samples replaced with silence (a glitch in the "
+                                       "sender, or the wrong --stdin-format?)", int(bad.sum()))  # fmt: skip
             mono = self._downmix(samples)
             yield AudioBlock(mono, self.sample_rate_hz, time.monotonic(), n_stream / self.sample_rate_hz)
             n_stream += mono.shape[0]
+        self._glitches.flush()
         if n_stream == 0:
             raise AudioError("stdin: no audio arrived (empty input)")
+
+    def _read_all(self, chunks: queue.SimpleQueue[bytes | BaseException | None]) -> None:
+        """Reader thread: the stream's bytes as they arrive, then None at its end (or the read's error)."""
+        try:
+            read = getattr(self._stream, "read1", self._stream.read)
+            while chunk := read(self._block_bytes):
+                chunks.put(chunk)
+            chunks.put(None)
+        except BaseException as e:  # handed to blocks(), which raises it in the caller's thread
+            chunks.put(e)
 
     def stop(self) -> None:
         """Nothing to release: the stream ends when the writer closes it."""

@@ -155,6 +155,47 @@ def test_stdin_s16_stereo_with_partial_tail() -> None:
     np.testing.assert_allclose(np.concatenate([b.samples for b in blocks]), 0.0)
 
 
+def test_stdin_glitches_become_silence_with_one_warning_not_the_end(caplog: pytest.LogCaptureFixture) -> None:
+    """Ten NaN samples from a sender ended a live show with an error."""
+    x = np.full(16000, 0.25, dtype="<f4")
+    x[[5, 6, 7, 9000]] = np.nan
+    x[12000] = np.inf
+    blocks = list(StdinSource(16000, 1, "f32le", None, 10, stream=io.BytesIO(x.tobytes())).blocks())
+    out = np.concatenate([b.samples for b in blocks])
+    assert out.size == 16000 and np.isfinite(out).all()
+    assert (out[[5, 6, 7, 9000, 12000]] == 0.0).all() and (np.delete(out, [5, 6, 7, 9000, 12000]) == 0.25).all()
+    warnings = [r.getMessage() for r in caplog.records if "replaced with silence" in r.getMessage()]
+    assert len(warnings) == 2 and warnings[0].startswith("stdin: 3 NaN or infinite samples"), warnings
+    assert "(and 2 more in" in warnings[1]  # the two later glitches in one summary line, not one line each
+
+
+def test_a_stalled_stdin_streams_silence_until_audio_comes_again(caplog: pytest.LogCaptureFixture) -> None:
+    """A sender that paused for seconds left receivers without frames, the face frozen mid-word."""
+    import os
+    import threading
+    import time
+
+    r, w = os.pipe()
+    tone = np.full(8000, 0.25, dtype="<f4").tobytes()  # 0.5 s each side of the pause
+
+    def sender() -> None:
+        os.write(w, tone)
+        time.sleep(1.5)
+        os.write(w, tone)
+        os.close(w)
+
+    threading.Thread(target=sender, daemon=True).start()
+    with os.fdopen(r, "rb") as stream:
+        blocks = list(StdinSource(16000, 1, "f32le", None, 10, stream=stream).blocks())
+    out = np.concatenate([b.samples for b in blocks])
+    assert (out == 0.25).sum() == 16000  # every sample sent, once
+    silent = out.size - 16000
+    assert 0.5 * 16000 <= silent <= 1.5 * 16000  # the pause, less the 0.5 s before it counts as one
+    first_silence = int(np.flatnonzero(out == 0.0)[0])
+    assert first_silence == 8000 and (out[8000 : 8000 + silent] == 0.0).all()  # in the pause, not after
+    assert "stdin: no audio for 0.5 s; the face rests until it comes again" in caplog.text
+
+
 def test_stdin_empty_is_an_error() -> None:
     with pytest.raises(AudioError, match="no audio"):
         list(StdinSource(16000, 1, "s16le", None, 10, stream=io.BytesIO(b"")).blocks())
