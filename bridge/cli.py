@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ from bridge.training.command import add_train_args
 from bridge.training.head import add_train_head_args
 
 log = logging.getLogger(__name__)
+_MAX_DURATION_S = 1e8  # three years
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -157,8 +157,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bridge.app import run_live
     from bridge.upstream import build_model
 
-    if args.duration is not None and not 0 < args.duration < math.inf:
-        raise ConfigError(f"--duration: must be a positive number of seconds (got {args.duration!r})")
+    if args.duration is not None and not 0 < args.duration <= _MAX_DURATION_S:  # a timer's wait overflows past it
+        raise ConfigError(f"--duration: must be a positive number of seconds up to {_MAX_DURATION_S:.0e} "
+                          f"(got {args.duration!r})")  # fmt: skip
     return run_live(config_from_args(args), build_model, duration_s=args.duration)
 
 
