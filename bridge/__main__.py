@@ -1,7 +1,5 @@
 """`python -m bridge` runs the command line."""
 
-import sys
+from bridge.launch import main
 
-from bridge.cli import main
-
-sys.exit(main())
+main()

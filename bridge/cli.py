@@ -375,7 +375,3 @@ def _run_command(args: argparse.Namespace) -> int:
         log.error("internal error: %s: %s (rerun with --log-level debug for details)", type(e).__name__, e,
                   extra={"event": "error", "kind": "internal"})
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -341,3 +341,18 @@ def test_a_usage_error_is_json_when_json_logs_were_asked_for() -> None:
     assert p.returncode == 2 and "Traceback" not in p.stderr
     events = [json.loads(line) for line in p.stderr.splitlines()]  # every line is one JSON object
     assert any("unrecognized arguments: --bogus" in e["message"] for e in events), p.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_while_the_command_starts_ends_it_quietly(sig: signal.Signals) -> None:
+    """Ctrl+C while the CLI was still importing printed a KeyboardInterrupt traceback (SIGTERM: status 143)."""
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "--input", "-", "--no-zmq", "--no-status"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.3)  # importing numpy, scipy and the audio stack takes longer than this
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, (proc.returncode, err)
