@@ -144,7 +144,7 @@ def add_preview_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", type=Path, metavar="IN", help="audio file")
     p.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="video of the animated face with the audio")
     p.add_argument("--plot", type=Path, metavar="OUT.png", help="picture of the main curves over the waveform")
-    p.add_argument("--size", type=int, default=360, help="video height and width in pixels (default 360)")
+    p.add_argument("--size", type=int, default=360, help="video height and width in pixels, 64-4096 (default 360)")
     _add_channel_arg(p)
     _add_transcript_args(p)
 

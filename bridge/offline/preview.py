@@ -61,9 +61,12 @@ def _caption(take: Take, k: int) -> str:
     return f"{f.t_s:6.2f} s  {f.pose.viseme:<3}{mood}"
 
 
+MAX_SIZE = 4096  # 4K; a size far past it (40000) ran out of memory drawing the first frame
+
+
 def _check_size(size: int) -> None:
-    if size < 64 or size % 2:
-        raise ConfigError(f"--size: must be an even number of pixels >= 64 (got {size})")
+    if not 64 <= size <= MAX_SIZE or size % 2:
+        raise ConfigError(f"--size: must be an even number of pixels from 64 to {MAX_SIZE} (got {size})")
 
 
 def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size: int) -> None:

@@ -110,8 +110,9 @@ def test_an_output_under_a_file_is_one_clear_error(tmp_path: Path, capsys: pytes
         (["--plot", "{d}/x.wav"], "unsupported picture format '.wav'"),
         (["--plot", "{d}/x"], "unsupported picture format '(no suffix)'"),
         (["--size", "63"], "--size: must be an even number"),
+        (["--size", "40000"], "--size: must be an even number of pixels from 64 to 4096 (got 40000)"),
     ],
-    ids=["xyz", "wav", "no-suffix", "size"],
+    ids=["xyz", "wav", "no-suffix", "size", "huge-size"],
 )
 def test_bad_preview_options_stop_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
