@@ -246,12 +246,26 @@ def test_load_bake_jsonl(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "line",
     ["[1, 2]", "{not json", '{"t": 0}', '{"t": "x", "blendshapes": {}}',
-     '{"t": 0, "blendshapes": {}, "ema": [1]}', '{"t": 0, "blendshapes": {"jawOpen": null}}'],
+     '{"t": 0, "blendshapes": {}, "ema": [1]}', '{"t": 0, "blendshapes": {"jawOpen": null}}',
+     '{"t": 0, "blendshapes": {}, "joints": {"jaw_open_rad": 1e300}}'],
 )  # fmt: skip
 def test_bake_malformed_line_names_the_line(tmp_path: Path, line: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(_bake_line(0.0, 0.0)) + "\n" + line + "\n", encoding="utf-8")
     with pytest.raises(w.WireError, match="line 2"):
+        w.load_bake_jsonl(str(path))
+
+
+def test_a_bake_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    path.write_text("\ufeff" + json.dumps(_bake_line(0.0, 0.3)) + "\n", encoding="utf-8")
+    assert w.load_bake_jsonl(str(path))[0].get("jawOpen") == pytest.approx(0.3)
+
+
+def test_a_recording_is_named_as_one_not_as_a_bad_bake(tmp_path: Path) -> None:
+    path = tmp_path / "take.jsonl"
+    path.write_text('{"format": "avatar-bridge-record", "v": 1}\n', encoding="utf-8")
+    with pytest.raises(w.WireError, match="a recording made by `avatar-bridge run --record`, not a bake file"):
         w.load_bake_jsonl(str(path))
 
 

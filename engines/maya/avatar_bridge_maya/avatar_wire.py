@@ -643,6 +643,9 @@ def parse_livelinkface(data: bytes) -> LiveLinkFacePacket:
 # avatar-bridge bake (JSON Lines)
 
 
+BAKE_MAX_ABS = 1000.0  # joints (radians) and EMA (mm) beyond this are not a face; as in schemas/recording.md
+
+
 def parse_bake_line(line: str, index: int = 0) -> Frame:
     """Decode one object of a bake file (see schemas/bake.md).
 
@@ -678,8 +681,11 @@ def parse_bake_line(line: str, index: int = 0) -> Frame:
         else:
             raise WireError(f"'{key}' must be {len(order)} numbers or an object of name: value")
         for name, value in pairs:
+            number = _number(value, f"{key} {name}")
+            if abs(number) > BAKE_MAX_ABS:  # finite but absurd (1e300 rad): the rig's quaternions became NaN
+                raise WireError(f"{key} {name} = {value!r} is out of range (at most {BAKE_MAX_ABS:g} in size)")
             names.append(prefix + name)
-            values.append(_number(value, f"{key} {name}"))
+            values.append(number)
     seq = obj.get("seq", index)
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise WireError("'seq' must be an int")
@@ -702,11 +708,14 @@ def load_bake_jsonl(path: str) -> list[Frame]:
         OSError: the file cannot be read.
     """
     frames: list[Frame] = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark, as some editors save, is not the data
         try:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
+                if not frames and '"avatar-bridge-record"' in line:
+                    raise WireError(f"{path}: a recording made by `avatar-bridge run --record`, not a bake file; "
+                                    "replay it to the live receiver with `avatar-bridge replay`")
                 try:
                     frames.append(parse_bake_line(line, len(frames)))
                 except WireError as e:
