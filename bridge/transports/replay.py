@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -26,12 +27,15 @@ def replay(
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    seq_offset: int = 0,
+    t_offset_s: float = 0.0,
 ) -> int:
     """Send a recording's frames to every sink at the recorded pace (``speed`` 2 = twice as fast).
 
-    Each frame keeps its seq, stream time, subject and content; its publish time becomes now and its
-    capture time keeps the recorded latency. A sink that raises is logged and skipped for that frame,
-    as in the live loop. Returns the number of frames sent.
+    Each frame keeps its seq and stream time (plus the offsets: a loop's later passes go on counting),
+    subject and content; its publish time becomes now and its capture time keeps the recorded latency.
+    A sink that raises is logged and skipped for that frame, as in the live loop. Returns the number of
+    frames sent.
     """
     if not speed > 0:
         raise ValueError(f"speed must be positive (got {speed!r})")
@@ -45,11 +49,23 @@ def replay(
         if wait_s > 0:
             sleep(wait_s)
         now = clock()
-        out = replace(frame, t_publish_s=now, t_capture_s=now - (frame.t_publish_s - frame.t_capture_s))
+        out = replace(frame, seq=frame.seq + seq_offset, t_s=frame.t_s + t_offset_s, t_publish_s=now,
+                      t_capture_s=now - (frame.t_publish_s - frame.t_capture_s))  # fmt: skip
         send_to_sinks(sinks, out, errors)
         sent += 1
     errors.flush()
     return sent
+
+
+def _pass_length(path: Path) -> tuple[int, float]:
+    """How far seq and stream time advance over one pass of a recording: its span plus one frame."""
+    first = last = None
+    for _, frame in read_recording(path):
+        first = first or frame
+        last = frame
+    if first is None or last is None:
+        return 0, 0.0
+    return last.seq - first.seq + 1, last.t_s - first.t_s + 1.0 / last.fps
 
 
 def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = False) -> int:
@@ -65,9 +81,11 @@ def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = Fals
     check_record_target(cfg.publish.record, (path,))  # replay X --record X emptied X before reading it
     sinks = build_sinks(cfg.publish, cfg.output.subject, stream_clock=speed != 1.0)
     total = 0
+    seq_step, t_step_s = _pass_length(path) if loop else (0, 0.0)
     try:
-        while True:
-            sent = replay(path, sinks, speed=speed)
+        for n in itertools.count():
+            # Each pass goes on from the last: receivers that drop a seq or time going back would stall.
+            sent = replay(path, sinks, speed=speed, seq_offset=n * seq_step, t_offset_s=n * t_step_s)
             total += sent
             if not loop or sent == 0:
                 break
