@@ -216,7 +216,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
     t0 = time.perf_counter()
     try:
         # Taken before reading: a file replaced during the bake no longer matches, and is baked again.
-        inputs = identities(job.inputs)
+        inputs = identities(job.inputs, job.sidecar)
     except OSError as e:
         raise AudioError(f"{e.filename or job.source}: {e.strerror or e}") from e
     with _warnings_of("bridge.audio") as audio_warnings:  # a cut-short file, phase-inverted channels
@@ -225,7 +225,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
     for fmt, path in job.outputs:
         _write_atomic(path, fmt, take, settings.export)
     try:
-        outputs = identities(tuple(p for _, p in job.outputs))
+        outputs = identities(tuple(p for _, p in job.outputs), job.sidecar)
     except OSError as e:  # another process removed it meanwhile
         raise BridgeError(f"{e.filename}: {e.strerror or e}") from e
     write_sidecar(

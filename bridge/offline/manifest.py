@@ -3,7 +3,8 @@
 Every baked input gets ``<output stem>.bake.json`` next to its outputs, written last, after every
 output is complete. It records the size and modification time of the audio and transcript it read and
 of every output it wrote. An input is up to date when its sidecar names the same settings digest and
-outputs and every one of those files is still exactly as recorded: a different recording copied over
+outputs and every one of those files is still exactly as recorded (named relative to the sidecar, so a tree
+copied or moved whole keeps its records): a different recording copied over
 the audio with its old time (``cp -p``, rsync, an archive) is baked again, and so is an output that
 another bake of the same tree replaced, or that someone edited.
 """
@@ -69,9 +70,19 @@ def file_identity(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def identities(paths: tuple[Path, ...]) -> dict[str, tuple[int, int]]:
-    """``file_identity`` of each path, keyed by its absolute path (the same file however it was named)."""
-    return {os.path.abspath(p): file_identity(p) for p in paths}
+def identities(paths: tuple[Path, ...], sidecar: Path) -> dict[str, tuple[int, int]]:
+    """``file_identity`` of each path, keyed by its path relative to the sidecar's folder: the same file
+    however it was named, and a baked tree copied or moved whole (``cp -a`` to another checkout, a CI
+    cache) stays up to date."""
+    base = os.path.abspath(sidecar.parent)
+    return {_relative(os.path.abspath(p), base): file_identity(p) for p in paths}
+
+
+def _relative(path: str, base: str) -> str:
+    try:
+        return os.path.relpath(path, base)
+    except ValueError:  # another drive (Windows): no relative path
+        return path
 
 
 def _file_identity(path: str) -> str:
@@ -237,6 +248,6 @@ def up_to_date(sidecar: Path, outputs: tuple[Path, ...], inputs: tuple[Path, ...
     if record is None or record.digest != digest:
         return False
     try:
-        return record.files == identities((*inputs, *outputs))
+        return record.files == identities((*inputs, *outputs), sidecar)
     except OSError:
         return False

@@ -210,6 +210,23 @@ def test_usage_errors_stop_before_baking(
     assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
 
 
+def test_a_baked_tree_copied_elsewhere_stays_up_to_date(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sidecars named files by absolute path: a project copied with ``cp -a`` (another checkout, a CI cache)
+    baked every line again."""
+    clip(tmp_path / "a" / "vo" / "in" / "x.wav", speech)
+    args = ["-f", "rhubarb-tsv", "--no-progress"]
+    assert main(["bake", str(tmp_path / "a" / "vo" / "in"), "-o", str(tmp_path / "a" / "vo" / "out"), *args]) == 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # keeps modification times, as cp -a does
+    capsys.readouterr()
+    assert main(["bake", str(tmp_path / "b" / "vo" / "in"), "-o", str(tmp_path / "b" / "vo" / "out"), *args]) == 0
+    assert "bake: 0 baked, 1 up to date" in capsys.readouterr().err
+    (tmp_path / "b" / "vo" / "out" / "x.tsv").write_text("edited\n")  # still checked, file by file
+    assert main(["bake", str(tmp_path / "b" / "vo" / "in"), "-o", str(tmp_path / "b" / "vo" / "out"), *args]) == 0
+    assert "bake: 1 baked, 0 up to date" in capsys.readouterr().err
+
+
 def test_installing_espeak_later_bakes_the_lines_with_transcripts_again(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
