@@ -48,19 +48,35 @@ const SubjectLayout* FrameAssembler::layout(const std::string& subject) const {
 }
 
 SubjectLayout* FrameAssembler::layout_for(const std::string& subject, bool create_default) {
+    ++use_count_;
     const auto it = layouts_.find(subject);
     if (it != layouts_.end()) {
+        it->second.last_used = use_count_;
         return &it->second;
     }
     if (layouts_.size() >= kMaxSubjects) {
-        ++stats_.dropped_subjects;
-        return nullptr;
+        auto oldest = layouts_.begin();
+        for (auto candidate = layouts_.begin(); candidate != layouts_.end(); ++candidate) {
+            if (candidate->second.last_used < oldest->second.last_used) {
+                oldest = candidate;
+            }
+        }
+        evicted_.push_back(oldest->first);
+        layouts_.erase(oldest);
+        ++stats_.evicted_subjects;
     }
     SubjectLayout& created = layouts_[subject];
+    created.last_used = use_count_;
     if (create_default) {
         set_layout(created, default_channel_names());
     }
     return &created;
+}
+
+std::vector<std::string> FrameAssembler::take_evicted() {
+    std::vector<std::string> out;
+    out.swap(evicted_);
+    return out;
 }
 
 void FrameAssembler::set_layout(SubjectLayout& layout, std::vector<std::string>&& names) {

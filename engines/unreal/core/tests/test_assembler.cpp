@@ -102,8 +102,30 @@ TEST_CASE("subjects are kept apart and bounded", "[assembler]") {
     for (std::size_t i = 0; i < kMaxSubjects + 4; ++i) {
         feed(a, test_support::names_message("subject" + std::to_string(i), {"jawOpen"}));
     }
-    CHECK(a.stats().dropped_subjects == 6);
-    CHECK(a.layout("subject19") == nullptr);
+    // Bounded, and the newest subjects take the places of the ones heard from least recently.
+    CHECK(a.stats().evicted_subjects == 6);
+    CHECK(a.layout("subject19") != nullptr);
+    CHECK(a.layout("one") == nullptr);
+    CHECK(a.layout("two") == nullptr);
+    CHECK(a.layout("subject3") == nullptr);
+    CHECK(a.layout("subject4") != nullptr);
+    const std::vector<std::string> evicted = a.take_evicted();
+    CHECK(evicted == std::vector<std::string>{"one", "two", "subject0", "subject1", "subject2", "subject3"});
+    CHECK(a.take_evicted().empty());
+}
+
+TEST_CASE("a subject still streaming keeps its place when many others come and go", "[assembler]") {
+    FrameAssembler a;
+    const auto names = default_channel_names();
+    const std::vector<float> zeros(names.size(), 0.0f);
+    for (int i = 0; i < 40; ++i) {
+        // A bridge renamed again and again (or stray senders) beside the subject the user watches.
+        feed(a, test_support::names_message("renamed" + std::to_string(i), {"jawOpen"}));
+        const auto frames = feed(a, test_support::frame_message("avatar", i, 0, "aa", 0, zeros));
+        REQUIRE(frames.size() == 1);
+    }
+    CHECK(a.layout("avatar") != nullptr);
+    CHECK(a.stats().evicted_subjects == 40 - (kMaxSubjects - 1));
 }
 
 TEST_CASE("other addresses are ignored and bad messages counted, without losing good ones", "[assembler]") {

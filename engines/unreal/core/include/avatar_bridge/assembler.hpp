@@ -14,7 +14,9 @@
 
 namespace avatar_bridge {
 
-// Bridge subjects tracked at once; more are dropped so a flood of names cannot grow memory.
+// Bridge subjects tracked at once, so a flood of names cannot grow memory. A new subject beyond them
+// takes the place of the one heard from least recently (a subject renamed over and over, several
+// bridges over time, stray senders on the LAN must not lock the real subject out for good).
 constexpr std::size_t kMaxSubjects = 16;
 
 // What a receiver needs to (re)build static data for one subject. `version` changes whenever the
@@ -25,6 +27,7 @@ struct SubjectLayout {
     std::array<int, 12> joint_channel{};     // index into values per kJointNames entry, -1 if absent
     bool has_bones = false;
     std::uint64_t version = 0;
+    std::uint64_t last_used = 0;  // the assembler's use count when a message last named the subject
 };
 
 struct AssembledFrame {
@@ -45,7 +48,7 @@ struct AssemblerStats {
     std::uint64_t rejected_messages = 0; // our addresses with bad content
     std::uint64_t ignored_messages = 0;  // other addresses (VMC, ...)
     std::uint64_t count_mismatches = 0;  // frame value count != announced names
-    std::uint64_t dropped_subjects = 0;  // beyond kMaxSubjects
+    std::uint64_t evicted_subjects = 0;  // forgotten to make room beyond kMaxSubjects
     std::uint64_t frames = 0;
     osc::ParseError last_parse_error = osc::ParseError::kNone;
     DecodeError last_decode_error = DecodeError::kNone;
@@ -64,6 +67,10 @@ public:
     const SubjectLayout* layout(const std::string& subject) const;
     const AssemblerStats& stats() const { return stats_; }
 
+    // Subjects forgotten to make room since the last call, oldest first (a Live Link source removes
+    // their subjects); the list is then empty until the next eviction.
+    std::vector<std::string> take_evicted();
+
 private:
     void apply_names(NamesMessage&& names);
     void apply_frame(FrameMessage&& frame, std::vector<AssembledFrame>& frames);
@@ -73,6 +80,8 @@ private:
     std::map<std::string, SubjectLayout> layouts_;
     std::vector<osc::Message> messages_;
     std::uint64_t next_version_ = 1;
+    std::uint64_t use_count_ = 0;
+    std::vector<std::string> evicted_;
     AssemblerStats stats_;
 };
 

@@ -72,9 +72,10 @@ FAvatarBridgeSource::FAvatarBridgeSource(const FAvatarBridgeConnection& InConnec
 		UE_LOG(LogAvatarBridge, Error, TEXT("avatar-bridge: bad bind address or port %s:%d"), *Connection.BindAddress, Connection.Port);
 		return;
 	}
+	// Not AsReusable: a second listener on the same port must fail to bind ("Cannot bind UDP port")
+	// rather than share the port and silently receive nothing.
 	Socket = FUdpSocketBuilder(TEXT("AvatarBridgeOsc"))
 		.AsNonBlocking()
-		.AsReusable()
 		.BoundToEndpoint(FIPv4Endpoint(Address, static_cast<uint16>(Connection.Port)))
 		.WithReceiveBufferSize(SocketBufferBytes)
 		.Build();
@@ -122,16 +123,12 @@ bool FAvatarBridgeSource::IsSourceStillValid() const
 
 bool FAvatarBridgeSource::RequestSourceShutdown()
 {
+	// Never wait for the receive thread here: Live Link calls this from its tick while holding the lock
+	// that the thread's Push*_AnyThread calls take (UE 5.3-5.5), so a join could deadlock the editor.
+	// Live Link asks again every tick until this returns true; the thread sees bStopping within 100 ms.
+	// A frame it pushes meanwhile is dropped by Live Link, since the source is already pending kill.
 	Stop();
-	// Join before agreeing: the client may remove this source's subjects as soon as this returns,
-	// and the receive thread must not push a frame after that (it wakes at least every 100 ms).
-	if (Thread != nullptr)
-	{
-		Thread->WaitForCompletion();
-		delete Thread;
-		Thread = nullptr;
-	}
-	return true;
+	return Thread == nullptr || bExited;
 }
 
 void FAvatarBridgeSource::Stop()
@@ -166,12 +163,12 @@ FText FAvatarBridgeSource::GetSourceStatus() const
 	{
 		return LOCTEXT("StatusWaiting", "Waiting for the bridge");
 	}
-	const uint64 Dropped = SubjectFramesDropped.load();
-	if (Dropped > 0)
+	const uint64 Evicted = SubjectsEvicted.load();
+	if (Evicted > 0)
 	{
 		return FText::Format(
-			LOCTEXT("StatusSubjectsFull", "Receiving ({0} frames, {1} bad packets, {2} dropped: more than {3} subjects)"),
-			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Dropped),
+			LOCTEXT("StatusSubjectsFull", "Receiving ({0} frames, {1} bad packets, {2} idle subjects removed: more than {3} at once)"),
+			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Evicted),
 			FText::AsNumber(static_cast<uint64>(avatar_bridge::kMaxSubjects)));
 	}
 	return FText::Format(LOCTEXT("StatusReceiving", "Receiving ({0} frames, {1} bad packets)"),
@@ -207,14 +204,41 @@ uint32 FAvatarBridgeSource::Run()
 						Rejected, UTF8_TO_TCHAR(avatar_bridge::osc::to_string(Assembler.stats().last_parse_error)));
 				}
 			}
-			SubjectFramesDropped.store(Assembler.stats().dropped_subjects);
+			SubjectsEvicted.store(Assembler.stats().evicted_subjects);
+			for (const std::string& Gone : Assembler.take_evicted())
+			{
+				ForgetSubject(Gone);
+			}
 			for (const avatar_bridge::AssembledFrame& Frame : Frames)
 			{
 				HandleFrame(Frame);
 			}
 		}
 	}
+	bExited = true;  // RequestSourceShutdown agrees from now on; the destructor's join then returns at once
 	return 0;
+}
+
+FName FAvatarBridgeSource::CurveSubjectFor(const std::string& BridgeSubject) const
+{
+	return Connection.Subject.IsEmpty() ? ToName(BridgeSubject) : FName(*Connection.Subject);
+}
+
+void FAvatarBridgeSource::ForgetSubject(const std::string& BridgeSubject)
+{
+	// The assembler made room for a newer subject: its Live Link subjects go too, and come back with
+	// fresh static data if it speaks again. With a fixed Subject every bridge shares one name: keep it.
+	if (Client == nullptr || !Connection.Subject.IsEmpty())
+	{
+		return;
+	}
+	const FName CurveSubject = CurveSubjectFor(BridgeSubject);
+	Client->RemoveSubject_AnyThread({SourceGuid, CurveSubject});
+	if (SubjectsWithBones.Remove(CurveSubject) > 0)
+	{
+		Client->RemoveSubject_AnyThread({SourceGuid, FName(*(CurveSubject.ToString() + TEXT("_Bones")))});
+	}
+	PushedLayoutVersions.Remove(CurveSubject);
 }
 
 void FAvatarBridgeSource::HandleFrame(const avatar_bridge::AssembledFrame& Frame)
@@ -225,7 +249,7 @@ void FAvatarBridgeSource::HandleFrame(const avatar_bridge::AssembledFrame& Frame
 	{
 		return;
 	}
-	const FName CurveSubject = Connection.Subject.IsEmpty() ? ToName(Frame.subject) : FName(*Connection.Subject);
+	const FName CurveSubject = CurveSubjectFor(Frame.subject);
 	const FName BoneSubject(*(CurveSubject.ToString() + TEXT("_Bones")));
 
 	uint64& PushedVersion = PushedLayoutVersions.FindOrAdd(CurveSubject, 0);

@@ -48,6 +48,8 @@ public:
 
 private:
 	void HandleFrame(const avatar_bridge::AssembledFrame& Frame);
+	FName CurveSubjectFor(const std::string& BridgeSubject) const;
+	void ForgetSubject(const std::string& BridgeSubject);
 	void PushStaticData(const FName& CurveSubject, const FName& BoneSubject, const avatar_bridge::SubjectLayout& Layout, bool bHadBones);
 
 	const FAvatarBridgeConnection Connection;
@@ -56,6 +58,7 @@ private:
 	FSocket* Socket = nullptr;
 	FRunnableThread* Thread = nullptr;
 	std::atomic<bool> bStopping{false};
+	std::atomic<bool> bExited{false};  // set by the receive thread as it returns from Run()
 
 	// Receive-thread state.
 	TArray<uint8> ReceiveBuffer;
@@ -69,5 +72,5 @@ private:
 	std::atomic<uint64> FramesReceived{0};
 	std::atomic<uint64> PacketsRejected{0};
 	// Mirrors the assembler's count (read only on the receive thread) for the status text.
-	std::atomic<uint64> SubjectFramesDropped{0};
+	std::atomic<uint64> SubjectsEvicted{0};
 };
