@@ -295,11 +295,19 @@ def test_subject_filter_and_malformed_packets(maya: Any) -> None:
     assert "subject 'avatar' seq 1" in text
 
 
-def test_a_deleted_node_disconnects_instead_of_raising_every_frame(maya: Any) -> None:
+@pytest.mark.parametrize("error", [RuntimeError, ValueError])
+def test_a_deleted_node_disconnects_instead_of_raising_every_frame(
+    maya: Any, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
     cmds, utils, session = maya
     _rig(cmds)
     s = session.connect(port=0)
     del cmds.blendshapes["face_bs"]
+
+    def missing(plug: str, value: float) -> None:
+        raise error(f"No object matches name: {plug}")
+
+    monkeypatch.setattr(cmds, "setAttr", missing)
     _send(s._receiver.address[1], [_frame_dgram(0, 0.0, 0.5)])
     _wait(lambda: s.hub.frames == 1)
     utils.run_idle()

@@ -91,7 +91,8 @@ class Session:
             return
         try:
             self.scene.set_values(self.plan.evaluate(frame))
-        except RuntimeError as e:  # a driven node was deleted or locked since connect
+        except (RuntimeError, ValueError) as e:  # a driven node deleted or locked since connect (maya.cmds
+            # raises RuntimeError for most such failures and ValueError for "No object matches name")
             self.apply_error = str(e)
             log.error("avatar bridge: applying a frame failed, disconnecting: %s", e)
             self.close(restore=False)
