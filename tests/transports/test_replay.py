@@ -359,5 +359,5 @@ def test_a_looped_replay_goes_on_counting(tmp_path: Path) -> None:
                t_offset_s=n * t_step_s)  # fmt: skip
     assert [f.seq for f in sink.frames] == list(range(9))
     t = [f.t_s for f in sink.frames]
-    assert all(b > a for a, b in zip(t, t[1:]))
+    assert all(b > a for a, b in zip(t, t[1:], strict=False))
 
