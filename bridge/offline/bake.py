@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.audio.downmix import log as downmix_log
+from bridge.audio.files import log as files_log
 from bridge.audio.files import read_audio
 from bridge.audio.resample import StreamingResampler, resample
 from bridge.config import Config, ModelConfig
@@ -190,20 +192,24 @@ def _write_atomic(path: Path, fmt: str, take: Take, options: ExportOptions) -> N
 
 
 @contextlib.contextmanager
-def _warnings_of(logger: str) -> Iterator[list[str]]:
-    """The messages of the warnings ``logger`` (and its children) log meanwhile, which still go out as usual."""
+def _warnings_taken_from(*loggers: str) -> Iterator[list[str]]:
+    """The warnings these loggers log meanwhile, taken instead of logged: the bake reports them with the
+    take's own, per file (a worker's line printed straight to stderr would cut through the progress bar)."""
     caught: list[str] = []
 
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            caught.append(record.getMessage())
+    def take(record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        caught.append(record.getMessage())
+        return False
 
-    handler = Collect(logging.WARNING)
-    logging.getLogger(logger).addHandler(handler)
+    for name in loggers:
+        logging.getLogger(name).addFilter(take)
     try:
         yield caught
     finally:
-        logging.getLogger(logger).removeHandler(handler)
+        for name in loggers:
+            logging.getLogger(name).removeFilter(take)
 
 
 def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
@@ -219,9 +225,11 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         inputs = identities(job.inputs, job.sidecar)
     except OSError as e:
         raise AudioError(f"{e.filename or job.source}: {e.strerror or e}") from e
-    with _warnings_of("bridge.audio") as audio_warnings:  # a cut-short file, phase-inverted channels
+    # A file cut short, phase-inverted channels: said per file, with the take's warnings.
+    with _warnings_taken_from(files_log.name, downmix_log.name) as audio_warnings:
         samples, rate_hz = read_audio(job.source, settings.cfg.audio.channel)
     take, align_s = make_take(job.source, samples, rate_hz, settings, job.transcript)
+    warnings = tuple(w.removeprefix(f"{job.source}: ") for w in audio_warnings) + take.warnings
     for fmt, path in job.outputs:
         _write_atomic(path, fmt, take, settings.export)
     try:
@@ -237,9 +245,8 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
             duration_s=take.duration_s,
             frames=len(take.frames),
             aligned=bool(take.transcript),
-            # The reading's warnings were logged as they came; the record keeps them with the take's, so a
-            # half-length animation stays on record when a later run skips the file as up to date.
-            warnings=tuple(w.removeprefix(f"{job.source}: ") for w in audio_warnings) + take.warnings,
+            # Kept, so a half-length animation stays on record when a later run skips the file as up to date.
+            warnings=warnings,
             files=inputs | outputs,
         ),
     )
@@ -248,7 +255,7 @@ def bake_file(job: BakeJob, settings: BakeSettings) -> BakeReport:
         duration_s=take.duration_s,
         frames=len(take.frames),
         aligned=bool(take.transcript),
-        warnings=take.warnings,
+        warnings=warnings,
         align_s=align_s,
         compute_s=time.perf_counter() - t0,
     )
