@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import re
 import tempfile
 import time
@@ -28,6 +30,13 @@ def _check_path(path: Path) -> None:
     # A file or folder it may not open (no permission) is named as such: libsndfile says "System error."
     try:
         if not path.exists():
+            if path.is_symlink():  # a link that leads nowhere: say so, not "no such file"
+                try:
+                    path.stat()
+                except OSError as e:
+                    if e.errno == errno.ELOOP:
+                        raise AudioError(f"{path}: a symbolic link loop") from e
+                raise AudioError(f"{path}: a dangling symbolic link (to {os.readlink(path)})")
             raise AudioError(f"{path}: no such file")
         if path.is_dir():
             raise AudioError(f"{path}: is a directory, expected an audio file")

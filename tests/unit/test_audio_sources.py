@@ -196,6 +196,16 @@ def test_a_stalled_stdin_streams_silence_until_audio_comes_again(caplog: pytest.
     assert "stdin: no audio for 0.5 s; the face rests until it comes again" in caplog.text
 
 
+def test_links_that_lead_nowhere_are_named_as_such(tmp_path: Path) -> None:
+    """A looping link was reported as "no such file"."""
+    (tmp_path / "loop.wav").symlink_to("loop.wav")
+    (tmp_path / "gone.wav").symlink_to("nowhere.wav")
+    with pytest.raises(AudioError, match="loop.wav: a symbolic link loop"):
+        read_audio(tmp_path / "loop.wav")
+    with pytest.raises(AudioError, match=r"gone.wav: a dangling symbolic link \(to nowhere.wav\)"):
+        read_audio(tmp_path / "gone.wav")
+
+
 def test_stdin_empty_is_an_error() -> None:
     with pytest.raises(AudioError, match="no audio"):
         list(StdinSource(16000, 1, "s16le", None, 10, stream=io.BytesIO(b"")).blocks())
