@@ -47,7 +47,7 @@ class Sidecar:
         frames: frames written.
         aligned: whether transcript phones drove the face.
         warnings: warnings of the bake.
-        files: ``file_identity`` of the inputs read and the outputs written, by absolute path.
+        files: ``file_identity`` of the inputs read and the outputs written, by path relative to the sidecar's folder.
     """
 
     digest: str
