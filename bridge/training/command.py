@@ -6,7 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from bridge.errors import ModelError
+from bridge.errors import ConfigError, ModelError
+from bridge.training.output import prepare_output
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,11 @@ def run_train(args: argparse.Namespace) -> int:
     from bridge.training.config import FULL, QUICK
 
     cfg = QUICK if args.quick else FULL
-    # A --quick network is a toy for tests: it must never replace the shipped model by default.
+    # A --quick network is a toy for tests: it must never replace the shipped model, named or not.
     out: Path = args.out or (Path(QUICK_OUT) if args.quick else DEFAULT_WEIGHTS)
+    prepare_output(out, shipped=DEFAULT_WEIGHTS, may_replace_shipped=not args.quick)
+    if args.threads < 1:
+        raise ConfigError(f"--threads: must be at least 1 (got {args.threads})")
     require_voices(cfg.all_voices)
     try:
         from bridge.training.train import train

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from bridge.errors import ConfigError, ModelError
 from bridge.frames import F32
+from bridge.training.output import prepare_output, write_npz
 from bridge.upstream.heads import LinearHead
 from bridge.upstream.model import Encoder
 
@@ -70,8 +72,15 @@ def fit_head(encoder: Encoder, layer: int, utterances: list[tuple[F32, F32]], ri
 
 def run_train_head(args: argparse.Namespace) -> int:
     """Synthesize the corpus, run the upstream over it, fit and write the head; exit code."""
-    if args.paragraphs < 1 or args.ridge <= 0 or args.out.suffix != ".npz":
-        raise ConfigError("train-head: --paragraphs must be at least 1, --ridge positive and --out an .npz file")
+    from bridge.model import DEFAULT_WEIGHTS
+
+    if args.paragraphs < 1:
+        raise ConfigError(f"--paragraphs: must be at least 1 (got {args.paragraphs})")
+    if not 0 < args.ridge < math.inf:  # NaN fails this too: it wrote a head of NaN
+        raise ConfigError(f"--ridge: must be a positive number (got {args.ridge!r})")
+    if args.out.suffix.lower() != ".npz":
+        raise ConfigError(f"--out {args.out}: a head is an .npz file")
+    prepare_output(args.out, shipped=DEFAULT_WEIGHTS, may_replace_shipped=False)
     from bridge.corpus import require_voices
     from bridge.phonetics import phones_to_model_output
     from bridge.training.config import FULL, QUICK
@@ -94,7 +103,6 @@ def run_train_head(args: argparse.Namespace) -> int:
         target = phones_to_model_output(utt.phones, n_frames=utt.samples.size // 160, pause_posture=cfg.pause_posture)
         pairs.append((utt.samples, target.ema))
     head = fit_head(encoder, args.layer, pairs, args.ridge, str(args.out))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.out, coef=head.coef, intercept=head.intercept, layer=np.array(args.layer))
+    write_npz(args.out, {"coef": head.coef, "intercept": head.intercept, "layer": np.array(args.layer)})
     log.info("wrote %s (layer %d of %s) in %.0f s", args.out, args.layer, args.upstream, time.perf_counter() - t0)
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from bridge.model.runtime import ensemble_arrays
 from bridge.training.config import TrainConfig
 from bridge.training.dataset import TrainingData, build
 from bridge.training.net import LOOKAHEADS, ArticulationNet, export_weights
+from bridge.training.output import write_npz
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +76,10 @@ def train(cfg: TrainConfig, out_path: Path, threads: int = 2) -> dict[str, float
         members.append(arrays)
         losses.append(loss)
         data_s += t_data
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    write_weights(out_path, members[0] if cfg.members == 1 else ensemble_arrays(members))
+    write_npz(out_path, members[0] if cfg.members == 1 else ensemble_arrays(members))
     t_total = time.monotonic() - t0
     log.info("wrote %s (%.2f MB) in %.0f s", out_path, out_path.stat().st_size / 1e6, t_total)
     return {"loss": float(np.mean(losses)), "data_s": data_s, "total_s": t_total}
-
-
-def write_weights(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz (what ``np.load`` reads) whose bytes depend only on the arrays.
-
-    ``np.savez_compressed`` stamps every member with the current time, so two identical trainings
-    gave different files; a fixed stamp lets a reproduction be checked with a checksum.
-    """
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, value in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)  # type: ignore[no-untyped-call]
 
 
 def _train_one(cfg: TrainConfig, threads: int) -> tuple[dict[str, np.ndarray], float, float]:
