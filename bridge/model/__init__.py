@@ -51,7 +51,7 @@ def load_weights(path: Path, lookahead_ms: int = 30) -> ArticulationModel:
         trial.process(np.zeros(1600, dtype=np.float32))
         trial.flush()
         return build()
-    except (KeyError, IndexError, ValueError, TypeError) as e:
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
         raise ModelError(f"{path}: not a usable weights file ({type(e).__name__}: {e})") from e
 
 

@@ -51,16 +51,30 @@ class Weights:
         # own words would advise loading it unsafely.
         except (ValueError, EOFError, TypeError, zipfile.BadZipFile, MemoryError) as e:
             raise ModelError(f"{path}: not a weights file made by `avatar-bridge train`") from e
+        not_train = f"{path}: not a weights file made by `avatar-bridge train`"
+        if not arrays or not all(isinstance(v, np.ndarray) for v in arrays.values()):  # a zip of other files
+            raise ModelError(not_train)
+        if {"coef", "intercept"} <= arrays.keys():
+            raise ModelError(f"{path}: a linear head for an SSL upstream (give it with --head), not model weights")
         bad = [k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all()]
         if bad:
             raise ModelError(f"{path}: array {bad[0]} holds NaN or infinite values")
         if "members" in arrays:
-            prefixes = [f"m{i}." for i in range(int(arrays["members"]))]
+            count = arrays["members"]
+            held = {k.split(".", 1)[0] for k in arrays if k.startswith("m") and "." in k}
+            # Checked before use: a count of 10**9 built that many empty networks until memory ran out.
+            if count.shape != () or count.dtype.kind not in "iu" or not 1 <= int(count) <= len(held):
+                raise ModelError(f"{path}: not usable weights: its 'members' array ({count!r}) does not match "
+                                 f"the {len(held)} networks the file holds")  # fmt: skip
+            prefixes = [f"m{i}." for i in range(int(count))]
             self.members = [{k[len(p) :]: v for k, v in arrays.items() if k.startswith(p)} for p in prefixes]
         else:
             self.members = [arrays]
         for member in self.members:
-            version = int(member.get("format_version", np.array(-1)))
+            version_array = member.get("format_version", np.array(-1))
+            if version_array.shape != () or version_array.dtype.kind not in "iu":
+                raise ModelError(not_train)
+            version = int(version_array)
             if version != _FORMAT_VERSION:
                 raise ModelError(f"{path}: weights format {version}, this bridge reads {_FORMAT_VERSION}")
         self.path = path

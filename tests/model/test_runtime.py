@@ -171,13 +171,27 @@ def _damaged(tmp_path: Path, kind: str) -> Path:
         arrays[first_array] = arrays[first_array][:, :-1]
     elif kind == "no members":
         arrays["members"] = np.array(0, dtype=np.int32)
+    elif kind == "a billion members":  # built a billion empty networks until memory ran out
+        arrays["members"] = np.array(10**9)
+    elif kind == "members as a list":
+        arrays["members"] = np.array([1, 2])
+    elif kind == "a head":
+        arrays = {"coef": np.zeros((12, 8), np.float32), "intercept": np.zeros(12, np.float32), "layer": np.array(1)}
+    elif kind == "other files in the zip":
+        import zipfile
+
+        np.savez(path, **arrays)
+        with zipfile.ZipFile(path, "a") as z:
+            z.writestr("notes.txt", "hi")  # np.load returns its bytes: 'bytes' object has no attribute 'dtype'
+        return path
     elif kind == "nan weights":
         arrays[first_array] = np.full_like(arrays[first_array], np.nan)
     np.savez(path, **arrays)
     return path
 
 
-@pytest.mark.parametrize("kind", ["empty", "plain npy", "missing array", "wrong shape", "no members", "nan weights"])
+@pytest.mark.parametrize("kind", ["empty", "plain npy", "missing array", "wrong shape", "no members", "nan weights",
+                                  "a billion members", "members as a list", "a head", "other files in the zip"])
 def test_a_damaged_weights_file_is_one_model_error_at_load(tmp_path: Path, kind: str) -> None:
     # These raised KeyError, IndexError or ValueError (an "internal error"), a wrong shape only at the
     # first block of a live stream, and NaN weights loaded without complaint.
