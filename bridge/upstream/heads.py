@@ -20,6 +20,7 @@ import importlib
 import io
 import pickle
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,9 +147,16 @@ def _read_npz(path: Path) -> LinearHead:
         with np.load(path, allow_pickle=False) as z:
             coef = np.asarray(z["coef"], dtype=np.float32)
             intercept = np.asarray(z["intercept"], dtype=np.float32)
-            layer = int(z["layer"]) if "layer" in z.files else None
-    except (OSError, ValueError, KeyError) as e:
+            layer_array = np.asarray(z["layer"]) if "layer" in z.files else None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
         raise ModelError(f"head {path}: cannot read ({e}); expected arrays coef, intercept[, layer]") from e
+    # As for a pickled head: NaN or infinite values gave a frozen face, and layer 1.7 was read as 1.
+    for key, value in (("coef", coef), ("intercept", intercept)):
+        if not np.all(np.isfinite(value)):
+            raise ModelError(f"head {path}: {key} holds non-finite values")
+    if layer_array is not None and (layer_array.shape != () or layer_array.dtype.kind not in "iu"):
+        raise ModelError(f"head {path}: layer must be one whole number (got {layer_array!r})")
+    layer = int(layer_array) if layer_array is not None else None
     return LinearHead(np.atleast_2d(coef), np.atleast_1d(intercept), layer, str(path))
 
 
@@ -160,7 +168,7 @@ def read_head(path: Path) -> LinearHead:
     """
     if not path.is_file():
         raise ModelError(f"head not found: {path}")
-    head = _read_npz(path) if path.suffix == ".npz" else _read_pickle(path)
+    head = _read_npz(path) if path.suffix.lower() == ".npz" else _read_pickle(path)
     n = len(EMA_NAMES)
     if head.coef.ndim != 2 or head.coef.shape[0] != n or head.intercept.shape != (n,):
         raise ModelError(

@@ -111,6 +111,20 @@ def test_bad_heads_give_one_clear_error(tmp_path: Path) -> None:
         read_head(tmp_path / "noarrays.npz")
     with pytest.raises(ModelError, match="head not found"):
         read_head(tmp_path / "missing.pkl")
+    # An .npz head of NaN froze the face; a capitalised suffix was read as a pickle; layer 1.7 became 1.
+    good = {"coef": np.ones((12, 8), np.float32), "intercept": np.zeros(12, np.float32)}
+    np.savez(tmp_path / "nan.npz", coef=good["coef"], intercept=np.full(12, np.nan, np.float32))
+    with pytest.raises(ModelError, match="intercept holds non-finite values"):
+        read_head(tmp_path / "nan.npz")
+    np.savez(tmp_path / "odd.npz", **good, layer=np.array(1.7))
+    with pytest.raises(ModelError, match="layer must be one whole number"):
+        read_head(tmp_path / "odd.npz")
+    (tmp_path / "trunc.npz").write_bytes((tmp_path / "odd.npz").read_bytes()[:100])
+    with pytest.raises(ModelError, match="cannot read"):
+        read_head(tmp_path / "trunc.npz")
+    np.savez(tmp_path / "caps.npz", **good, layer=np.array(2))
+    (tmp_path / "caps.npz").rename(tmp_path / "CAPS.NPZ")
+    assert read_head(tmp_path / "CAPS.NPZ").layer == 2
 
 
 def test_npz_heads_carry_their_layer(tmp_path: Path) -> None:
