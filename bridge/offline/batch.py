@@ -815,13 +815,13 @@ def run_bake(request: BakeRequest) -> int:
     result = bake(request)
     speed = result.audio_s / result.wall_s if result.wall_s > 0 else 0.0
     log.info(
-        "bake: %d baked, %d up to date, %d failed; %.1f s of audio in %.2f s (%.0fx real time)",
+        "bake: %d baked, %d up to date, %d failed; %.1f s of audio in %.2f s (%sx real time)",
         len(result.baked),
         len(result.skipped),
         len(result.failed),
         result.audio_s,
         result.wall_s,
-        speed,
+        f"{speed:.0f}" if speed >= 10 else f"{speed:.2g}",  # an SSL upstream runs slower than real time
         extra={
             "event": "bake_done",
             "baked": len(result.baked),

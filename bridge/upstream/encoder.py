@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,24 @@ class SSLEncoder:
                 f"upstream {upstream}: model type {config.model_type!r} is not a speech encoder "
                 f"({', '.join(_MODEL_TYPES)})"
             )
+        from safetensors import SafetensorError
+
         try:
-            self._model = transformers.AutoModel.from_pretrained(source, local_files_only=True).eval()
-        except (OSError, ValueError, RuntimeError) as e:
-            raise ModelError(f"upstream {upstream}: cannot load its weights ({e})") from e
+            model, info = transformers.AutoModel.from_pretrained(source, local_files_only=True,
+                                                                 output_loading_info=True)  # fmt: skip
+        except pickle.UnpicklingError as e:  # torch's safe load refused code in a pickled checkpoint
+            raise ModelError(f"upstream {upstream}: its checkpoint holds pickled objects a safe load does not "
+                             "run; the bridge never loads it unsafely (use a .safetensors checkpoint)") from e
+        except (OSError, ValueError, RuntimeError, EOFError, KeyError, SafetensorError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"upstream {upstream}: cannot load its weights ({reason})") from e
+        # Weights that do not fit the config (a layer count edited, another model's file) leave layers at
+        # random: the output then changed from run to run without a word.
+        unfit = [*info.get("missing_keys", []), *(k for k, *_ in info.get("mismatched_keys", []))]
+        if unfit:
+            raise ModelError(f"upstream {upstream}: its weights do not match its config.json ({len(unfit)} "
+                             f"tensors missing or of another shape, e.g. {unfit[0]})")  # fmt: skip
+        self._model = model.float().eval()  # a float16 checkpoint runs in float32, as its inputs are
         self.n_hidden_states = int(config.num_hidden_layers) + 1
         self.hidden_size = int(config.hidden_size)
         self.stride_samples = math.prod(config.conv_stride)

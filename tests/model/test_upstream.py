@@ -168,6 +168,35 @@ def test_upstream_follows_what_its_head_learned(tiny_upstream: Path, fitted_head
     np.testing.assert_allclose(visemes.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_checkpoints_that_do_not_load_cleanly_are_one_clear_error(tiny_upstream: Path, tmp_path: Path) -> None:
+    """Weights that did not fit their config left layers at random (output changed from run to run); a
+    truncated file and a pickled checkpoint gave internal or multi-line errors; float16 failed at run time."""
+    import json
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_upstream, edited)
+    config = json.loads((edited / "config.json").read_text())
+    config["num_hidden_layers"] = 4
+    (edited / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="weights do not match its config.json"):
+        SSLEncoder(str(edited))
+
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_upstream, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:64])
+    with pytest.raises(ModelError, match="cannot load its weights") as caught:
+        SSLEncoder(str(truncated))
+    assert "\n" not in str(caught.value)
+
+    half = tmp_path / "half"
+    WavLMModel.from_pretrained(tiny_upstream).half().save_pretrained(half)
+    encoder = SSLEncoder(str(half))
+    hidden = encoder.hidden_state(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, LAYER)
+    assert hidden.dtype == np.float32 and np.isfinite(hidden).all()
+
+
 def test_config_errors(tiny_upstream: Path, fitted_head: Path) -> None:
     with pytest.raises(ConfigError, match="needs a linear head"):
         build_model(ModelConfig(upstream=str(tiny_upstream)))
