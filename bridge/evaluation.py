@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,22 +237,38 @@ def read_wav(path: Path) -> tuple[F32, int]:
 
 
 def corpus_dir(data_dir: Path, name: str) -> Path | None:
-    """The corpus folder ``name`` of a data folder, matched case-insensitively (``GRID/`` as ``grid/``)."""
+    """The corpus folder ``name`` of a data folder, matched case-insensitively (``GRID/`` as ``grid/``).
+    Where two match (``grid/`` and ``GRID/``), the one named exactly is used, and the other named."""
     if not data_dir.is_dir():
         return None
-    for child in sorted(data_dir.iterdir()):
-        if child.is_dir() and child.name.lower() == name:
-            return child
-    return None
+    matches = [c for c in sorted(data_dir.iterdir()) if c.is_dir() and c.name.lower() == name]
+    if not matches:
+        return None
+    chosen = next((c for c in matches if c.name == name), matches[0])
+    for other in matches:
+        if other != chosen:
+            log.warning("evaluate: %s and %s are both the %s folder: %s used", chosen, other.name, name, chosen.name)
+    return chosen
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    """Audio files under ``folder`` (nested folders too), hidden files and folders (macOS ``._x``
-    copies) left out; one per stem and folder, a .wav first."""
+    """Audio files under ``folder`` (nested and linked folders too, each real folder once), hidden files
+    and folders (macOS ``._x`` copies) left out; one per stem and folder, a .wav before other formats."""
+    candidates: list[Path] = []
+    seen = {os.path.realpath(folder)}
+    for d, dirs, names in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(d, name))
+            if not name.startswith(".") and real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        candidates += [Path(d, n) for n in names if not n.startswith(".")]
     found: dict[tuple[Path, str], Path] = {}
-    for path in sorted(folder.rglob("*")):
-        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if hidden or not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
+    # A .wav first, then by name: with x.wav and x.flac side by side, x.wav is the clip (as documented).
+    for path in sorted(candidates, key=lambda p: (p.suffix.lower() != ".wav", str(p))):
+        if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
             continue
         key = (path.parent, path.stem)
         if key in found:
@@ -272,8 +291,13 @@ def _load_reference(path: Path, fps: float, duration_s: float) -> F64:
         warnings.simplefilter("ignore", UserWarning)
         try:
             raw = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as e:
+            raise ConfigError(f"cannot read {path.name}: {e or type(e).__name__}") from e
+        if not isinstance(raw, np.ndarray):  # an .npz archive saved under the .npy name
+            raise ConfigError(f"cannot read {path.name}: an archive of arrays, not one array")
+        try:
             ref: F64 = raw.astype(np.float64)
-        except (OSError, ValueError, TypeError) as e:
+        except (ValueError, TypeError) as e:
             raise ConfigError(f"cannot read {path.name}: {e}") from e
     if ref.ndim == 1:
         ref = ref[:, None]  # a single track (e.g. GRID aperture without the width column)
@@ -384,8 +408,10 @@ def _facegood_column(facegood_dir: Path) -> int:
 
     for names_file in sorted(facegood_dir.glob("*name*.npy")):
         try:
-            names = [str(n) for n in np.load(names_file, allow_pickle=False).ravel()]
-        except (OSError, ValueError) as e:
+            with warnings.catch_warnings():  # written with Python 2, as the keys are (_load_reference)
+                warnings.simplefilter("ignore", UserWarning)
+                names = [str(n) for n in np.load(names_file, allow_pickle=False).ravel()]
+        except (OSError, ValueError, TypeError, EOFError, AttributeError, zipfile.BadZipFile) as e:
             log.warning("evaluate: cannot read %s (%s): FACEGOOD's own channel order assumed", names_file.name, e)
             break
         if FACEGOOD_JAW_KEY not in names:
@@ -402,7 +428,7 @@ def facegood_clips(facegood_dir: Path) -> list[Clip]:
         log.warning("evaluate: %s has no wav/ folder", facegood_dir)
         return []
     column = _facegood_column(facegood_dir)
-    keys_dir = facegood_dir / "bs_value"
+    keys_dir = corpus_dir(facegood_dir, "bs_value") or facegood_dir / "bs_value"
 
     def check(ref: F64) -> None:
         if ref.shape[1] <= column:
@@ -725,10 +751,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     unknown = sorted(set(names) - set(METHODS))
     if unknown or not names:
         raise ConfigError(f"--methods: {f'unknown {unknown}' if unknown else 'none given'}; choose from {METHODS}")
-    if args.markdown is not None and (args.markdown.is_dir() or not args.markdown.parent.is_dir()):
-        # Checked before the run, which can take minutes, not after it.
-        problem = "is a folder" if args.markdown.is_dir() else f"its folder {args.markdown.parent} does not exist"
-        raise ConfigError(f"--markdown {args.markdown}: {problem}")
+    if args.markdown is not None:  # checked before the run, which can take minutes, not after it
+        folder = args.markdown.parent
+        problem = ("is a folder" if args.markdown.is_dir() else
+                   f"its folder {folder} does not exist" if not folder.is_dir() else
+                   f"its folder {folder} cannot be written" if not os.access(folder, os.W_OK | os.X_OK) else
+                   None)  # fmt: skip
+        if problem is not None:
+            raise ConfigError(f"--markdown {args.markdown}: {problem}")
     factories: dict[str, Callable[[], Predictor]] = {
         "model": lambda: model_predictor(args.weights, args.lookahead_ms),
         "face": lambda: face_predictor(args.weights, args.lookahead_ms),
@@ -737,11 +767,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
         "ulipsync": ulipsync_predictor,
     }
     results = evaluate_all(args.data, {n: factories[n]() for n in names})
-    table = format_markdown(results)
+    # What was measured, kept with the numbers (a comment: invisible where the Markdown is rendered).
+    setup = (f"<!-- avatar-bridge evaluate: data {args.data}, weights {args.weights or 'shipped'}, "
+             f"look-ahead {args.lookahead_ms} ms, methods {','.join(names)} -->\n")  # fmt: skip
+    table = setup + format_markdown(results)
     # The scores also as fields of the event (NaN, e.g. no matched closure's onset, as null: valid JSON).
     fields = {m: {c: {k: v if np.isfinite(v) else None for k, v in s.items()} for c, s in r.items()}
               for m, r in results.items()}  # fmt: skip
-    log.info("accuracy on %s:\n%s", args.data, table, extra={"event": "evaluation", "results": fields})
+    log.info("accuracy on %s: the tables are on standard output", args.data,
+             extra={"event": "evaluation", "results": fields})  # fmt: skip
+    sys.stdout.write(table)  # the command's result, as `evaluate > results.md` expects; the log goes to stderr
+    sys.stdout.flush()
     if args.markdown is not None:
         try:
             args.markdown.write_text(table, encoding="utf-8")

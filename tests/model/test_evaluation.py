@@ -207,6 +207,11 @@ def test_clips_that_cannot_be_scored_are_skipped_and_the_rest_scored(
     sf.write(grid / "constant.wav", np.zeros(48000, np.float32), 16000)
     _grid_clip(grid, "transposed", 3)
     np.save(grid / "transposed_lips25fps.npy", np.load(grid / "transposed_lips25fps.npy").T)
+    _grid_clip(grid, "empty", 4)
+    (grid / "empty_lips25fps.npy").write_bytes(b"")  # EOFError: an internal error that ended the run
+    _grid_clip(grid, "archive", 5)
+    np.savez(grid / "archive.npz", lips=np.zeros((75, 2)))
+    (grid / "archive.npz").rename(grid / "archive_lips25fps.npy")  # an .npz under the .npy name
     (grid / "._good.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # what macOS leaves beside copies
     (grid / "._good_lips25fps.npy").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     caplog.set_level("WARNING")
@@ -214,7 +219,8 @@ def test_clips_that_cannot_be_scored_are_skipped_and_the_rest_scored(
     assert results["truth"]["grid"]["clips"] == 1.0 and results["truth"]["grid"]["r"] == pytest.approx(1.0)
     skipped = " ".join(r.getMessage() for r in caplog.records)
     for reason in ("cannot read corrupt_lips25fps.npy", "25 ms of audio", "aperture column is constant",
-                   "75 columns: expected (frames, 2)"):  # fmt: skip
+                   "75 columns: expected (frames, 2)", "cannot read empty_lips25fps.npy",
+                   "cannot read archive_lips25fps.npy: an archive of arrays"):  # fmt: skip
         assert reason in skipped
     assert "._good" not in skipped
 
@@ -226,6 +232,26 @@ def test_clips_are_found_in_nested_folders_any_case_and_any_audio_format(tmp_pat
     sf.write(tmp_path / "GRID" / "s1" / "a.FLAC", x, sr)
     results = evaluate_all(tmp_path, {"truth": _truth_predictor({48000: lips[:, 0]}, 25)})
     assert results["truth"]["grid"]["clips"] == 1.0
+
+
+def test_a_wav_beside_another_format_linked_folders_and_two_cased_corpus_folders(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A silent x.flac beside x.wav was scored instead of the .wav (GRID r 0.57 -> 0.40); a linked folder
+    of clips was not searched; with grid/ and GRID/ one was ignored without a word."""
+    lips = _grid_clip(tmp_path / "data" / "grid", "a", 0)
+    sf.write(tmp_path / "data" / "grid" / "a.flac", np.zeros(48000, np.float32), 16000)
+    other = _grid_clip(tmp_path / "elsewhere", "b", 1)
+    (tmp_path / "data" / "grid" / "more").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "data" / "grid" / "again").symlink_to(tmp_path / "data" / "grid")  # a loop: searched once
+    (tmp_path / "data" / "GRID").mkdir()
+    caplog.set_level("WARNING")
+    truth = _truth_predictor({48000: lips[:, 0]}, 25)
+    results = evaluate_all(tmp_path / "data", {"truth": truth})
+    assert results["truth"]["grid"]["clips"] == 2.0  # a.wav and the linked b.wav
+    assert "a.wav and a.flac share a name: a.wav used" in caplog.text
+    assert "GRID are both the grid folder: grid used" in caplog.text
+    assert other.shape == lips.shape
 
 
 def test_a_reference_longer_than_its_audio_is_scored_where_both_exist(
@@ -301,6 +327,8 @@ def test_facegood_reads_the_jaw_key_column_from_the_data_names_file(tmp_path: Pa
         return Prediction((np.arange(90) + 0.5) / 30, keys[:, 3])
 
     assert evaluate_facegood(tmp_path, predict)["jaw_r"] == pytest.approx(1.0)
+    (tmp_path / "bs_value").rename(tmp_path / "BS_VALUE")  # folder names in any case, as wav/ already was
+    assert evaluate_facegood(tmp_path, predict)["jaw_r"] == pytest.approx(1.0)
 
 
 def test_evaluate_command_checks_its_arguments_before_the_run(tmp_path: Path) -> None:
@@ -313,4 +341,16 @@ def test_evaluate_command_checks_its_arguments_before_the_run(tmp_path: Path) ->
     assert main(["evaluate", "--data", str(tmp_path / "missing"), "--methods", "energy"]) == 2
     out = tmp_path / "t.md"
     assert main(["evaluate", "--data", data, "--methods", "energy", "--markdown", str(out)]) == 0
-    assert "| energy |" in out.read_text() and out.read_text().splitlines()[0].endswith("| clips |")
+    setup, header = out.read_text().splitlines()[:2]
+    assert setup == f"<!-- avatar-bridge evaluate: data {data}, weights shipped, look-ahead 30 ms, methods energy -->"
+    assert "| energy |" in out.read_text() and header.endswith("| clips |")
+
+
+def test_evaluate_writes_its_tables_to_standard_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`evaluate > results.md` wrote an empty file: the tables were only in the log, on stderr."""
+    from bridge.cli import main
+
+    _grid_clip(tmp_path / "data" / "grid", "a", 0)
+    assert main(["evaluate", "--data", str(tmp_path / "data"), "--methods", "energy", "--log-level", "warning"]) == 0
+    out, err = capsys.readouterr()
+    assert "| energy |" in out and "| energy |" not in err
