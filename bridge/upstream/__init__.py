@@ -6,6 +6,7 @@ when a config names an upstream, so the default live path stays torch-free.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bridge.config import ModelConfig
@@ -13,6 +14,8 @@ from bridge.errors import ConfigError
 from bridge.model import load_model
 from bridge.stages import ArticulationModel
 from bridge.upstream.heads import LinearHead, read_head
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LinearHead", "build_model", "read_head"]
 
@@ -34,6 +37,9 @@ def build_model(cfg: ModelConfig) -> ArticulationModel:
         raise ConfigError("model.upstream: needs a linear head (model.head / --head: a wav2avatar .pkl or an .npz)")
     head = read_head(Path(cfg.head).expanduser())
     layer = cfg.upstream_layer if cfg.upstream_layer >= 0 else head.layer
+    if head.layer is not None and layer != head.layer:  # a head fitted on one layer reads noise from another
+        log.warning("model.upstream_layer %d overrides layer %d, which %s was fitted on", layer, head.layer,
+                    Path(cfg.head).name)  # fmt: skip
     if layer is None:
         raise ConfigError(f"model.upstream_layer: {Path(cfg.head).name} does not say which layer it reads; set it")
     # Imported here: torch and transformers take seconds to import and only this path needs them.

@@ -197,6 +197,15 @@ def test_checkpoints_that_do_not_load_cleanly_are_one_clear_error(tiny_upstream:
     assert hidden.dtype == np.float32 and np.isfinite(hidden).all()
 
 
+def test_a_layer_other_than_the_heads_own_is_warned_about(
+    tiny_upstream: Path, fitted_head: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    build_model(ModelConfig(upstream=str(tiny_upstream), head=str(fitted_head), upstream_layer=LAYER + 1))
+    assert f"model.upstream_layer {LAYER + 1} overrides layer {LAYER}, which {fitted_head.name} was fitted on" in (
+        caplog.text
+    )
+
+
 def test_config_errors(tiny_upstream: Path, fitted_head: Path) -> None:
     with pytest.raises(ConfigError, match="needs a linear head"):
         build_model(ModelConfig(upstream=str(tiny_upstream)))
