@@ -52,6 +52,7 @@ class RecorderSink:
         self._stream_clock = stream_clock
         self._t0_s: float | None = None
         self._queued = 0
+        self._closed = False
         self.frames = 0
         self.failure: str | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self.QUEUE_FRAMES)
@@ -91,8 +92,11 @@ class RecorderSink:
                 self.frames += 1
 
     def close(self) -> None:
-        if self._file.closed:
+        if self._closed:
             return
+        self._closed = True
+        # Not "is the file closed": after a write error the writer closes it, then logs, and closing must
+        # still wait for that thread, or the error line could come after the run's summary.
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=self.CLOSE_WAIT_S)
         self._writer.join(self.CLOSE_WAIT_S)
@@ -101,6 +105,8 @@ class RecorderSink:
                 self.failure = "the file stopped taking writes (a stalled pipe or network share?)"
             log.error("recording %s: still blocked writing at the end of the run; %d of %d frames written",
                       self.path, self.frames, self._queued)  # fmt: skip
+            return
+        if self._file.closed:  # the writer stopped at a write error and said so
             return
         try:
             self._file.close()
