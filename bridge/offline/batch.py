@@ -37,6 +37,7 @@ from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import (
     SIDECAR_SUFFIX,
     is_sidecar_or_absent,
+    read_sidecar,
     remove_stale_temporaries,
     settings_digest,
     sidecar_path,
@@ -730,7 +731,25 @@ def _plan_job(
                                "(move that file, or bake with -o elsewhere)")  # fmt: skip
     if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
         return None
+    _warn_left_behind(source, sidecar, (*paths, *inputs, transcript_path(source)))
     return BakeJob(source, outputs, sidecar, transcript, digest, inputs)
+
+
+def _warn_left_behind(source: Path, sidecar: Path, kept: tuple[Path, ...]) -> None:
+    """Name the outputs of the last bake that this one no longer writes (other formats asked for): they
+    stay as they were, and a pipeline that imports them would take old animation for new."""
+    record = read_sidecar(sidecar)
+    if record is None:
+        return
+    now = {os.path.abspath(p) for p in kept}
+    # The record's files are named from the sidecar's folder (absolute in records before 2026-11-25).
+    earlier = [sidecar.parent / name for name in record.files]
+    stale = [str(p) for p in earlier if os.path.abspath(p) not in now and p.is_file()]
+    if stale:
+        log.warning("%s: %s from an earlier bake %s not written this time and %s left as %s",
+                    source, ", ".join(stale), "is" if len(stale) == 1 else "are",
+                    "is" if len(stale) == 1 else "are", "it was" if len(stale) == 1 else "they were",
+                    extra={"event": "bake_stale_outputs", "file": str(source), "outputs": stale})  # fmt: skip
 
 
 def bake(request: BakeRequest) -> BatchResult:

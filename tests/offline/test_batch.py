@@ -227,6 +227,21 @@ def test_a_baked_tree_copied_elsewhere_stays_up_to_date(
     assert "bake: 1 baked, 0 up to date" in capsys.readouterr().err
 
 
+def test_outputs_of_formats_no_longer_asked_for_are_named(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A re-bake with fewer formats left the old files in place without a word: a pipeline importing
+    them took old animation for new."""
+    clip(tmp_path / "a.wav", speech)
+    assert main(["bake", str(tmp_path / "a.wav"), "-f", "jsonl,visemes", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["bake", str(tmp_path / "a.wav"), "-f", "jsonl", "--mood", "happy", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'a.visemes.csv'} from an earlier bake is not written this time and is left as it was" in err
+    assert main(["bake", str(tmp_path / "a.wav"), "-f", "jsonl", "--mood", "sad", "--no-progress"]) == 0
+    assert "earlier bake" not in capsys.readouterr().err  # said once: the new record no longer lists it
+
+
 def test_installing_espeak_later_bakes_the_lines_with_transcripts_again(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
