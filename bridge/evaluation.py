@@ -48,6 +48,7 @@ import soundfile as sf
 from bridge.audio.downmix import Downmix, choose_downmix, detect_cancellation
 from bridge.errors import AudioError, ConfigError
 from bridge.frames import ARKIT_INDEX, EMA_NAMES, F32, AnimationFrame
+from bridge.paths import walk_files
 
 log = logging.getLogger(__name__)
 
@@ -254,20 +255,9 @@ def corpus_dir(data_dir: Path, name: str) -> Path | None:
 def _audio_files(folder: Path) -> list[Path]:
     """Audio files under ``folder`` (nested and linked folders too, each real folder once), hidden files
     and folders (macOS ``._x`` copies) left out; one per stem and folder, a .wav before other formats."""
-    candidates: list[Path] = []
-    seen = {os.path.realpath(folder)}
-    for d, dirs, names in os.walk(folder, followlinks=True):
-        kept = []
-        for name in sorted(dirs):
-            real = os.path.realpath(os.path.join(d, name))
-            if not name.startswith(".") and real not in seen:
-                seen.add(real)
-                kept.append(name)
-        dirs[:] = kept
-        candidates += [Path(d, n) for n in names if not n.startswith(".")]
     found: dict[tuple[Path, str], Path] = {}
     # A .wav first, then by name: with x.wav and x.flac side by side, x.wav is the clip (as documented).
-    for path in sorted(candidates, key=lambda p: (p.suffix.lower() != ".wav", str(p))):
+    for path in sorted(walk_files(folder, skip_hidden=True), key=lambda p: (p.suffix.lower() != ".wav", str(p))):
         if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
             continue
         key = (path.parent, path.stem)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
-import os
 import re
 import tempfile
 import time
@@ -21,6 +19,7 @@ from bridge.audio.ffmpeg import decode_to_wav
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 from bridge.logs import CStderrCatcher
+from bridge.paths import broken_link
 
 log = logging.getLogger(__name__)
 _SCAN_FRAMES = 1 << 16  # frames per read while checking a file
@@ -29,15 +28,8 @@ _SCAN_FRAMES = 1 << 16  # frames per read while checking a file
 def _check_path(path: Path) -> None:
     # A file or folder it may not open (no permission) is named as such: libsndfile says "System error."
     try:
-        if not path.exists():
-            if path.is_symlink():  # a link that leads nowhere: say so, not "no such file"
-                try:
-                    path.stat()
-                except OSError as e:
-                    if e.errno == errno.ELOOP:
-                        raise AudioError(f"{path}: a symbolic link loop") from e
-                raise AudioError(f"{path}: a dangling symbolic link (to {os.readlink(path)})")
-            raise AudioError(f"{path}: no such file")
+        if not path.exists():  # a link that leads nowhere says so, not "no such file"
+            raise AudioError(f"{path}: {broken_link(path) or 'no such file'}")
         if path.is_dir():
             raise AudioError(f"{path}: is a directory, expected an audio file")
         if path.is_file() and path.stat().st_size == 0:  # libsndfile's words for it differ by format

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
-import errno
 import fnmatch
 import functools
 import glob
@@ -36,6 +35,7 @@ from bridge.offline.bake import BakeJob, BakeReport, BakeSettings, bake_file, lo
 from bridge.offline.exports import FORMATS
 from bridge.offline.manifest import (
     SIDECAR_SUFFIX,
+    Sidecar,
     is_sidecar_or_absent,
     read_sidecar,
     remove_stale_temporaries,
@@ -44,7 +44,7 @@ from bridge.offline.manifest import (
     up_to_date,
 )
 from bridge.offline.progress import ProgressBar
-from bridge.paths import refuse_overwrite, same_file
+from bridge.paths import broken_link, refuse_overwrite, same_file, walk_files
 
 log = logging.getLogger(__name__)
 
@@ -140,25 +140,12 @@ def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 
 
 def _files_under(folder: Path, unreadable: list[Failure]) -> list[Path]:
-    """Everything but folders under ``folder``. Linked folders are entered once each: one whose real
-    folder was walked already (a link to ``.`` or to a parent) is not, so links cannot loop. A folder
-    that cannot be listed (no permission) is added to ``unreadable``."""
+    """``walk_files``; a folder that cannot be listed (no permission) is added to ``unreadable``."""
 
     def cannot_list(e: OSError) -> None:
         unreadable.append(Failure(Path(e.filename), f"cannot read the folder ({e.strerror or e})"))
 
-    seen = {os.path.realpath(folder)}
-    files: list[Path] = []
-    for d, dirs, names in os.walk(folder, onerror=cannot_list, followlinks=True):
-        kept = []
-        for name in sorted(dirs):  # sorted: which of two links to one folder is entered must not vary
-            real = os.path.realpath(os.path.join(d, name))
-            if real not in seen:
-                seen.add(real)
-                kept.append(name)
-        dirs[:] = kept
-        files += [Path(d, name) for name in names]
-    return files
+    return walk_files(folder, on_error=cannot_list)
 
 
 def _glob(spec: str, base: Path, unreadable: list[Failure]) -> list[Path]:
@@ -253,18 +240,6 @@ def collect_inputs(specs: tuple[str, ...]) -> tuple[list[Found], list[Failure]]:
         else:
             found.append(Found(path, None))
     return _unique(found), unreadable
-
-
-def _broken_link(path: Path) -> str | None:
-    """Why ``path`` cannot be followed, when it is a looping or dangling symbolic link."""
-    try:
-        path.stat()
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "a symbolic link loop"
-        if path.is_symlink():
-            return f"a dangling symbolic link (to {os.readlink(path)})"
-    return None
 
 
 def _strip_suffix(path: Path) -> Path:
@@ -485,7 +460,7 @@ def read_transcript(txt: Path) -> str:
             another encoding, or NUL bytes that are not UTF-16's.
     """
     if not txt.is_file():
-        broken = _broken_link(txt)
+        broken = broken_link(txt)
         what = broken if broken is not None else "a folder" if txt.is_dir() else "not a regular file"
         raise BridgeError(f"{txt}: cannot read the transcript ({what})")
     try:
@@ -708,7 +683,7 @@ def _plan_job(
         ConfigError: an output that would overwrite an input or a transcript.
         OSError: the input or its folder cannot be looked at.
     """
-    broken = _broken_link(source)
+    broken = broken_link(source)
     if broken is not None:
         return Failure(source, broken)
     try:
@@ -726,21 +701,20 @@ def _plan_job(
         refuse_overwrite(flag, path, inputs)
         if same_file(path, txt_path):
             raise ConfigError(f"{flag} {path}: would overwrite {txt_path}, the transcript of {source}")
-    if not is_sidecar_or_absent(sidecar):
+    record = read_sidecar(sidecar)  # read once: for the check below, up to date, and what it left behind
+    if record is None and not is_sidecar_or_absent(sidecar):
         return Failure(source, f"{sidecar} exists and is not a bake record; bake would write its record there "
                                "(move that file, or bake with -o elsewhere)")  # fmt: skip
-    if not request.force and source.is_file() and up_to_date(sidecar, paths, inputs, digest):
+    if not request.force and source.is_file() and up_to_date(record, sidecar, paths, inputs, digest):
         return None
-    _warn_left_behind(source, sidecar, (*paths, *inputs, transcript_path(source)))
+    if record is not None:
+        _warn_left_behind(source, record, sidecar, (*paths, *inputs, transcript_path(source)))
     return BakeJob(source, outputs, sidecar, transcript, digest, inputs)
 
 
-def _warn_left_behind(source: Path, sidecar: Path, kept: tuple[Path, ...]) -> None:
-    """Name the outputs of the last bake that this one no longer writes (other formats asked for): they
-    stay as they were, and a pipeline that imports them would take old animation for new."""
-    record = read_sidecar(sidecar)
-    if record is None:
-        return
+def _warn_left_behind(source: Path, record: Sidecar, sidecar: Path, kept: tuple[Path, ...]) -> None:
+    """Name the outputs of the last bake (``record``) that this one no longer writes (other formats asked
+    for): they stay as they were, and a pipeline that imports them would take old animation for new."""
     now = {os.path.abspath(p) for p in kept}
     # The record's files are named from the sidecar's folder (absolute in records before 2026-11-25).
     earlier = [sidecar.parent / name for name in record.files]

@@ -242,9 +242,11 @@ def is_sidecar_or_absent(path: Path) -> bool:
     return isinstance(data, dict) and "digest" in data and "source" in data
 
 
-def up_to_date(sidecar: Path, outputs: tuple[Path, ...], inputs: tuple[Path, ...], digest: str) -> bool:
-    """True when ``outputs`` were made from ``inputs`` with the same settings and none of them changed since."""
-    record = read_sidecar(sidecar)
+def up_to_date(
+    record: Sidecar | None, sidecar: Path, outputs: tuple[Path, ...], inputs: tuple[Path, ...], digest: str
+) -> bool:
+    """True when ``outputs`` were made from ``inputs`` with the same settings and none of them changed
+    since, by ``record``, the sidecar read from ``sidecar`` (read once by the caller, which uses it too)."""
     if record is None or record.digest != digest:
         return False
     try:
