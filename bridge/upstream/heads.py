@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import pickle
 import re
 import zipfile
@@ -31,9 +32,8 @@ from bridge.errors import ModelError
 from bridge.frames import EMA_NAMES, F32
 
 # numpy's array and scalar reconstructors (old and new module paths); nothing else is resolved.
+# ``_reconstruct`` is resolved to the size-checked wrapper below.
 _NUMPY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
     ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
@@ -45,6 +45,8 @@ _NUMPY_GLOBALS = {
 _ESTIMATORS = {"LinearRegression", "Ridge", "RidgeCV", "Lasso", "ElasticNet"}
 _LAYER_IN_NAME = re.compile(r"_l(\d+)(?:_|$)")
 _MAX_HEAD_BYTES = 64 * 1024 * 1024
+# A linear head's arrays are small: no array in the file may hold more elements than the file's byte limit.
+_MAX_ARRAY_ELEMENTS = _MAX_HEAD_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +98,23 @@ class _HeadUnpickler(pickle.Unpickler):
             return _reconstructor
         if module in ("builtins", "__builtin__") and name == "object":
             return object
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+            return _reconstruct_array
         target = _NUMPY_GLOBALS.get((module, name))
         if target is None:
             raise _Refused(f"refusing pickled global {module}.{name}")
         return getattr(importlib.import_module(target[0]), target[1])
+
+
+def _reconstruct_array(subtype: Any, shape: Any, dtype: Any) -> Any:
+    """numpy's ``_reconstruct``, which allocates ``shape`` before the data arrives: a pickle can ask for
+    any size, so only a plain ndarray of at most _MAX_ARRAY_ELEMENTS is made."""
+    dims = shape if isinstance(shape, tuple) else (shape,)
+    if subtype is not np.ndarray or not all(isinstance(d, int) and d >= 0 for d in dims):
+        raise _Refused(f"refusing to rebuild an array of {subtype!r} with shape {shape!r}")
+    if math.prod(dims) > _MAX_ARRAY_ELEMENTS:
+        raise _Refused(f"refusing an array of shape {shape!r}, too large for a linear head")
+    return importlib.import_module("numpy._core.multiarray")._reconstruct(subtype, dims, dtype)
 
 
 def _reconstructor(cls: type, base: type, state: Any) -> Any:

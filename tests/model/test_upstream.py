@@ -98,6 +98,19 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+class _HugeArray:
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # numpy allocates the shape named here before any data is read: 931 GiB.
+        return np._core.multiarray._reconstruct, (np.ndarray, (10**12,), b"b")
+
+
+def test_a_pickle_cannot_make_a_huge_array(tmp_path: Path) -> None:
+    path = tmp_path / "huge.pkl"
+    path.write_bytes(pickle.dumps(_HugeArray(), protocol=2))
+    with pytest.raises(ModelError, match=r"refusing an array of shape \(1000000000000,\), too large"):
+        read_head(path)
+
+
 def test_bad_heads_give_one_clear_error(tmp_path: Path) -> None:
     three = tmp_path / "three_l2.pkl"
     three.write_bytes(pickle.dumps(LinearRegression().fit(np.eye(5), np.eye(5)[:, :3])))
