@@ -61,6 +61,9 @@ LLF_NAMES = tuple(n[0].upper() + n[1:] for n in ARKIT_NAMES) + (
 _BUNDLE_TAG = b"#bundle\x00"
 _MAX_BUNDLE_DEPTH = 8
 _MAX_NAME_BYTES = 1024
+# No channel the bridge sends (weights 0..1, joints in radians, EMA in mm) comes near this; as in
+# schemas/recording.md. Larger finite values are malformed on every wire and in bake files.
+MAX_CHANNEL_ABS = 1000.0
 
 
 # Live Link Face sends head and eye angles as -1..1 with 1 = 90 degrees, eye angles with the app's
@@ -315,6 +318,14 @@ def _number(value: object, what: str) -> float:
     return out
 
 
+def _channel(value: object, what: str) -> float:
+    """A channel value: finite and within MAX_CHANNEL_ABS (1e300 rad gave a rig NaN quaternions)."""
+    out = _number(value, what)
+    if abs(out) > MAX_CHANNEL_ABS:
+        raise WireError(f"{what} = {value!r} is out of range (at most {MAX_CHANNEL_ABS:g} in size)")
+    return out
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise WireError(f"{what} must be a string, got {value!r}")
@@ -378,7 +389,7 @@ class AvatarDecoder:
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise WireError(f"frame seq must be an int, got {seq!r}")
         names = self.names_for(subject)
-        values = tuple(_number(v, "frame value") for v in args[5:])
+        values = tuple(_channel(v, "frame value") for v in args[5:])
         if len(values) != len(names):
             raise WireError(f"frame for {subject!r} carries {len(values)} values but its names list has {len(names)}")
         return Frame(
@@ -515,7 +526,7 @@ def _numbers(payload: dict[object, object], key: str, count: int) -> list[float]
     values = payload.get(key)
     if not isinstance(values, list) or len(values) != count:
         raise WireError(f"'{key}' must be an array of {count} numbers")
-    return [_number(v, key) for v in values]
+    return [_channel(v, key) for v in values]
 
 
 def frame_from_zmq_face(payload: object) -> Frame:
@@ -630,7 +641,7 @@ def parse_livelinkface(data: bytes) -> LiveLinkFacePacket:
     if count != len(LLF_NAMES):
         raise WireError(f"Live Link Face blendshape count {count}, expected {len(LLF_NAMES)}")
     _need(data, pos, 4 * count, "blendshape values")
-    values = tuple(_number(v, "Live Link Face value") for v in struct.unpack_from(f">{count}f", data, pos))
+    values = tuple(_channel(v, "Live Link Face value") for v in struct.unpack_from(f">{count}f", data, pos))
     pos += 4 * count
     if pos != len(data):
         raise WireError(f"{len(data) - pos} trailing bytes after the Live Link Face values")
@@ -641,9 +652,6 @@ def parse_livelinkface(data: bytes) -> LiveLinkFacePacket:
 
 # ---------------------------------------------------------------------------------------------
 # avatar-bridge bake (JSON Lines)
-
-
-BAKE_MAX_ABS = 1000.0  # joints (radians) and EMA (mm) beyond this are not a face; as in schemas/recording.md
 
 
 def parse_bake_line(line: str, index: int = 0) -> Frame:
@@ -669,7 +677,7 @@ def parse_bake_line(line: str, index: int = 0) -> Frame:
         raise WireError("'blendshapes' must be an object of name: value")
     for name, value in shapes.items():
         names.append(name)
-        values.append(_number(value, f"blendshape {name}"))
+        values.append(_channel(value, f"blendshape {name}"))
     for key, order, prefix in (("joints", JOINT_NAMES, ""), ("ema", EMA_NAMES, EMA_PREFIX)):
         group = obj.get(key)
         if group is None:
@@ -681,11 +689,8 @@ def parse_bake_line(line: str, index: int = 0) -> Frame:
         else:
             raise WireError(f"'{key}' must be {len(order)} numbers or an object of name: value")
         for name, value in pairs:
-            number = _number(value, f"{key} {name}")
-            if abs(number) > BAKE_MAX_ABS:  # finite but absurd (1e300 rad): the rig's quaternions became NaN
-                raise WireError(f"{key} {name} = {value!r} is out of range (at most {BAKE_MAX_ABS:g} in size)")
             names.append(prefix + name)
-            values.append(number)
+            values.append(_channel(value, f"{key} {name}"))
     seq = obj.get("seq", index)
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise WireError("'seq' must be an int")

@@ -314,6 +314,29 @@ def test_msgpack_random_bytes_raise_only_wire_error(data: bytes) -> None:
         pass
 
 
+def test_absurd_finite_values_are_refused_on_every_wire(tmp_path: Path) -> None:
+    """A joint of 1e30 rad is finite but gives a rig NaN rotations: refused like NaN, live and baked."""
+    import msgpack
+
+    huge = 1e30
+    with pytest.raises(w.WireError, match="out of range"):
+        w.AvatarDecoder().feed(_frame_msg("s", 1, [0.0] * 52 + [huge] + [0.0] * 23))
+    face = {"v": 1, "seq": 1, "t": 0.5, "subject": "a", "bs": [0.0] * 52, "joints": [huge] + [0.0] * 11,
+            "ema": [0.0] * 12, "viseme": "aa", "voice": 1.0}  # fmt: skip
+    with pytest.raises(w.WireError, match="out of range"):
+        w.frame_from_zmq_face(w.parse_zmq_message(b"face/a\x00" + msgpack.packb(face))[1])
+    llf = bytearray(_llf())
+    struct.pack_into(">f", llf, len(llf) - 4, huge)
+    with pytest.raises(w.WireError, match="out of range"):
+        w.parse_livelinkface(bytes(llf))
+    line = _bake_line(0.0, 0.0)
+    line["blendshapes"]["jawOpen"] = huge  # type: ignore[index]
+    with pytest.raises(w.WireError, match="out of range"):
+        w.parse_bake_line(json.dumps(line))
+    # The bridge's own extremes still decode: a stream's time is not a channel and may be large.
+    assert w.AvatarDecoder().feed(_frame_msg("s", 1, [1000.0] * 76, t=1e6))[0].t_s == 1e6
+
+
 def test_zmq_face_rejects_wrong_version_and_sizes() -> None:
     import msgpack
 

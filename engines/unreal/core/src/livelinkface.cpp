@@ -1,4 +1,5 @@
 #include "avatar_bridge/livelinkface.hpp"
+#include "avatar_bridge/protocol.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -59,6 +60,7 @@ const char* to_string(DecodeError error) {
         case DecodeError::kTrailingBytes: return "bytes after the last value";
         case DecodeError::kNonFiniteValue: return "NaN or infinite value";
         case DecodeError::kBadFrameRate: return "frame rate is not positive";
+        case DecodeError::kValueOutOfRange: return "value beyond +-1000";
     }
     return "unknown";
 }
@@ -86,6 +88,8 @@ DecodeError decode(const std::uint8_t* data, std::size_t size, Packet& out) {
     for (std::size_t i = 0; i < kValueCount; ++i) {
         packet.values[i] = read_f32(data + pos + 4 * i);
         if (!std::isfinite(packet.values[i])) return DecodeError::kNonFiniteValue;
+        // As for the avatar protocol (protocol.hpp): finite but absurd values would break the rig's rotations.
+        if (std::fabs(packet.values[i]) > kMaxChannelAbs) return DecodeError::kValueOutOfRange;
     }
     if (!std::isfinite(packet.subframe)) return DecodeError::kNonFiniteValue;
     out = std::move(packet);

@@ -30,6 +30,7 @@ const char* to_string(DecodeError error) {
         case DecodeError::kTooManyChannels: return "too many channels";
         case DecodeError::kNonFiniteValue: return "NaN or infinite value";
         case DecodeError::kBadViseme: return "bad viseme string";
+        case DecodeError::kValueOutOfRange: return "channel value beyond +-1000";
     }
     return "unknown";
 }
@@ -106,6 +107,9 @@ DecodeError decode_frame(const osc::Message& message, FrameMessage& out) {
     if (args[3].text.size() > kMaxNameBytes || !is_valid_utf8(args[3].text)) return DecodeError::kBadViseme;
     for (std::size_t i = 2; i < args.size(); ++i) {
         if (args[i].tag == 'f' && !std::isfinite(args[i].float_value)) return DecodeError::kNonFiniteValue;
+    }
+    for (std::size_t i = 5; i < args.size(); ++i) {
+        if (std::fabs(args[i].float_value) > kMaxChannelAbs) return DecodeError::kValueOutOfRange;
     }
     out.subject.assign(args[0].text);
     out.seq = static_cast<std::int32_t>(args[1].int_value);

@@ -95,6 +95,12 @@ TEST_CASE("bad Live Link Face packets are refused", "[livelinkface]") {
         const Bytes p = test_support::livelinkface_packet("d", "s", 1, 0.0f, 30, 1, values);
         CHECK(livelinkface::decode(p.data(), p.size(), out) == DecodeError::kNonFiniteValue);
     }
+    SECTION("absurd but finite value") {
+        auto values = ramp();
+        values[54] = -1e30f;
+        const Bytes p = test_support::livelinkface_packet("d", "s", 1, 0.0f, 30, 1, values);
+        CHECK(livelinkface::decode(p.data(), p.size(), out) == DecodeError::kValueOutOfRange);
+    }
     SECTION("zero or negative frame rate") {
         for (const auto& [num, den] : {std::pair{0, 0}, std::pair{0, 1}, std::pair{30, 0}, std::pair{-30, 1}}) {
             const Bytes p = test_support::livelinkface_packet("d", "s", 1, 0.0f, num, den, ramp());

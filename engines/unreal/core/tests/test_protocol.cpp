@@ -64,6 +64,12 @@ TEST_CASE("messages that break the schema are refused", "[protocol]") {
         const Bytes b = test_support::frame_message("a", 1, 0, "aa", 0, {0.1f, std::nanf("")});
         CHECK(decode_frame(parse_one(b, storage), frame) == DecodeError::kNonFiniteValue);
     }
+    SECTION("frame with an absurd but finite value") {
+        const Bytes b = test_support::frame_message("a", 1, 0, "aa", 0, {0.1f, 1e30f});
+        CHECK(decode_frame(parse_one(b, storage), frame) == DecodeError::kValueOutOfRange);
+        const Bytes ok = test_support::frame_message("a", 1, 1e6f, "aa", 0, {-1000.0f, 1000.0f});
+        CHECK(decode_frame(parse_one(ok, storage), frame) == DecodeError::kNone);
+    }
     SECTION("frame with an infinite time") {
         const Bytes b = test_support::frame_message("a", 1, std::numeric_limits<float>::infinity(), "aa", 0, {});
         CHECK(decode_frame(parse_one(b, storage), frame) == DecodeError::kNonFiniteValue);

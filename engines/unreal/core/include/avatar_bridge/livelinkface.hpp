@@ -26,6 +26,7 @@ enum class DecodeError {
     kTrailingBytes,
     kNonFiniteValue,
     kBadFrameRate,
+    kValueOutOfRange,
 };
 
 const char* to_string(DecodeError error);

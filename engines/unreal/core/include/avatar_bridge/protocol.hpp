@@ -16,6 +16,9 @@ constexpr std::string_view kFrameAddress = "/avatar/v1/frame";
 // Generous bound on announced channels (schema v1 sends 76) so a hostile packet cannot grow state.
 constexpr std::size_t kMaxChannels = 256;
 constexpr std::size_t kMaxNameBytes = 64;
+// No channel the bridge sends (weights 0..1, joints in radians, EMA in mm) comes near this; a larger
+// finite value (1e30 rad) would give the rig NaN rotations. The Python decoders use the same bound.
+constexpr float kMaxChannelAbs = 1000.0f;
 
 enum class DecodeError {
     kNone,
@@ -27,6 +30,7 @@ enum class DecodeError {
     kTooManyChannels,
     kNonFiniteValue,
     kBadViseme,
+    kValueOutOfRange,
 };
 
 const char* to_string(DecodeError error);
