@@ -579,11 +579,12 @@ def decode_control_zmq_request(data: bytes) -> ControlRequest:
 
 def _build_request(cmd: str, args: dict[str, Any]) -> ControlRequest:
     if cmd == "mood":
-        transition = args.get("transition_s")
+        # Absent means the configured default; a nil is a wrong type, as the request schema says.
+        has_transition = "transition_s" in args
         return SetMood(
             _check_mood(args["mood"]),
             _check_finite("intensity", args["intensity"], 0.0, 1.0),
-            None if transition is None else _check_finite("transition_s", transition, 0.0, MAX_TRANSITION_S),
+            _check_finite("transition_s", args["transition_s"], 0.0, MAX_TRANSITION_S) if has_transition else None,
         )
     if cmd == "mute":
         if not isinstance(args["muted"], bool):
@@ -738,7 +739,7 @@ def decode_control_osc(data: bytes) -> ControlRequest:
         if len(args) not in (2, 3):
             raise ProtocolError(f"{address}: expected mood, intensity[, transition_s], got {len(args)} args")
         return _build_request(
-            cmd, {"mood": args[0], "intensity": args[1], "transition_s": args[2] if len(args) == 3 else None}
+            cmd, {"mood": args[0], "intensity": args[1]} | ({"transition_s": args[2]} if len(args) == 3 else {})
         )
     if cmd == "mute":
         if len(args) != 1 or args[0] not in (0, 1):

@@ -156,6 +156,7 @@ INVALID_ZMQ = [
     {"v": 1, "cmd": "mood", "mood": "happy", "intensity": True},
     {"v": 1, "cmd": "mood", "mood": "happy", "intensity": -0.1},
     {"v": 1, "cmd": "mood", "mood": "happy", "intensity": 0.5, "transition_s": -1},
+    {"v": 1, "cmd": "mood", "mood": "happy", "intensity": 0.5, "transition_s": None},  # the schema says number
     {"v": 1, "cmd": "mute", "muted": 1},
     {"v": 1, "cmd": "subject", "subject": 7},
     {"v": 1, "cmd": "subject", "subject": "x" * 65},

@@ -62,6 +62,7 @@ def test_control_request_schema_rejects_invalid_requests() -> None:
     for bad in (
         {"v": 1, "cmd": "mood", "mood": "bored", "intensity": 0.5},
         {"v": 1, "cmd": "mood", "mood": "happy", "intensity": 1.5},
+        {"v": 1, "cmd": "mood", "mood": "happy", "intensity": 0.5, "transition_s": None},
         {"v": 1, "cmd": "mute", "muted": 1},
         {"v": 1, "cmd": "subject", "subject": ""},
         {"v": 1, "cmd": "exec", "code": "import os"},
