@@ -320,6 +320,10 @@ def _output_is_file(request: BakeRequest, found: list[Found]) -> bool:
             raise ConfigError(f"-o {out}: is a file without a suffix; name the output file with one "
                               f"({out}.jsonl) or a folder")  # fmt: skip
         raise ConfigError(f"-o {out}: is a file; with several inputs -o must be a folder")
+    if not out.exists() and not request.output_folder and out.name.lower() in _FILE_SUFFIXES:
+        # `-o .jsonl` has no suffix to Python: it would become a hidden folder.
+        raise ConfigError(f"-o {out}: is only a suffix; name the file (take{out.name}), or end it with / for a "
+                          "folder of that name")  # fmt: skip
     if not out.exists() and not request.output_folder and out.suffix.lower() in _FILE_SUFFIXES:
         raise ConfigError(f"-o {out}: names a file, but the inputs need a folder (end it with / for a folder "
                           "of that name)")  # fmt: skip

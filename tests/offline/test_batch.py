@@ -172,6 +172,7 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}", "-o", "{d}/clips.mkv"], "-o {d}/clips.mkv: names a file, but the inputs need a folder"),
         (["{d}/a.wav", "-o", "{d}/a.Bake.json", "-f", "rhubarb-json"],
          "-o {d}/a.Bake.json: a name ending in .bake.json is a bake record's"),
+        (["{d}/a.wav", "-o", "{d}/.jsonl"], "-o {d}/.jsonl: is only a suffix; name the file (take.jsonl)"),
     ],  # fmt: skip
     ids=[
         "collision",
@@ -195,6 +196,7 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         "video-output",
         "video-name-for-a-folder",
         "bake-record-name",
+        "only-a-suffix",
     ],
 )
 def test_usage_errors_stop_before_baking(
