@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Generator, Iterable
@@ -219,7 +220,8 @@ def collect_inputs(specs: tuple[str, ...]) -> tuple[list[Found], list[Failure]]:
     at bake time and is reported with the others. Linked folders are entered once each.
 
     Raises:
-        ConfigError: a folder or pattern that holds no audio file and nothing unreadable.
+        ConfigError: a folder or pattern that holds no audio file and nothing unreadable; standard
+            input, a pipe or a device named as an input.
     """
     found: list[Found] = []
     unreadable: list[Failure] = []
@@ -237,9 +239,24 @@ def collect_inputs(specs: tuple[str, ...]) -> tuple[list[Found], list[Failure]]:
             if not files and len(unreadable) == before:
                 raise ConfigError(f"{spec}: the folder holds no audio file ({', '.join(sorted(AUDIO_SUFFIXES))})")
             found += [Found(p, path) for p in files]
+        elif spec == "-":
+            raise ConfigError("-: bake reads audio files, not standard input; save the audio to a file first, "
+                              "or stream it live with `avatar-bridge run --input -`")  # fmt: skip
+        elif _is_stream(path):
+            # A pipe is read once, but a bake reads its input twice (the digest, then the audio).
+            raise ConfigError(f"{spec}: is a pipe or a device, not a file; save the audio to a file first, "
+                              "or stream it live with `avatar-bridge run --input -`")  # fmt: skip
         else:
             found.append(Found(path, None))
     return _unique(found), unreadable
+
+
+def _is_stream(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # missing or unreadable: reported by name when it is baked
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def _strip_suffix(path: Path) -> Path:

@@ -212,6 +212,21 @@ def test_usage_errors_stop_before_baking(
     assert sf.info(str(tmp_path / "a.wav")).frames > 0  # the input is untouched
 
 
+def test_standard_input_or_a_pipe_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """A pipe is read once and a bake reads its input twice: `cat x.wav | bake /dev/stdin` failed with
+    "cannot decode audio (Format not recognised.)"."""
+    wav = EXAMPLE_WAV.read_bytes()
+    for name in ("-", "/dev/stdin"):
+        run = subprocess.run(
+            [sys.executable, "-m", "bridge", "bake", name, "-o", str(tmp_path / "x.jsonl")],
+            input=wav, capture_output=True, timeout=120,
+        )  # fmt: skip
+        err = run.stderr.decode()
+        assert run.returncode == 2 and len(err.strip().splitlines()) == 1, err
+        assert "save the audio to a file first, or stream it live with `avatar-bridge run --input -`" in err
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_baked_tree_copied_elsewhere_stays_up_to_date(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
