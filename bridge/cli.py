@@ -60,8 +60,9 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    "(default off)")
 
 
-def add_publisher_args(p: argparse.ArgumentParser) -> None:
-    """Publisher and control flags shared by run and replay; each target flag is repeatable."""
+def add_publisher_args(p: argparse.ArgumentParser, *, control: bool) -> None:
+    """Publisher flags shared by run and replay (each target flag is repeatable), and with ``control``
+    the control channels, which only run has."""
     g = p.add_argument_group("publishers")
     zmq = g.add_mutually_exclusive_group()  # --no-zmq silently dropped the endpoints given with it
     zmq.add_argument("--zmq", action="append", metavar="ENDPOINT", help="ZeroMQ PUB endpoint to bind "
@@ -73,8 +74,9 @@ def add_publisher_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-osc-bundle", action="store_true", help="send OSC messages unbundled")
     g.add_argument("--no-vmc-bundle", action="store_true", help="send VMC messages unbundled")
     g.add_argument("--vmc-names", choices=("vrm0", "perfectsync", "both"), help="VMC blendshape names")
-    g.add_argument("--control-osc", type=int, metavar="PORT", help="OSC control channel port")
-    g.add_argument("--control-zmq", metavar="ENDPOINT", help="ZeroMQ REP control endpoint")
+    if control:
+        g.add_argument("--control-osc", type=int, metavar="PORT", help="OSC control channel port")
+        g.add_argument("--control-zmq", metavar="ENDPOINT", help="ZeroMQ REP control endpoint")
     g.add_argument("--record", metavar="FILE", help="record every published frame with its timing")
 
 
@@ -260,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="stream from a microphone, a file or stdin and publish frames")
     p.add_argument("--input", "-i", default=None,
-                   help="'default' microphone, a device name or index, an audio file (WAV, FLAC, MP3, OGG; "
-                   "M4A/AAC, WMA and videos through ffmpeg), or '-' for raw PCM on stdin")
+                   help="'default' microphone, a device name or index, an audio file (WAV, FLAC, OGG/Opus, MP3, "
+                   "AIFF, CAF; M4A/AAC, WMA and videos through ffmpeg), or '-' for raw PCM on stdin")
     p.add_argument("--fast", action="store_true", help="play a file as fast as possible, not in real time")
     p.add_argument("--channel", type=int, help="use this input channel (0-based) instead of a downmix")
     p.add_argument("--reopen-s", type=float, help="a microphone that stops delivering (sound server restarting, "
@@ -273,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--no-status", action="store_true", help="no live status line")
     add_config_args(p)
-    add_publisher_args(p)
+    add_publisher_args(p, control=True)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("replay", help="re-publish a recording (--record) with its original timing")
@@ -281,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="playback speed factor (default 1)")
     p.add_argument("--loop", action="store_true", help="start again at the end until interrupted")
     p.add_argument("--config", type=Path, help="TOML config file; command-line flags override it")
-    add_publisher_args(p)
+    add_publisher_args(p, control=False)
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("bake", help="bake audio files or folders to animation files (JSON Lines, Live Link Face "

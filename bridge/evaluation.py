@@ -730,7 +730,8 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
                    help="folder with grid/, mngu0/, facegood/ (the recordings of docs/accuracy.md; default: "
                    "../shared/data/dev beside the source checkout)")
     p.add_argument("--weights", type=Path, default=None, help="weights file (default: the packaged model)")
-    p.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30))
+    p.add_argument("--lookahead-ms", type=int, default=30, choices=(0, 10, 20, 30),
+                   help="the model's look-ahead in ms (default 30, as run and bake use)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables to this file")
 

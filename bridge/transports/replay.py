@@ -77,7 +77,7 @@ def run_replay(cfg: Config, path: Path, *, speed: float = 1.0, loop: bool = Fals
         ProtocolError: the file is not a valid recording.
     """
     if cfg.publish.control_osc is not None or cfg.publish.control_zmq is not None:
-        log.warning("the control channel is not available during replay; ignoring --control-*")
+        log.warning("the control channel is not available during replay; ignoring the config's control_osc/control_zmq")
     check_record_target(cfg.publish.record, (path,))  # replay X --record X emptied X before reading it
     sinks = build_sinks(cfg.publish, cfg.output.subject, stream_clock=speed != 1.0)
     total = 0

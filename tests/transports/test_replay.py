@@ -361,3 +361,12 @@ def test_a_looped_replay_goes_on_counting(tmp_path: Path) -> None:
     t = [f.t_s for f in sink.frames]
     assert all(b > a for a, b in zip(t, t[1:], strict=False))
 
+
+
+def test_replay_has_no_control_channel_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`replay --help` offered --control-zmq, which replay then ignored: a status request got no reply."""
+    take = tmp_path / "take.jsonl"
+    _record(take, [0.0, 0.01])
+    with pytest.raises(SystemExit) as e:
+        main(["replay", str(take), "--no-zmq", "--control-zmq", "tcp://127.0.0.1:5556"])
+    assert e.value.code == 2 and "unrecognized arguments: --control-zmq" in capsys.readouterr().err
