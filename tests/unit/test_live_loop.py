@@ -115,16 +115,39 @@ class BlockSource:
         pass
 
 
-def test_long_capture_blocks_lose_no_frames() -> None:
+class _StreamClock:
+    """The pipeline's clock, stood still while a block is processed: the test decides how long
+    processing takes, so a loaded CI machine cannot make frames late."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def monotonic(self) -> float:
+        return self.now_s
+
+
+def test_long_capture_blocks_lose_no_frames(monkeypatch: pytest.MonkeyPatch) -> None:
     # A block's first frames are a block older than its last: with 100 ms blocks at 30 fps most frames
     # used to count as late and were skipped (112 of 508 sent on examples/hello.wav).
+    import bridge.pipeline
     from bridge.pipeline import render_offline
+
+    clock = _StreamClock()
+    monkeypatch.setattr(bridge.pipeline, "time", clock)
+
+    class CapturedBlocks(BlockSource):
+        def blocks(self) -> Iterator[AudioBlock]:
+            for block in super().blocks():
+                captured_s = block.t_stream_s + block.samples.shape[0] / block.sample_rate_hz
+                # Each block takes half its length to process: slow, but keeping up with real time.
+                clock.now_s = captured_s + 0.05
+                yield AudioBlock(block.samples, block.sample_rate_hz, captured_s, block.t_stream_s)
 
     x, rate = read_audio(EXAMPLE_WAV)
     cfg = load_config(None, {"output": {"fps": 30}, "audio": {"block_ms": 100}, "publish": {"zmq": []}})
     sent: list[AnimationFrame] = []
     sink = type("ListSink", (), {"name": "list", "send": lambda self, f: sent.append(f), "close": lambda self: None})()
-    bridge = Bridge(cfg, BlockSource(x, 100), load_model(cfg.model), build_face_solver(cfg.face), [sink])
+    bridge = Bridge(cfg, CapturedBlocks(x, 100), load_model(cfg.model), build_face_solver(cfg.face), [sink])
     bridge.run()
     assert bridge.status().frames_skipped_late == 0
     assert len(sent) == len(render_offline(x, rate, cfg))
