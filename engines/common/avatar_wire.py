@@ -64,6 +64,11 @@ _MAX_NAME_BYTES = 1024
 # No channel the bridge sends (weights 0..1, joints in radians, EMA in mm) comes near this; as in
 # schemas/recording.md. Larger finite values are malformed on every wire and in bake files.
 MAX_CHANNEL_ABS = 1000.0
+# A stream's time: 0 up to about 116 days (schemas/recording.md); beyond it a rig's frame numbers overflow.
+MAX_TIME_S = 1e7
+# What one sender can make a receiver remember: the C++ core's bounds are tighter (16 subjects).
+MAX_SUBJECTS = 64
+MAX_CHANNELS = 1024
 
 
 # Live Link Face sends head and eye angles as -1..1 with 1 = 90 degrees, eye angles with the app's
@@ -312,7 +317,10 @@ def _parse_element(data: bytes, out: list[OscMessage], depth: int) -> None:
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise WireError(f"{what} must be a number, got {value!r}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError as e:  # a JSON integer of hundreds of digits
+        raise WireError(f"{what} is too large: {str(value)[:20]}...") from e
     if not math.isfinite(out):
         raise WireError(f"{what} is not finite: {value!r}")
     return out
@@ -323,6 +331,14 @@ def _channel(value: object, what: str) -> float:
     out = _number(value, what)
     if abs(out) > MAX_CHANNEL_ABS:
         raise WireError(f"{what} = {value!r} is out of range (at most {MAX_CHANNEL_ABS:g} in size)")
+    return out
+
+
+def _time(value: object, what: str) -> float:
+    """A stream time in seconds, 0..MAX_TIME_S (1e307 s overflowed a rig's frame numbers)."""
+    out = _number(value, what)
+    if not 0.0 <= out <= MAX_TIME_S:
+        raise WireError(f"{what} = {value!r} is out of range (0 to {MAX_TIME_S:g} s)")
     return out
 
 
@@ -337,11 +353,13 @@ class AvatarDecoder:
 
     Until a subject's ``/avatar/v1/names`` arrives its frames are read in DEFAULT_CHANNELS order
     (the schema's default), so a receiver that joins late still decodes. Other addresses (VMC,
-    future ones) are ignored. Not thread-safe: use one per receive thread.
+    future ones) are ignored. At most MAX_SUBJECTS subjects' names are kept: the least recently
+    announced one is forgotten first, so a sender that makes up subjects cannot grow memory.
+    Not thread-safe: use one per receive thread.
     """
 
     def __init__(self) -> None:
-        self._names: dict[str, tuple[str, ...]] = {}
+        self._names: dict[str, tuple[str, ...]] = {}  # in order of last announcement
         self.foreign = 0  # messages of other protocols (VMC sent to this port, say), ignored
 
     def names_for(self, subject: str) -> tuple[str, ...]:
@@ -378,6 +396,11 @@ class AvatarDecoder:
             raise WireError(f"{ADDRESS_NAMES} for {subject!r} repeats a channel name")
         if any(not n or len(n.encode("utf-8")) > _MAX_NAME_BYTES for n in names):
             raise WireError(f"{ADDRESS_NAMES} for {subject!r} has an empty or overlong name")
+        if len(names) > MAX_CHANNELS:
+            raise WireError(f"{ADDRESS_NAMES} for {subject!r} announces {len(names)} channels (at most {MAX_CHANNELS})")
+        self._names.pop(subject, None)
+        if len(self._names) >= MAX_SUBJECTS:
+            del self._names[next(iter(self._names))]
         self._names[subject] = names
 
     def _frame(self, msg: OscMessage) -> Frame:
@@ -395,9 +418,9 @@ class AvatarDecoder:
         return Frame(
             subject=subject,
             seq=seq,
-            t_s=_number(args[2], "frame t"),
+            t_s=_time(args[2], "frame t"),
             viseme=_text(args[3], "frame viseme"),
-            voice=_number(args[4], "frame voice"),
+            voice=_channel(args[4], "frame voice"),
             names=names,
             values=values,
         )
@@ -550,9 +573,9 @@ def frame_from_zmq_face(payload: object) -> Frame:
     return Frame(
         subject=_text(payload.get("subject"), "face subject"),
         seq=seq,
-        t_s=_number(payload.get("t"), "face t"),
+        t_s=_time(payload.get("t"), "face t"),
         viseme=_text(payload.get("viseme"), "face viseme"),
-        voice=_number(payload.get("voice"), "face voice"),
+        voice=_channel(payload.get("voice"), "face voice"),
         names=DEFAULT_CHANNELS,
         values=tuple(values),
     )
@@ -645,9 +668,11 @@ def parse_livelinkface(data: bytes) -> LiveLinkFacePacket:
     pos += 4 * count
     if pos != len(data):
         raise WireError(f"{len(data) - pos} trailing bytes after the Live Link Face values")
-    return LiveLinkFacePacket(
+    packet = LiveLinkFacePacket(
         device_id, subject, frame_number, _number(subframe, "subframe"), rate_num, rate_den, values
     )
+    _time(packet.time_s(), "Live Link Face frame time")
+    return packet
 
 
 # ---------------------------------------------------------------------------------------------
@@ -668,6 +693,8 @@ def parse_bake_line(line: str, index: int = 0) -> Frame:
         obj = json.loads(line)
     except ValueError as e:
         raise WireError(f"not JSON: {e}") from e
+    except RecursionError as e:  # arrays nested thousands deep
+        raise WireError("not a bake line: nested too deeply") from e
     if not isinstance(obj, dict):
         raise WireError("a bake line must be a JSON object")
     names: list[str] = []
@@ -691,15 +718,17 @@ def parse_bake_line(line: str, index: int = 0) -> Frame:
         for name, value in pairs:
             names.append(prefix + name)
             values.append(_channel(value, f"{key} {name}"))
+    if len(set(names)) != len(names):  # a joint named like a blendshape would shadow it
+        raise WireError("a channel is named twice (in 'blendshapes' and 'joints')")
     seq = obj.get("seq", index)
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise WireError("'seq' must be an int")
     return Frame(
         subject=_text(obj.get("subject", ""), "subject"),
         seq=seq,
-        t_s=_number(obj.get("t"), "t"),
+        t_s=_time(obj.get("t"), "t"),
         viseme=_text(obj.get("viseme", "sil"), "viseme"),
-        voice=_number(obj.get("voice", 0.0), "voice"),
+        voice=_channel(obj.get("voice", 0.0), "voice"),
         names=tuple(names),
         values=tuple(values),
     )

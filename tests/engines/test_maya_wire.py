@@ -337,6 +337,39 @@ def test_absurd_finite_values_are_refused_on_every_wire(tmp_path: Path) -> None:
     assert w.AvatarDecoder().feed(_frame_msg("s", 1, [1000.0] * 76, t=1e6))[0].t_s == 1e6
 
 
+def test_times_and_sizes_a_rig_cannot_use_are_refused(tmp_path: Path) -> None:
+    """QA: t = 1e307 overflowed Blender's and Maya's frame numbers (the live timer died, a Maya take
+    was lost); a 400-digit integer or arrays nested 100 000 deep escaped as OverflowError/RecursionError."""
+    for t in (-1.0, 1e8):
+        with pytest.raises(w.WireError, match="frame t .* out of range"):
+            w.AvatarDecoder().feed(_frame_msg("s", 1, [0.0] * 76, t=t))
+        with pytest.raises(w.WireError, match="out of range"):
+            w.parse_bake_line(json.dumps({"t": t, "blendshapes": {}}))
+    with pytest.raises(w.WireError, match="frame voice"):
+        w.AvatarDecoder().feed(_msg(w.ADDRESS_FRAME, [("s", "s"), ("i", 1), ("f", 0.0), ("s", "aa"), ("f", 1e30)]
+                                    + [("f", 0.0)] * 76))  # fmt: skip
+    late = bytearray(_llf())
+    struct.pack_into(">i", late, 1 + 4 + 3 + 4 + 6, -120)  # a negative frame number
+    with pytest.raises(w.WireError, match="Live Link Face frame time"):
+        w.parse_livelinkface(bytes(late))
+    for line in ('{"t": 0, "blendshapes": {"jawOpen": 1' + "0" * 400 + "}}", "[" * 100_000,
+                 '{"t": 0, "blendshapes": {"jawOpen": 0.1}, "joints": {"jawOpen": 0.5}}'):  # fmt: skip
+        with pytest.raises(w.WireError):
+            w.parse_bake_line(line)
+
+
+def test_a_sender_cannot_grow_a_receivers_memory() -> None:
+    decoder = w.AvatarDecoder()
+    for i in range(w.MAX_SUBJECTS + 5):
+        decoder.feed(_names_msg(f"s{i}", ("jawOpen",)))
+    assert len(decoder.subjects()) == w.MAX_SUBJECTS and "s0" not in decoder.subjects()
+    decoder.feed(_names_msg("s5", ("jawOpen",)))  # announced again: now the most recent
+    decoder.feed(_names_msg("new", ("jawOpen",)))
+    assert "s5" in decoder.subjects() and "s6" not in decoder.subjects()
+    with pytest.raises(w.WireError, match="announces 1025 channels"):
+        decoder.feed(_names_msg("big", tuple(f"c{i}" for i in range(w.MAX_CHANNELS + 1))))
+
+
 def test_zmq_face_rejects_wrong_version_and_sizes() -> None:
     import msgpack
 

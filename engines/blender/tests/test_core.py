@@ -320,6 +320,16 @@ def test_stream_counts_frames_lost_between_sequence_numbers(core: ModuleType, wi
     assert stream.lost == 5
 
 
+def test_stream_remembers_a_bounded_number_of_subjects(core: ModuleType, wire: ModuleType) -> None:
+    """Each made-up subject was remembered for good: a sender could grow Blender's memory without end."""
+    stream = core.stream.PacketStream("OSC")
+    frames = [osc_frame(wire, 1, 0.0, [0.0] * 76, subject=f"s{i}") for i in range(wire.MAX_SUBJECTS + 10)]
+    assert len(stream.decode(frames, now_s=1.0)) == wire.MAX_SUBJECTS + 10
+    assert len(stream._last_seq) == wire.MAX_SUBJECTS and "s0" not in stream._last_seq
+    stream.decode([osc_frame(wire, 5, 0.0, [0.0] * 76, subject=f"s{wire.MAX_SUBJECTS + 9}")], now_s=1.0)
+    assert stream.lost == 3  # the subjects still remembered still count their gaps
+
+
 def test_stream_counts_messages_of_another_protocol(core: ModuleType, wire: ModuleType) -> None:
     stream = core.stream.PacketStream("OSC")
     vmc = _osc_string("/VMC/Ext/Blend/Val") + _osc_string(",sf") + _osc_string("A") + struct.pack(">f", 0.5)

@@ -6,7 +6,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 
-from .._vendor.avatar_wire import AvatarDecoder, Frame, WireError, parse_livelinkface
+from .._vendor.avatar_wire import MAX_SUBJECTS, AvatarDecoder, Frame, WireError, parse_livelinkface
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class PacketStream:
         self.frames = 0
         self.malformed = 0
         self.lost = 0
-        self._last_seq: dict[str, int] = {}
+        self._last_seq: dict[str, int] = {}  # in order of last frame; at most MAX_SUBJECTS
         self.last_error = ""
         self.last_frame_s: float | None = None
         self._arrivals: deque[float] = deque()
@@ -56,9 +56,11 @@ class PacketStream:
                 self.last_error = str(e)
         if self.protocol == "OSC":
             for frame in out:
-                last = self._last_seq.get(frame.subject)
+                last = self._last_seq.pop(frame.subject, None)
                 if last is not None and frame.seq > last + 1:
                     self.lost += frame.seq - last - 1  # a lower seq is a restarted sender: counted afresh
+                if len(self._last_seq) >= MAX_SUBJECTS:  # a sender making up subjects cannot grow memory
+                    del self._last_seq[next(iter(self._last_seq))]
                 self._last_seq[frame.subject] = frame.seq
         if out:
             self.frames += len(out)
