@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import tempfile
 import time
@@ -25,6 +26,16 @@ log = logging.getLogger(__name__)
 _SCAN_FRAMES = 1 << 16  # frames per read while checking a file
 
 
+def _os_path(path: Path) -> bytes:
+    """The path as the OS has it: libsndfile gets bytes, so a name that is not UTF-8 (Latin-1 ``caf\xe9.wav``,
+    which Python holds with surrogates) still opens."""
+    return os.fsencode(path)
+
+
+def _open_file(path: Path) -> sf.SoundFile:
+    return sf.SoundFile(_os_path(path))
+
+
 def _check_path(path: Path) -> None:
     # A file or folder it may not open (no permission) is named as such: libsndfile says "System error."
     try:
@@ -34,6 +45,8 @@ def _check_path(path: Path) -> None:
             raise AudioError(f"{path}: is a directory, expected an audio file")
         if path.is_file() and path.stat().st_size == 0:  # libsndfile's words for it differ by format
             raise AudioError(f"{path}: the file is empty")
+        if not path.is_file():  # opening a pipe blocks until a writer comes, and it can be read only once
+            raise AudioError(f"{path}: is a pipe or a device, not a file; pipe raw PCM into `--input -` instead")
         with path.open("rb"):
             pass
     except OSError as e:
@@ -49,6 +62,8 @@ def _decoding(path: Path) -> Iterator[None]:
         raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
     except (RuntimeError, TypeError, ValueError) as e:
         raise AudioError(f"{path}: cannot decode audio ({e})") from e
+    except MemoryError as e:
+        raise AudioError(f"{path}: cannot decode audio (it would need more memory than there is: {e})") from e
     except OSError as e:
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
 
@@ -69,7 +84,7 @@ def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]
     decodes from it, deleted afterwards, False)."""
     try:
         with catcher.catching():
-            info = sf.info(str(path))
+            info = sf.info(_os_path(path))
         mpeg = info.format == "MP3"
         _warn_if_cut_short(path, info.extra_info)
     except sf.LibsndfileError as e:
@@ -86,8 +101,13 @@ def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]
         yield wav, False
 
 
-# libsndfile's log line for a WAV data chunk that ends before its declared size.
-_CUT_SHORT = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# libsndfile's log lines for audio data that ends before its declared size: WAV (data), AIFF (SSND) and AU
+# (Data Size) in bytes, RF64 in frames.
+_CUT_SHORT = re.compile(
+    r"^\s*(?:data|SSND|Data Size)\s*:\s*(?P<declared>\d+)\s*\(should be (?P<found>\d+)\)"
+    r"|Calculated frame count (?P<found_frames>\d+) does not match value from 'ds64' chunk of (?P<declared_frames>\d+)",
+    re.MULTILINE,
+)
 # Sizes that streaming writers (ffmpeg to a pipe, some recorders) put in the header before the length is known.
 _UNKNOWN_SIZES = {0, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF - 1}
 
@@ -96,9 +116,14 @@ def _warn_if_cut_short(path: Path, extra_info: str) -> None:
     """A WAV that holds less audio than its header declares (an interrupted copy or download) is used as
     it is, but said so: otherwise a cut line bakes into a short animation without a word."""
     m = _CUT_SHORT.search(extra_info)
-    if m and int(m.group(1)) not in _UNKNOWN_SIZES and int(m.group(2)) < int(m.group(1)):
-        log.warning("%s: the file is cut short (an interrupted copy?): it holds %s of the %s bytes of audio its "
-                    "header declares; what is there is used", path, m.group(2), m.group(1),
+    if m is None:
+        return
+    unit = "bytes" if m["declared"] else "frames"
+    declared, found = (int(m["declared"]), int(m["found"])) if m["declared"] else (
+        int(m["declared_frames"]), int(m["found_frames"]))  # fmt: skip
+    if declared not in _UNKNOWN_SIZES and found < declared:
+        log.warning("%s: the file is cut short (an interrupted copy?): it holds %s of the %s %s of audio its "
+                    "header declares; what is there is used", path, found, declared, unit,
                     extra={"event": "audio_cut_short"})  # fmt: skip
 
 
@@ -115,8 +140,13 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     """
     _check_path(path)
     with contextlib.closing(_decoder_output(path)) as catcher, _decoding(path):
-        with _readable(path, catcher) as (readable, mpeg), _caught(catcher, mpeg):
-            data, rate_hz = sf.read(str(readable), dtype="float32", always_2d=True)
+        with _readable(path, catcher) as (readable, mpeg), _caught(catcher, mpeg), _open_file(readable) as f:
+            # In pieces, not sf.read: a damaged header can claim terabytes of frames, which sf.read allocates.
+            parts = []
+            while (part := f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)).shape[0]:
+                parts.append(part)
+            rate_hz = f.samplerate
+            data = np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     _check_rate(path, int(rate_hz))
@@ -203,7 +233,7 @@ class FileSource:
 
     def _open(self) -> sf.SoundFile:
         with _caught(self._catcher, self._mpeg):
-            return sf.SoundFile(str(self._readable))
+            return _open_file(self._readable)
 
     def blocks(self) -> Iterator[AudioBlock]:
         """Yield blocks; t_capture_s is when the block's last sample became due (paced) or now (fast).

@@ -9,10 +9,12 @@ from typing import Protocol
 from bridge.config import AudioConfig
 from bridge.frames import AudioBlock
 
-# Audio files by name: libsndfile's formats, then those read through ffmpeg (bridge.audio.ffmpeg).
+# Audio files by name: libsndfile's formats (with the delivery names of WAV: Broadcast WAV .bwf, .wave,
+# Sony Wave64 .w64, RF64; and AIFF-C .aifc), then those read through ffmpeg (bridge.audio.ffmpeg).
 AUDIO_SUFFIXES = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".au", ".caf", ".m4a", ".aac", ".wma"}
-)
+    {".wav", ".wave", ".bwf", ".w64", ".rf64", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".mp3",
+     ".au", ".caf", ".m4a", ".aac", ".wma"}
+)  # fmt: skip
 
 
 class AudioSource(Protocol):

@@ -327,3 +327,56 @@ def test_an_ambiguous_device_name_lists_the_devices_it_matches(monkeypatch: pyte
     with pytest.raises(DeviceError, match=r"2 devices match \(0 'USB Mic A', 1 'USB Mic B'\)"):
         capture.resolve_device("usb")
     assert capture.resolve_device("Mic B") == 1
+
+
+def test_a_header_claiming_terabytes_reads_the_audio_that_is_there(tmp_path: Path) -> None:
+    """An MP3 whose Xing header claims 0x7FFFFFFF frames made numpy allocate 9 TiB: a MemoryError stopped
+    the whole bake, and with -j 2 every file in it was lost."""
+    import soundfile as sf
+
+    x = (0.3 * np.sin(np.arange(16000) / 7)).astype(np.float32)
+    mp3 = tmp_path / "clip.mp3"
+    sf.write(mp3, x, 16000, format="MP3")
+    data = bytearray(mp3.read_bytes())
+    tag = max(data.find(b"Xing"), data.find(b"Info"))
+    assert tag > 0 and int.from_bytes(data[tag + 4 : tag + 8], "big") & 1  # the frame count is present
+    data[tag + 8 : tag + 12] = (0x7FFFFFFF).to_bytes(4, "big")
+    mp3.write_bytes(bytes(data))
+    assert sf.info(str(mp3)).frames > 10**12  # what libsndfile believes
+    y, rate = read_audio(mp3)
+    assert rate == 16000 and 15000 < y.shape[0] < 18000
+
+
+def test_a_name_that_is_not_utf8_is_read(tmp_path: Path) -> None:
+    """``caf\\xe9.wav`` (Latin-1) could not be opened: 'surrogates not allowed' from libsndfile's str path."""
+    import soundfile as sf
+
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9_take.wav")
+    sf.write(raw, np.zeros(1600, np.float32) + 0.1, 16000)
+    path = Path(os.fsdecode(raw))
+    assert read_audio(path)[0].shape[0] == 1600
+    assert sum(b.samples.shape[0] for b in FileSource(path, None, 10, realtime=False).blocks()) == 1600
+
+
+def test_a_pipe_given_as_a_file_is_one_clear_error_not_a_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    for read in (read_audio, lambda p: FileSource(p, None, 10, realtime=False)):
+        with pytest.raises(AudioError, match="pipe.wav: is a pipe or a device, not a file"):
+            read(fifo)
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "suffix"), [("AIFF", "PCM_16", ".aiff"), ("AU", "PCM_16", ".au"),
+                                                         ("RF64", "PCM_16", ".wav")])  # fmt: skip
+def test_other_containers_cut_short_are_said_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, subtype: str, suffix: str
+) -> None:
+    import soundfile as sf
+
+    whole = tmp_path / f"whole{suffix}"
+    sf.write(whole, np.full(16000, 0.2, np.float32), 16000, format=fmt, subtype=subtype)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: 16000])
+    y, _ = read_audio(cut)
+    assert 7000 < y.shape[0] < 8000
+    assert f"cut{suffix}: the file is cut short (an interrupted copy?)" in caplog.text
