@@ -570,13 +570,16 @@ def _check_settings(settings: BakeSettings, workers: int) -> None:
 
 
 def _bake_one(job: BakeJob, settings: BakeSettings) -> BakeReport | Failure:
-    """Worker entry: a BridgeError or an OS error (a full disk, an output that cannot be made) fails this file only."""
+    """Worker entry: a BridgeError, an OS error (a full disk, an output that cannot be made) or running out
+    of memory fails this file only."""
     try:
         return bake_file(job, settings)
     except BridgeError as e:
         return Failure(job.source, str(e))
     except OSError as e:
         return Failure(job.source, f"{e.filename or job.source}: {e.strerror or e}")
+    except MemoryError as e:
+        return Failure(job.source, f"ran out of memory ({e})")
 
 
 _in_bake = False  # in a worker: whether a file is being baked now
@@ -737,8 +740,9 @@ def _warn_left_behind(source: Path, record: Sidecar, sidecar: Path, kept: tuple[
     """Name the outputs of the last bake (``record``) that this one no longer writes (other formats asked
     for): they stay as they were, and a pipeline that imports them would take old animation for new."""
     now = {os.path.abspath(p) for p in kept}
-    # The record's files are named from the sidecar's folder (absolute in records before 2026-11-25).
-    earlier = [sidecar.parent / name for name in record.files]
+    # Outputs are written beside their sidecar; the record's other files are inputs (an earlier take's audio
+    # under the same -o is not an output of this one).
+    earlier = [sidecar.parent / Path(name).name for name in record.outputs]
     stale = [str(p) for p in earlier if os.path.abspath(p) not in now and p.is_file()]
     if stale:
         log.warning("%s: %s from an earlier bake %s not written this time and %s left as %s",

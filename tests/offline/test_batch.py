@@ -257,6 +257,12 @@ def test_outputs_of_formats_no_longer_asked_for_are_named(
     assert f"{tmp_path / 'a.visemes.csv'} from an earlier bake is not written this time and is left as it was" in err
     assert main(["bake", str(tmp_path / "a.wav"), "-f", "jsonl", "--mood", "sad", "--no-progress"]) == 0
     assert "earlier bake" not in capsys.readouterr().err  # said once: the new record no longer lists it
+    # A new take baked to the same file: the earlier take's audio is an input, not a stale output.
+    clip(tmp_path / "take_v1.wav", speech)
+    clip(tmp_path / "take_v2.wav", speech)
+    for take in ("take_v1.wav", "take_v2.wav"):
+        assert main(["bake", str(tmp_path / take), "-o", str(tmp_path / "out" / "line.jsonl"), "--no-progress"]) == 0
+    assert "earlier bake" not in capsys.readouterr().err
 
 
 def test_installing_espeak_later_bakes_the_lines_with_transcripts_again(
@@ -500,6 +506,33 @@ def test_a_worker_that_dies_fails_its_own_file_and_the_rest_is_baked(
     assert "bake: 4 baked, 0 up to date, 1 failed" in err
     assert f"failed: {tmp_path / 'in' / 'killer.wav'}: the process baking it ended abruptly" in err
     assert sorted(p.name for p in (tmp_path / "out").glob("*.tsv")) == ["a.tsv", "b.tsv", "d.tsv", "e.tsv"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_file_that_runs_out_of_memory_fails_alone(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    workers: str,
+) -> None:
+    """A MemoryError (a damaged header asking for 9 TiB) was an internal error: -j 1 lost the files after it,
+    -j 2 every file."""
+    import bridge.offline.batch as batch
+
+    for name in ("a", "huge", "c"):
+        clip(tmp_path / "in" / f"{name}.wav", speech)
+    real = batch.bake_file
+
+    def bake_or_exhaust(job: BakeJob, settings: BakeSettings) -> object:
+        if job.source.stem == "huge":
+            raise MemoryError("Unable to allocate 9.00 TiB")
+        return real(job, settings)
+
+    monkeypatch.setattr(batch, "bake_file", bake_or_exhaust)  # the forked workers inherit it
+    code = main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-j", workers, "-f", "rhubarb-tsv",
+                 "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error" not in err, err
+    assert f"failed: {tmp_path / 'in' / 'huge.wav'}: ran out of memory (Unable to allocate 9.00 TiB)" in err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.tsv")) == ["a.tsv", "c.tsv"]
 
 
 def test_warnings_about_the_audio_stay_in_the_bake_record(
