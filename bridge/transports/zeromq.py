@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 # Per-subscriber queue: a slow subscriber loses frames beyond this, the others are unaffected.
 # 64 messages ride out a ~0.3 s stall of libzmq's I/O thread at 100 fps (face + ema per frame).
 SNDHWM = 64
+# Subscribers send their subscriptions as messages; a topic is at most "face/" + a 64-byte subject. A peer
+# that sends more is disconnected by libzmq: one 50 MB subscription stalled every frame for 3 s and took
+# 2 GB, which libzmq's subscription trie kept.
+MAX_SUBSCRIPTION_BYTES = 1024
 STATUS_INTERVAL_S = 1.0
 
 
@@ -89,6 +93,7 @@ class ZmqPublisher:
         self._sock = self._ctx.socket(zmq.PUB)
         self._sock.setsockopt(zmq.SNDHWM, SNDHWM)
         self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_BYTES)
         self.endpoints = tuple(bind_socket(self._sock, endpoints, "ZeroMQ PUB"))
         self._status_source = status_source
         self._status_interval_s = status_interval_s

@@ -115,3 +115,33 @@ def test_a_stalled_subscriber_loses_frames_for_itself_only() -> None:
     # absorb 2,000 frames, so whether the stalled one itself lost frames is not asserted here)
     assert got == n
     assert send_s < 30
+
+
+def test_a_huge_subscription_is_refused_and_the_others_keep_their_frames() -> None:
+    """A 50 MB subscription from one peer stalled every frame for 3 s and grew the bridge by 2 GB."""
+    pub, endpoint = _publisher()
+    ctx = zmq.Context.instance()
+    hostile = ctx.socket(zmq.SUB)
+    hostile.setsockopt(zmq.SUBSCRIBE, b"face/" + b"x" * 4_000_000)
+    hostile.setsockopt(zmq.SUBSCRIBE, b"")  # would receive every frame if the peer were kept
+    hostile.connect(endpoint)
+    reader = ctx.socket(zmq.SUB)
+    reader.setsockopt(zmq.SUBSCRIBE, b"face/avatar\0")
+    reader.connect(endpoint)
+    time.sleep(0.5)
+    frame = replace(sample_frames()[1], subject="avatar")
+    for seq in range(50):
+        pub.send(replace(frame, seq=seq))
+        time.sleep(0.002)
+    got = 0
+    while reader.poll(1000):
+        reader.recv()
+        got += 1
+    hostile_got = 0
+    while hostile.poll(200):
+        hostile.recv()
+        hostile_got += 1
+    pub.close()
+    hostile.close(linger=0)
+    reader.close(linger=0)
+    assert got == 50 and hostile_got == 0
