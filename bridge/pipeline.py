@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bridge.audio.resample import StreamingResampler
+from bridge.audio.samples import unusable
 from bridge.audio.sources import AudioSource
 from bridge.audio.vad import SpeechFrames, VoiceActivity
 from bridge.config import Config, VadConfig
@@ -54,10 +55,12 @@ class Articulator:
 
     def process(self, block: AudioBlock) -> list[ArticulationFrame]:
         samples = block.samples
-        if not np.isfinite(samples).all():
+        bad = unusable(samples)
+        if bad.any():
             # One NaN would poison the normaliser and the recurrent state for the rest of the stream.
-            samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-            self._bad_input.warning("non-finite audio samples at %.2f s replaced by silence", block.t_stream_s)
+            samples = np.where(bad, np.float32(0.0), samples)
+            self._bad_input.warning("NaN, infinite or out-of-range audio samples at %.2f s replaced by silence",
+                                    block.t_stream_s)  # fmt: skip
         x = self.resampler.process(samples)
         self._n_samples += x.shape[0]
         self._vad_values.extend(self.speech.process(x).tolist())

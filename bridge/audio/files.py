@@ -17,6 +17,7 @@ import soundfile as sf
 
 from bridge.audio.downmix import CancellationMeter, Downmix, choose_downmix, verdict
 from bridge.audio.ffmpeg import decode_to_wav
+from bridge.audio.samples import MAX_SAMPLE_ABS, unusable
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 from bridge.logs import CStderrCatcher
@@ -128,8 +129,9 @@ def _warn_if_cut_short(path: Path, extra_info: str) -> None:
 
 
 def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{path}: the audio holds NaN or infinite samples")
+    if unusable(data).any():
+        raise AudioError(f"{path}: the audio holds NaN, infinite or out-of-range samples (beyond +-{MAX_SAMPLE_ABS:g}, "
+                         "a damaged float file?)")  # fmt: skip
 
 
 def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:

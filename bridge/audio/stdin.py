@@ -13,6 +13,7 @@ from typing import BinaryIO
 import numpy as np
 
 from bridge.audio.downmix import StreamDownmix
+from bridge.audio.samples import unusable
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 from bridge.logs import RateLimitedLog
@@ -94,11 +95,12 @@ class StdinSource:
             raw = np.frombuffer(pending[:usable], dtype=self._dtype).reshape(-1, self._channels)
             pending = pending[usable:]
             samples = raw.astype(np.float32) * np.float32(self._scale)
-            bad = ~np.isfinite(samples)
+            bad = unusable(samples)
             if bad.any():  # a sender's glitch must not end a live show: the samples become silence
                 samples[bad] = 0.0
-                self._glitches.warning("stdin: %d NaN or infinite samples replaced with silence (a glitch in the "
-                                       "sender, or the wrong --stdin-format?)", int(bad.sum()))  # fmt: skip
+                self._glitches.warning("stdin: %d NaN, infinite or out-of-range samples replaced with silence "
+                                       "(a glitch in the sender, or the wrong --stdin-format?)",
+                                       int(bad.sum()))  # fmt: skip
             mono = self._downmix(samples)
             yield AudioBlock(mono, self.sample_rate_hz, time.monotonic(), n_stream / self.sample_rate_hz)
             n_stream += mono.shape[0]

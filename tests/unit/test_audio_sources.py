@@ -160,13 +160,16 @@ def test_stdin_glitches_become_silence_with_one_warning_not_the_end(caplog: pyte
     x = np.full(16000, 0.25, dtype="<f4")
     x[[5, 6, 7, 9000]] = np.nan
     x[12000] = np.inf
+    x[14000] = 3e38  # finite, but no sound: held the face nearly shut for 15 s
+    x[15000] = 2.0  # past full scale, as float audio may be: kept
     blocks = list(StdinSource(16000, 1, "f32le", None, 10, stream=io.BytesIO(x.tobytes())).blocks())
     out = np.concatenate([b.samples for b in blocks])
     assert out.size == 16000 and np.isfinite(out).all()
-    assert (out[[5, 6, 7, 9000, 12000]] == 0.0).all() and (np.delete(out, [5, 6, 7, 9000, 12000]) == 0.25).all()
+    bad = [5, 6, 7, 9000, 12000, 14000]
+    assert (out[bad] == 0.0).all() and out[15000] == 2.0 and (np.delete(out, [*bad, 15000]) == 0.25).all()
     warnings = [r.getMessage() for r in caplog.records if "replaced with silence" in r.getMessage()]
-    assert len(warnings) == 2 and warnings[0].startswith("stdin: 3 NaN or infinite samples"), warnings
-    assert "(and 2 more in" in warnings[1]  # the two later glitches in one summary line, not one line each
+    assert len(warnings) == 2 and warnings[0].startswith("stdin: 3 NaN, infinite or out-of-range samples"), warnings
+    assert "(and 3 more in" in warnings[1]  # the later glitches in one summary line, not one line each
 
 
 def test_a_stalled_stdin_streams_silence_until_audio_comes_again(caplog: pytest.LogCaptureFixture) -> None:
@@ -380,3 +383,19 @@ def test_other_containers_cut_short_are_said_so(
     y, _ = read_audio(cut)
     assert 7000 < y.shape[0] < 8000
     assert f"cut{suffix}: the file is cut short (an interrupted copy?)" in caplog.text
+
+
+def test_a_float_file_with_absurd_samples_is_one_clear_error(tmp_path: Path) -> None:
+    """A float WAV with a burst of 3e38 baked a face that stayed shut, with only numpy's overflow warning."""
+    import soundfile as sf
+
+    x = np.full(16000, 0.1, np.float32)
+    x[8000:8100] = 3e38
+    sf.write(tmp_path / "burst.wav", x, 16000, subtype="FLOAT")
+    x[8000:8100] = 1.5  # past full scale, as float audio may be: fine
+    sf.write(tmp_path / "hot.wav", x, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="burst.wav: the audio holds NaN, infinite or out-of-range samples"):
+        read_audio(tmp_path / "burst.wav")
+    with pytest.raises(AudioError, match="out-of-range samples"):
+        FileSource(tmp_path / "burst.wav", None, 10, realtime=False)
+    assert read_audio(tmp_path / "hot.wav")[0].max() == pytest.approx(1.5)

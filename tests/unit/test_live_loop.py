@@ -193,6 +193,24 @@ def test_a_nan_sample_does_not_poison_the_rest_of_the_stream() -> None:
     assert shapes[120:].max() > 0.1  # the face still moves with the speech after the bad samples
 
 
+def test_a_burst_of_absurd_samples_does_not_shut_the_face() -> None:
+    """Half a second of +-3e38 (finite) overflowed the level guard: the face stayed nearly shut for 15 s."""
+    from bridge.frames import ARKIT_INDEX
+
+    x, _ = read_audio(EXAMPLE_WAV)
+    burst = x.copy()
+    burst[24000:32000] = 3e38 * np.sign(np.sin(np.arange(8000)))
+    cfg = load_config(None, {"publish": {"zmq": []}})
+    jaw = []
+    for signal in (x, burst):
+        sent: list[AnimationFrame] = []
+        sink = type("ListSink", (), {"name": "list", "send": lambda self, f, out=sent: out.append(f),
+                                     "close": lambda self: None})()  # fmt: skip
+        Bridge(cfg, BlockSource(signal, 10), load_model(cfg.model), build_face_solver(cfg.face), [sink]).run()
+        jaw.append(np.array([f.pose.blendshapes[ARKIT_INDEX["jawOpen"]] for f in sent if f.t_s > 3.0]))
+    assert jaw[1].mean() > 0.7 * jaw[0].mean() > 0.02, (jaw[0].mean(), jaw[1].mean())
+
+
 class StaleSource(BlockSource):
     """Blocks whose audio was captured a second ago: the loop is far behind the microphone."""
 
