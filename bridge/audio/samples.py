@@ -12,4 +12,5 @@ MAX_SAMPLE_ABS = 64.0
 
 def unusable(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
     """True where a sample is NaN, infinite or beyond +-MAX_SAMPLE_ABS."""
-    return ~(np.abs(samples) <= MAX_SAMPLE_ABS)  # NaN compares false
+    bad: npt.NDArray[np.bool_] = ~(np.abs(samples) <= MAX_SAMPLE_ABS)  # NaN compares false
+    return bad
