@@ -168,8 +168,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from bridge.transports.replay import run_replay
 
-    if not args.speed > 0:
-        raise ConfigError(f"--speed: must be positive (got {args.speed!r})")
+    if not 0.01 <= args.speed <= 1000:  # 1e-300 overflowed the replay clock
+        raise ConfigError(f"--speed: must be between 0.01 and 1000 (got {args.speed!r})")
     return run_replay(config_from_args(args), args.file, speed=args.speed, loop=args.loop)
 
 

@@ -210,7 +210,8 @@ def _check_choice(name: str, value: object, choices: tuple[object, ...]) -> None
 
 def _check_hostport(name: str, value: str) -> None:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # isascii: str.isdigit takes "²" as a digit, which int() refuses
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ConfigError(f"{name}: expected HOST:PORT with a port 1-65535 (got {value!r})")
 
 
@@ -221,8 +222,10 @@ def _check_zmq_endpoint(name: str, value: str) -> None:
         raise ConfigError(f"{name}: expected an endpoint like tcp://127.0.0.1:5555 (got {value!r})")
     if scheme == "tcp":
         host, colon, port = address.rpartition(":")
-        if not colon or not host or not (port == "*" or (port.isdigit() and int(port) <= 65535)):
-            raise ConfigError(f"{name}: expected tcp://HOST:PORT, the port 1-65535 or * (any) (got {value!r})")
+        if not colon or not host or not (port == "*" or (port.isascii() and port.isdigit() and int(port) <= 65535)):
+            raise ConfigError(
+                f"{name}: expected tcp://HOST:PORT, the port 1-65535, or * or 0 (any free port) (got {value!r})"
+            )
 
 
 def validate(cfg: Config) -> Config:
@@ -301,8 +304,8 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
             raise ConfigError(f"{name}: expected a number (got {value!r})")
         try:
             return float(value)
-        except ValueError as e:
-            raise ConfigError(f"{name}: expected a number (got {value!r})") from e
+        except (ValueError, OverflowError) as e:  # OverflowError: an integer of hundreds of digits
+            raise ConfigError(f"{name}: expected a number (got {str(value)[:40]!r})") from e
     if tp is str:
         if not isinstance(value, str | int):
             raise ConfigError(f"{name}: expected a string (got {value!r})")
@@ -374,6 +377,8 @@ def load_config(path: Path | None, overrides: Mapping[str, Mapping[str, Any]]) -
             raise ConfigError(f"config file {path}: {e.strerror or e}") from e
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"config file {path}: {e}") from e
+        except RecursionError as e:  # arrays or tables nested thousands deep
+            raise ConfigError(f"config file {path}: nested too deeply to be a config") from e
         cfg = merge(cfg, _anchor_paths(data, path.parent))
     cfg = merge(cfg, overrides)
     return validate(cfg)

@@ -216,4 +216,6 @@ def load_profile(name_or_path: str) -> Profile:
         raise ConfigError(f"face.profile: cannot read {path}: {e.strerror or e}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"face.profile: {path}: {e}") from e
+    except RecursionError as e:  # arrays or tables nested thousands deep
+        raise ConfigError(f"face.profile: {path}: nested too deeply to be a rig profile") from e
     return parse_profile(data, str(path))

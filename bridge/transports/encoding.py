@@ -812,6 +812,8 @@ def decode_record_header(line: bytes) -> None:
         obj = json.loads(line)
     except ValueError as e:
         raise ProtocolError(f"not an avatar-bridge recording: {e}") from e
+    except RecursionError as e:
+        raise ProtocolError("not an avatar-bridge recording: nested too deeply") from e
     if not isinstance(obj, dict) or obj.get("format") != RECORD_FORMAT:
         raise ProtocolError("not an avatar-bridge recording (missing header line)")
     if obj.get("v") != RECORD_VERSION:
@@ -925,5 +927,7 @@ def decode_record(line: bytes) -> tuple[float, AnimationFrame]:
         return _check_finite("t_rel_s", obj["t_rel_s"], 0.0, _RECORD_MAX_TIME_S), frame
     except KeyError as e:
         raise ProtocolError(f"bad recording line: missing {e}") from e
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:  # OverflowError: an integer of hundreds of digits
         raise ProtocolError(f"bad recording line: {e}") from e
+    except RecursionError as e:
+        raise ProtocolError("bad recording line: nested too deeply") from e

@@ -124,9 +124,11 @@ def test_bad_recordings_are_clear_errors(tmp_path: Path) -> None:
         ("viseme", 123, "viseme: must be one of"),
         ("mood", "\u0000evil", "mood: must be one of"),
         ("voice", None, "voice: expected a number"),
+        ("voice", 10**400, "bad recording line: int too large to convert to float"),
+        ("voice", "DEEP", "bad recording line: nested too deeply"),
     ],
     ids=["nan weight", "inf joint", "weight 5", "vrm -3", "t_s nan", "t_s huge", "t_rel_s negative", "fps huge",
-         "fps 0", "viseme int", "mood nul", "voice null"],
+         "fps 0", "viseme int", "mood nul", "voice null", "voice 400 digits", "nested 100000 deep"],
 )  # fmt: skip
 def test_values_no_publisher_can_send_are_errors_naming_file_and_line(
     tmp_path: Path, key: str, value: object, expect: str
@@ -136,6 +138,7 @@ def test_values_no_publisher_can_send_are_errors_naming_file_and_line(
     obj = json.loads(first)
     obj[key] = value
     bad = json.dumps(obj).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    bad = bad.replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
     (tmp_path / "bad.jsonl").write_text("\n".join([header, second, bad]) + "\n")
     with pytest.raises(ProtocolError, match=f"bad.jsonl:3: {expect}"):
         list(read_recording(tmp_path / "bad.jsonl"))
@@ -370,3 +373,13 @@ def test_replay_has_no_control_channel_flags(tmp_path: Path, capsys: pytest.Capt
     with pytest.raises(SystemExit) as e:
         main(["replay", str(take), "--no-zmq", "--control-zmq", "tcp://127.0.0.1:5556"])
     assert e.value.code == 2 and "unrecognized arguments: --control-zmq" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("speed", ["1e-300", "0.001", "1e9", "nan"])
+def test_replay_speed_outside_its_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], speed: str
+) -> None:
+    """--speed 1e-300 was an internal error (OverflowError: timestamp out of range)."""
+    _record(tmp_path / "r.jsonl", [0.0, 0.01])
+    assert main(["replay", str(tmp_path / "r.jsonl"), "--no-zmq", "--speed", speed]) == 2
+    assert "--speed: must be between 0.01 and 1000" in capsys.readouterr().err

@@ -41,6 +41,10 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ('[audio]\ninput = ""\n', "audio.input: must not be empty"),
         ("[audio]\nreopen_s = -1\n", "audio.reopen_s: must be between 0 and 3600 (got -1.0)"),
         ("[audio]\nreopen_s = nan\n", "audio.reopen_s: must be between 0 and 3600 (got nan)"),
+        ("[face]\nintensity = " + "9" * 400 + "\n", "face.intensity: expected a number"),  # OverflowError
+        ('[publish]\nvmc = ["127.0.0.1:\u00b2"]\n', "publish.vmc[0]: expected HOST:PORT"),  # "2" is a digit to isdigit
+        ('[publish]\nzmq = ["tcp://127.0.0.1:\u00b2"]\n', "publish.zmq[0]: expected tcp://HOST:PORT"),
+        ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "config file"),  # RecursionError in tomllib
     ],
     ids=[
         "fps",
@@ -62,6 +66,10 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         "empty input",
         "negative reopen window",
         "nan reopen window",
+        "400-digit number",
+        "superscript port",
+        "superscript zmq port",
+        "nested 100000 deep",
     ],  # fmt: skip
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:
