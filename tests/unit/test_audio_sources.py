@@ -183,17 +183,22 @@ def test_a_stalled_stdin_streams_silence_until_audio_comes_again(caplog: pytest.
 
     def sender() -> None:
         os.write(w, tone)
-        time.sleep(1.5)
+        time.sleep(2.5)
         os.write(w, tone)
         os.close(w)
 
     threading.Thread(target=sender, daemon=True).start()
+    blocks = []
     with os.fdopen(r, "rb") as stream:
-        blocks = list(StdinSource(16000, 1, "f32le", None, 10, stream=stream).blocks())
+        for block in StdinSource(16000, 1, "f32le", None, 10, stream=stream).blocks():
+            blocks.append(block)
+            time.sleep(0.003)  # the model and the face solver take their time with each block
     out = np.concatenate([b.samples for b in blocks])
     assert (out == 0.25).sum() == 16000  # every sample sent, once
     silent = out.size - 16000
-    assert 0.5 * 16000 <= silent <= 1.5 * 16000  # the pause, less the 0.5 s before it counts as one
+    # The pause, less the 0.5 s before it counts as one (from when the burst before it was taken, 0.15 s
+    # after it came), at the audio's pace: 1.85 s here, 1.35 s when each block waited a block's time.
+    assert 1.75 * 16000 <= silent <= 2.6 * 16000, silent / 16000
     first_silence = int(np.flatnonzero(out == 0.0)[0])
     assert first_silence == 8000 and (out[8000 : 8000 + silent] == 0.0).all()  # in the pause, not after
     assert "stdin: no audio for 0.5 s; the face rests until it comes again" in caplog.text
