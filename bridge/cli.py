@@ -209,11 +209,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     """Ask a running bridge (its ZeroMQ control endpoint) to re-estimate the speaker's neutral."""
     import zmq
 
+    from bridge.config import check_zmq_endpoint
     from bridge.errors import TransportError
     from bridge.transports.encoding import decode_control_zmq_reply, encode_control_zmq_request
     from bridge.transports.messages import Calibrate
     from bridge.transports.zeromq import check_connect_host
 
+    check_zmq_endpoint("--control-zmq", args.control_zmq)  # libzmq would take port 99999 as 34463
     check_connect_host(args.control_zmq, "--control-zmq")
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)
@@ -231,7 +233,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     if not reply.ok:
-        raise TransportError(f"the bridge refused to calibrate: {reply.error}")
+        # repr: the text comes from the network, and raw control characters would reach the terminal
+        raise TransportError(f"the bridge refused to calibrate: {(reply.error or '')[:200]!r}")
     log.info("calibrating: the bridge re-estimates the neutral from the next seconds of speech")
     return 0
 

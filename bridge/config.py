@@ -215,7 +215,8 @@ def _check_hostport(name: str, value: str) -> None:
         raise ConfigError(f"{name}: expected HOST:PORT with a port 1-65535 (got {value!r})")
 
 
-def _check_zmq_endpoint(name: str, value: str) -> None:
+def check_zmq_endpoint(name: str, value: str) -> None:
+    """Raises ConfigError unless ``value`` is a ZeroMQ endpoint the bridge can use (tcp port 0-65535 or *)."""
     # libzmq takes a tcp port modulo 65536, so 99999 would bind 34463 without a word.
     scheme, sep, address = value.partition("://")
     if not sep or not scheme or not address:
@@ -259,15 +260,17 @@ def validate(cfg: Config) -> Config:
     if problem := subject_problem(cfg.output.subject):
         raise ConfigError(f"output.subject: {problem} (got {cfg.output.subject!r})")
     for i, ep in enumerate(cfg.publish.zmq):
-        _check_zmq_endpoint(f"publish.zmq[{i}]", ep)
+        check_zmq_endpoint(f"publish.zmq[{i}]", ep)
     if cfg.publish.control_zmq is not None:
-        _check_zmq_endpoint("publish.control_zmq", cfg.publish.control_zmq)
+        check_zmq_endpoint("publish.control_zmq", cfg.publish.control_zmq)
     for key in ("osc", "vmc", "livelinkface"):
         for i, target in enumerate(getattr(cfg.publish, key)):
             _check_hostport(f"publish.{key}[{i}]", target)
     _check_choice("publish.vmc_names", cfg.publish.vmc_names, ("vrm0", "perfectsync", "both"))
     if cfg.publish.control_osc is not None:
         _check_range("publish.control_osc", cfg.publish.control_osc, 1, 65535)
+    if not cfg.publish.control_bind.strip():  # an empty host binds every interface, without a word
+        raise ConfigError("publish.control_bind: must not be empty (0.0.0.0 binds every interface, if that is meant)")
     _check_choice("log.level", cfg.log.level, ("debug", "info", "warning", "error"))
     _check_choice("log.format", cfg.log.format, ("text", "json"))
     _check_range("log.status_interval_s", cfg.log.status_interval_s, 0.05, 60.0)

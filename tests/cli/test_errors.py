@@ -165,6 +165,37 @@ def test_calibrate_reports_an_unresolvable_host_as_such() -> None:
     assert len(lines) == 1 and "cannot resolve host 'nonexistent.invalid'" in lines[0], p.stderr
 
 
+def test_calibrate_refuses_a_port_libzmq_would_wrap() -> None:
+    p = run_cli("calibrate", "--control-zmq", "tcp://127.0.0.1:99999", timeout=30)  # libzmq: port 34463
+    assert p.returncode == 2 and "--control-zmq: expected tcp://HOST:PORT" in p.stderr, p.stderr
+
+
+def test_calibrate_shows_a_refusal_with_its_control_characters_escaped() -> None:
+    import zmq
+
+    from bridge.transports.encoding import encode_control_zmq_reply
+    from bridge.transports.messages import ControlReply
+
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    rep = ctx.socket(zmq.REP)
+    rep.bind("tcp://127.0.0.1:*")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "calibrate", "--control-zmq", rep.getsockopt_string(zmq.LAST_ENDPOINT),
+         "--timeout-s", "30"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert rep.poll(30_000)
+        rep.recv()
+        rep.send(encode_control_zmq_reply(ControlReply(ok=False, error="no\n\x1b[31mFAKE ERROR LINE")))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        rep.close(linger=0)
+    assert proc.returncode == 1 and "\x1b" not in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_calibrate_reaches_a_bridge_over_ipv6(tmp_path: Path) -> None:
     import zmq
 

@@ -45,6 +45,7 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         ('[publish]\nvmc = ["127.0.0.1:\u00b2"]\n', "publish.vmc[0]: expected HOST:PORT"),  # "2" is a digit to isdigit
         ('[publish]\nzmq = ["tcp://127.0.0.1:\u00b2"]\n', "publish.zmq[0]: expected tcp://HOST:PORT"),
         ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "config file"),  # RecursionError in tomllib
+        ('[publish]\ncontrol_bind = ""\n', "publish.control_bind: must not be empty"),  # bound every interface
     ],
     ids=[
         "fps",
@@ -70,6 +71,7 @@ def test_file_then_cli_overrides(tmp_path: Path) -> None:
         "superscript port",
         "superscript zmq port",
         "nested 100000 deep",
+        "empty control bind",
     ],  # fmt: skip
 )
 def test_bad_values_name_the_field(tmp_path: Path, toml: str, field: str) -> None:
