@@ -98,7 +98,7 @@ def render_video(take: Take, samples: F32, sample_rate_hz: int, path: Path, size
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}", "-r", str(rate), "-i", "-",
             "-i", str(wav),
             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", "-f", "mp4", str(part),
+            "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", "-f", "mp4", str(part),
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdin is not None and proc.stderr is not None

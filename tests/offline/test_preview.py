@@ -153,3 +153,13 @@ def test_an_interrupted_preview_leaves_no_video(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(preview, "_caption", interrupted)
     assert main(["preview", str(EXAMPLE_WAV), "-o", str(tmp_path / "x.mp4"), "--size", "64"]) == 130
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_clip_shorter_than_one_video_frame_still_has_its_picture(tmp_path: Path) -> None:
+    """-shortest cut a 20 ms clip's one video frame away: an MP4 with sound and no picture, exit 0."""
+    x, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    src = tmp_path / "blip.wav"
+    sf.write(str(src), x[int(rate) : int(1.02 * rate)], rate)
+    out = tmp_path / "blip.mp4"
+    assert main(["preview", str(src), "-o", str(out), "--size", "64"]) == 0
+    assert re.search(r"Video: h264.*64x64", probe(out)), probe(out)
