@@ -16,7 +16,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from bridge.audio.downmix import CancellationMeter, Downmix, choose_downmix, verdict
-from bridge.audio.ffmpeg import decode_to_wav
+from bridge.audio.ffmpeg import decode_to_wav, ffmpeg_path
 from bridge.audio.samples import MAX_SAMPLE_ABS, unusable
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
@@ -80,10 +80,12 @@ def _caught(catcher: CStderrCatcher, mpeg: bool) -> contextlib.AbstractContextMa
 
 
 @contextlib.contextmanager
-def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]]:
-    """(``path``, whether it is MPEG audio) when libsndfile reads its format, else (a WAV that ffmpeg
-    decodes from it, deleted afterwards, False)."""
+def _readable(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool = False) -> Iterator[tuple[Path, bool]]:
+    """(``path``, whether it is MPEG audio) when libsndfile reads its format, else (or with ``via_ffmpeg``)
+    (a WAV that ffmpeg decodes from it, deleted afterwards, False)."""
     try:
+        if via_ffmpeg:
+            raise _UseFfmpeg
         with catcher.catching():
             info = sf.info(_os_path(path))
         mpeg = info.format == "MP3"
@@ -93,6 +95,8 @@ def _readable(path: Path, catcher: CStderrCatcher) -> Iterator[tuple[Path, bool]
         # regular file": ffmpeg gets a try and gives the real reason.
         if "not recognised" not in e.error_string and "does not exist" not in e.error_string:
             raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
+    except _UseFfmpeg:
+        pass
     else:
         yield path, mpeg
         return
@@ -134,6 +138,35 @@ def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
                          "a damaged float file?)")  # fmt: skip
 
 
+class _UseFfmpeg(Exception):
+    """libsndfile's MP3 decoder gave up partway through a file that ffmpeg may still decode."""
+
+
+def _retry_with_ffmpeg(path: Path, mpeg: bool, error: sf.LibsndfileError) -> None:
+    """Raises _UseFfmpeg when a damaged MP3 is worth a second try (libmpg123 stops at a corrupt frame,
+    ffmpeg resynchronises after it); returns when it is not, so the caller re-raises ``error``."""
+    if mpeg and ffmpeg_path() is not None:
+        # ffmpeg leaves the damaged frames out rather than filling them with silence, so the time after them moves.
+        log.warning("%s: a damaged MP3 (%s partway through): decoded with ffmpeg, which leaves the damaged part "
+                    "out, so what follows it may come early", path, error.error_string.rstrip("."),
+                    extra={"event": "audio_damaged"})  # fmt: skip
+        raise _UseFfmpeg from error
+
+
+def _read_whole(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool) -> tuple[npt.NDArray[np.float32], int]:
+    with _readable(path, catcher, via_ffmpeg) as (readable, mpeg), _caught(catcher, mpeg), _open_file(readable) as f:
+        # In pieces, not sf.read: a damaged header can claim terabytes of frames, which sf.read allocates.
+        parts = []
+        try:
+            while (part := f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)).shape[0]:
+                parts.append(part)
+        except sf.LibsndfileError as e:
+            _retry_with_ffmpeg(path, mpeg, e)
+            raise
+        data = np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+        return data, int(f.samplerate)
+
+
 def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     """Read a file as float32 (n, channels).
 
@@ -142,13 +175,10 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     """
     _check_path(path)
     with contextlib.closing(_decoder_output(path)) as catcher, _decoding(path):
-        with _readable(path, catcher) as (readable, mpeg), _caught(catcher, mpeg), _open_file(readable) as f:
-            # In pieces, not sf.read: a damaged header can claim terabytes of frames, which sf.read allocates.
-            parts = []
-            while (part := f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)).shape[0]:
-                parts.append(part)
-            rate_hz = f.samplerate
-            data = np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+        try:
+            data, rate_hz = _read_whole(path, catcher, via_ffmpeg=False)
+        except _UseFfmpeg:
+            data, rate_hz = _read_whole(path, catcher, via_ffmpeg=True)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     _check_rate(path, int(rate_hz))
@@ -198,29 +228,13 @@ class FileSource:
         _check_path(path)
         self.name = str(path)
         self._path = path
-        peak = 0.0
-        meter: CancellationMeter | None = None
-        n_frames = 0
         with contextlib.ExitStack() as stack:
             self._catcher = _decoder_output(path)
             stack.callback(self._catcher.close)
-            # A format libsndfile cannot read plays from a WAV that ffmpeg decoded, kept until playing ends.
-            self._readable, self._mpeg = stack.enter_context(_readable(path, self._catcher))
-            with _decoding(path), self._open() as f:
-                self.sample_rate_hz = int(f.samplerate)
-                _check_rate(path, self.sample_rate_hz)
-                if channel is None and f.channels > 1:
-                    meter = CancellationMeter(self.sample_rate_hz, f.channels)
-                while True:
-                    with _caught(self._catcher, self._mpeg):
-                        raw = f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)
-                    if raw.shape[0] == 0:
-                        break
-                    _check_finite(path, raw)
-                    peak = max(peak, float(np.max(np.abs(_mono(path, raw, Downmix(channel))))))
-                    if meter is not None:
-                        meter.feed(raw)
-                    n_frames += raw.shape[0]
+            try:
+                peak, meter, n_frames = self._scan(path, channel, stack, via_ffmpeg=False)
+            except _UseFfmpeg:
+                peak, meter, n_frames = self._scan(path, channel, stack, via_ffmpeg=True)
             if n_frames == 0:
                 raise AudioError(f"{path}: the file holds no audio samples")
             self._files = stack.pop_all()
@@ -232,6 +246,36 @@ class FileSource:
         self._downmix = Downmix(channel) if meter is None else verdict(meter, str(path), live=False)
         if peak < 1e-4 and not self._downmix.flipped:  # flipped only for loud channels: their mix is not silent
             log.warning("%s: the audio is silent: the face will stay at rest", path)
+
+    def _scan(
+        self, path: Path, channel: int | None, stack: contextlib.ExitStack, via_ffmpeg: bool
+    ) -> tuple[float, CancellationMeter | None, int]:
+        """(peak, cancellation meter, frames) of the whole file, read once; sets what blocks() plays from."""
+        # A format libsndfile cannot read plays from a WAV that ffmpeg decoded, kept until playing ends.
+        self._readable, self._mpeg = stack.enter_context(_readable(path, self._catcher, via_ffmpeg))
+        peak = 0.0
+        meter: CancellationMeter | None = None
+        n_frames = 0
+        with _decoding(path), self._open() as f:
+            self.sample_rate_hz = int(f.samplerate)
+            _check_rate(path, self.sample_rate_hz)
+            if channel is None and f.channels > 1:
+                meter = CancellationMeter(self.sample_rate_hz, f.channels)
+            while True:
+                try:
+                    with _caught(self._catcher, self._mpeg):
+                        raw = f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)
+                except sf.LibsndfileError as e:
+                    _retry_with_ffmpeg(path, self._mpeg, e)
+                    raise
+                if raw.shape[0] == 0:
+                    break
+                _check_finite(path, raw)
+                peak = max(peak, float(np.max(np.abs(_mono(path, raw, Downmix(channel))))))
+                if meter is not None:
+                    meter.feed(raw)
+                n_frames += raw.shape[0]
+        return peak, meter, n_frames
 
     def _open(self) -> sf.SoundFile:
         with _caught(self._catcher, self._mpeg):

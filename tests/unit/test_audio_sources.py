@@ -404,3 +404,28 @@ def test_a_float_file_with_absurd_samples_is_one_clear_error(tmp_path: Path) -> 
     with pytest.raises(AudioError, match="out-of-range samples"):
         FileSource(tmp_path / "burst.wav", None, 10, realtime=False)
     assert read_audio(tmp_path / "hot.wav")[0].max() == pytest.approx(1.5)
+
+
+def test_a_damaged_mp3_is_decoded_by_ffmpeg_and_said_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """2 KB zeroed a third of the way into an MP3: libsndfile stopped there ('Unspecified internal error'),
+    so the file failed although ffmpeg decodes all of it but the damage."""
+    import soundfile as sf
+
+    if ffmpeg.ffmpeg_path() is None:
+        pytest.skip("ffmpeg comes with the offline extra")
+    x, rate = read_audio(EXAMPLE_WAV)
+    clean = tmp_path / "clean.mp3"
+    sf.write(clean, x, rate, format="MP3")
+    data = clean.read_bytes()
+    cut = len(data) // 3
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(data[:cut] + bytes(2000) + data[cut + 2000 :])
+    with pytest.raises(sf.LibsndfileError):  # what libsndfile alone makes of it
+        with sf.SoundFile(damaged) as f:
+            while f.read(65536).shape[0]:
+                pass
+    y, rate_y = read_audio(damaged)
+    assert rate_y == rate and 0.6 * x.shape[0] < y.shape[0] < x.shape[0] + rate
+    assert "damaged.mp3: a damaged MP3" in caplog.text and "may come early" in caplog.text
+    played = sum(b.samples.shape[0] for b in FileSource(damaged, None, 10, realtime=False).blocks())
+    assert played == y.shape[0]
