@@ -75,6 +75,10 @@ class UdpTarget:
         self._address = address
         self._clock = clock
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET:
+            # A subnet's broadcast address (one Unreal editor anywhere on the LAN) needs SO_BROADCAST,
+            # without which every send was refused ("Permission denied; retrying") for the whole run.
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         self._sock.setblocking(False)
         self._connected = False
         self._next_connect_s = 0.0

@@ -428,3 +428,19 @@ def test_build_control_starts_both_servers(tmp_path: Any) -> None:
     assert target.muted
     for s in servers:
         s.close()
+
+
+def test_a_broadcast_address_is_a_target_like_any_other() -> None:
+    """`--livelinkface 192.168.1.255:11111` (any Unreal on the LAN) had every send refused: no SO_BROADCAST."""
+    from bridge.transports.udp import UdpTarget
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("0.0.0.0", 0))  # a broadcast reaches sockets bound to any address, not to 127.0.0.1
+    receiver.settimeout(5.0)
+    port = receiver.getsockname()[1]
+    target = UdpTarget(f"127.255.255.255:{port}", "Live Link Face")  # loopback's own broadcast address
+    target.send([b"frame"])
+    assert receiver.recv(64) == b"frame"
+    assert (target.sent, target.dropped) == (1, 0)
+    target.close()
+    receiver.close()
