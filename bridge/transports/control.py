@@ -8,6 +8,7 @@ fixed operations; nothing in a message is ever evaluated.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 from abc import ABC, abstractmethod
@@ -101,11 +102,11 @@ class _ServerThread(ABC):
 
     def _reject(self, transport: str, sender: str, e: ProtocolError) -> ControlReply:
         self.rejected += 1
-        # One line per field at fault per interval: values and sender ports vary from packet to packet.
+        # One line per field at fault, or per kind of problem (the message's first words, numbers left out),
+        # per interval: values and sender ports vary from packet to packet.
         field, sep, _ = str(e).partition(":")
-        self._rejects.warning(
-            "control %s: rejected%s: %s", transport, sender, e, key=field if sep and " " not in field else ""
-        )
+        kind = field if sep and " " not in field else " ".join(re.sub(r"\d+", "N", str(e)).split()[:3])
+        self._rejects.warning("control %s: rejected%s: %s", transport, sender, e, key=kind)
         return ControlReply(ok=False, error=str(e))
 
     def _apply(self, request: ControlRequest) -> ControlReply:

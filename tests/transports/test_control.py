@@ -407,3 +407,16 @@ def test_fuzz_both_endpoints_while_frames_keep_flowing(
     assert osc_server.handled == 0 and zmq_server.handled == 0
     assert zmq_server.rejected == len(zmq_bad)
     assert frames_during_fuzz > 20 and received[0] == published[0]
+
+
+def test_different_problems_without_a_field_each_get_their_line(
+    target: FakeTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An oversized packet and a bundle shared one rate-limit key: the second kind was never logged."""
+    server = OscControlServer(target, 0)  # not started: handle() is driven directly
+    for i in range(3):
+        server.handle(bytes(2000 + i), ("127.0.0.1", 9000))
+        server.handle(b"#bundle\x00" + bytes(8), ("127.0.0.1", 9000))
+    lines = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    server.close()
+    assert len(lines) == 2 and "1024" in lines[0] and "bundle" in lines[1], lines
