@@ -51,9 +51,14 @@ _PEAK_HOPS = round(PEAK_WINDOW_S / _HOP_S)
 
 
 class LevelGuard:
-    """Causal gain for 16 kHz mono samples; ``process`` takes any block size."""
+    """Causal gain for 16 kHz mono samples; ``process`` takes any block size.
 
-    def __init__(self) -> None:
+    ``peak_window_hops`` bounds the speech hops the peak level is taken over (None: every one so far,
+    for a whole recording's level, ``offline_gain_db``).
+    """
+
+    def __init__(self, peak_window_hops: int | None = _PEAK_HOPS) -> None:
+        self._peak_window_hops = peak_window_hops
         self.reset()
 
     def reset(self) -> None:
@@ -67,6 +72,16 @@ class LevelGuard:
         self._speech_hops = 0
         self._engaged = False
         self.gain_db = 0.0
+
+    @property
+    def speech_peak_dbfs(self) -> float:
+        """The peak level of the speech heard (``PEAK_QUANTILE`` of the speech hops in the window)."""
+        return self._peak_db
+
+    @property
+    def speech_s(self) -> float:
+        """Seconds of speech hops heard."""
+        return self._speech_hops * _HOP_S
 
     def process(self, samples: npt.NDArray[np.floating]) -> F32:
         """The samples with the guard's gain applied (the input array itself while the gain is 0 dB)."""
@@ -119,6 +134,26 @@ class LevelGuard:
         """Add a speech hop to the peak window; the window's ``PEAK_QUANTILE`` level."""
         self._speech_levels.append(hop_db)
         insort(self._sorted_levels, hop_db)
-        if len(self._speech_levels) > _PEAK_HOPS:
+        if self._peak_window_hops is not None and len(self._speech_levels) > self._peak_window_hops:
             del self._sorted_levels[bisect_left(self._sorted_levels, self._speech_levels.popleft())]
         return self._sorted_levels[int(PEAK_QUANTILE * (len(self._sorted_levels) - 1))]
+
+
+MIN_OFFLINE_SPEECH_S = 0.5  # a whole recording's level needs this much speech: clicks and knocks are not a voice
+
+
+def offline_gain_db(samples: F32) -> tuple[float, float]:
+    """(gain in dB, speech peak in dBFS) for a whole 16 kHz recording, known in advance.
+
+    Offline the level of all of the speech is known before the first sample is used, so a quiet
+    recording can be raised from its start instead of after ``MIN_SPEECH_S`` of it, as the causal guard
+    must (speech at -40 dB had a still face for its first seconds). The same rule as the guard's: speech
+    whose ``PEAK_QUANTILE`` level is below ``PEAK_FLOOR_DBFS`` is raised toward ``PEAK_TARGET_DBFS`` by
+    at most ``MAX_GAIN_DB``, so that the guard then finds it in range and leaves it alone.
+    """
+    guard = LevelGuard(peak_window_hops=None)
+    guard.process(samples)
+    peak_db = guard.speech_peak_dbfs
+    if guard.speech_s < MIN_OFFLINE_SPEECH_S or peak_db >= PEAK_FLOOR_DBFS:
+        return 0.0, peak_db
+    return min(MAX_GAIN_DB, PEAK_TARGET_DBFS - peak_db), peak_db

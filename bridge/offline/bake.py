@@ -18,6 +18,7 @@ from bridge.audio.files import read_audio
 from bridge.audio.resample import StreamingResampler, resample
 from bridge.config import Config, ModelConfig
 from bridge.errors import AudioError, BridgeError, ModelError
+from bridge.features.level import offline_gain_db
 from bridge.frames import F32, ModelOutput
 from bridge.offline import guided
 from bridge.offline.exports import FORMATS, ExportOptions
@@ -123,6 +124,11 @@ def make_take(
     model = load_bake_model(cfg.model)
     model.reset()
     x = resample(samples, sample_rate_hz, WORK_RATE_HZ)
+    gain_db, peak_dbfs = offline_gain_db(x)
+    if gain_db > 0.0 and not silent:
+        x = np.clip(x * np.float32(10.0 ** (gain_db / 20.0)), -1.0, 1.0).astype(np.float32)
+        warnings.append(f"the speech is quiet (it peaks at {peak_dbfs:.0f} dBFS): raised by {gain_db:.0f} dB "
+                        "for the whole file")  # fmt: skip
     phones: tuple[Phone, ...] = ()
     words: tuple[str, ...] = ()
     align_s = 0.0

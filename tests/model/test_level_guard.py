@@ -121,3 +121,21 @@ def test_a_click_in_quiet_speech_does_not_switch_the_guard_off() -> None:
     # The click itself gets its gain cut (ceiling), and within a second the quiet voice is lifted as before.
     assert gains[hop + 2] < gains[hop - 1]
     np.testing.assert_allclose(gains[hop + 100 : hop + 300], undisturbed[hop + 100 : hop + 300], atol=0.5)
+
+
+def test_a_whole_recordings_gain_is_known_from_its_start() -> None:
+    """Offline (bake) the level of all of the speech is known at once: a -40 dB line is raised from its first
+    sample, where the causal guard needs MIN_SPEECH_S of it first. In range, silence and a click: no gain."""
+    from bridge.features.level import MAX_GAIN_DB, PEAK_FLOOR_DBFS, offline_gain_db
+
+    x = _speech(1)
+    assert offline_gain_db(x)[0] == 0.0
+    gain_db, peak_dbfs = offline_gain_db(x * np.float32(0.01))
+    assert peak_dbfs < PEAK_FLOOR_DBFS and gain_db == MAX_GAIN_DB
+    short = (x * np.float32(0.01))[: 2 * 16000]  # less speech than the causal guard waits for
+    assert offline_gain_db(short)[0] > 10.0
+    rng = np.random.default_rng(1)
+    clicks = (rng.standard_normal(16000 * 10) * 10.0 ** (-70.0 / 20.0)).astype(np.float32)
+    for t in rng.integers(0, clicks.size - 80, 30):  # quiet keyboard clicks, no voice
+        clicks[t : t + 80] += rng.standard_normal(80).astype(np.float32) * np.float32(10.0 ** (-50.0 / 20.0))
+    assert offline_gain_db(clicks)[0] == 0.0 and offline_gain_db(np.zeros(32000, np.float32))[0] == 0.0

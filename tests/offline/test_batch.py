@@ -71,6 +71,20 @@ def test_several_formats_share_the_output_stem(tmp_path: Path, speech: tuple[np.
     ]  # fmt: skip
 
 
+def test_a_quiet_line_is_raised_from_its_first_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A line recorded 40 dB too quietly baked a still face for its first seconds (r 0.64 with the same
+    line at its level); the whole file's level is known offline, so it is raised at once (r 0.99)."""
+    x, rate = sf.read(str(EXAMPLE_WAV), dtype="float32")
+    clip(tmp_path / "normal.wav", (x, rate))
+    clip(tmp_path / "quiet.wav", (x * np.float32(0.01), rate))
+    assert main(["bake", str(tmp_path / "normal.wav"), str(tmp_path / "quiet.wav"), "--no-progress"]) == 0
+    assert "quiet.wav: the speech is quiet (it peaks at -52 dBFS): raised by 30 dB" in capsys.readouterr().err
+    jaw = [[f["blendshapes"]["jawOpen"] for f in read_jsonl(tmp_path / f"{n}.jsonl")] for n in ("normal", "quiet")]
+    assert np.corrcoef(jaw[0], jaw[1])[0, 1] > 0.95
+    record = json.loads((tmp_path / "quiet.bake.json").read_text())
+    assert any(w.startswith("the speech is quiet") for w in record["warnings"])
+
+
 def test_silence_is_a_resting_face_with_a_warning(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
