@@ -215,7 +215,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from bridge.transports.messages import Calibrate
     from bridge.transports.zeromq import check_connect_host
 
-    check_zmq_endpoint("--control-zmq", args.control_zmq)  # libzmq would take port 99999 as 34463
+    check_zmq_endpoint("--control-zmq", args.control_zmq, bind=False)  # libzmq would take port 99999 as 34463
     check_connect_host(args.control_zmq, "--control-zmq")
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     sock = ctx.socket(zmq.REQ)

@@ -215,18 +215,22 @@ def _check_hostport(name: str, value: str) -> None:
         raise ConfigError(f"{name}: expected HOST:PORT with a port 1-65535 (got {value!r})")
 
 
-def check_zmq_endpoint(name: str, value: str) -> None:
-    """Raises ConfigError unless ``value`` is a ZeroMQ endpoint the bridge can use (tcp port 0-65535 or *)."""
+def check_zmq_endpoint(name: str, value: str, *, bind: bool = True) -> None:
+    """Raises ConfigError unless ``value`` is a ZeroMQ endpoint to bind (tcp port 0-65535 or *: 0 and * pick
+    any free port) or, with ``bind`` false, to connect to (tcp port 1-65535)."""
     # libzmq takes a tcp port modulo 65536, so 99999 would bind 34463 without a word.
     scheme, sep, address = value.partition("://")
     if not sep or not scheme or not address:
         raise ConfigError(f"{name}: expected an endpoint like tcp://127.0.0.1:5555 (got {value!r})")
     if scheme == "tcp":
         host, colon, port = address.rpartition(":")
-        if not colon or not host or not (port == "*" or (port.isascii() and port.isdigit() and int(port) <= 65535)):
+        number = int(port) if port.isascii() and port.isdigit() else -1
+        if bind and (not colon or not host or not (port == "*" or 0 <= number <= 65535)):
             raise ConfigError(
                 f"{name}: expected tcp://HOST:PORT, the port 1-65535, or * or 0 (any free port) (got {value!r})"
             )
+        if not bind and (not colon or not host or not 0 < number <= 65535):
+            raise ConfigError(f"{name}: expected tcp://HOST:PORT with a port 1-65535 (got {value!r})")
 
 
 def validate(cfg: Config) -> Config:

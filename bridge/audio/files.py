@@ -134,6 +134,9 @@ def _warn_if_cut_short(path: Path, extra_info: str) -> None:
 
 def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
     if unusable(data).any():
+        if np.isfinite(data).all() and float(np.max(np.abs(data))) <= 32768.0:
+            raise AudioError(f"{path}: float samples up to {float(np.max(np.abs(data))):.0f}, far beyond full scale "
+                             "(1.0): 16-bit values written as float? Divide them by 32768")  # fmt: skip
         raise AudioError(f"{path}: the audio holds NaN, infinite or out-of-range samples (beyond +-{MAX_SAMPLE_ABS:g}, "
                          "a damaged float file?)")  # fmt: skip
 
@@ -153,17 +156,29 @@ def _retry_with_ffmpeg(path: Path, mpeg: bool, error: sf.LibsndfileError) -> Non
         raise _UseFfmpeg from error
 
 
+# Decoded float32 is at most this many times its file (Opus at 6 kbit/s: about 85x); a header claiming
+# more is damaged, and its frame count is not allocated up front.
+_MAX_EXPANSION = 200
+
+
 def _read_whole(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool) -> tuple[npt.NDArray[np.float32], int]:
     with _readable(path, catcher, via_ffmpeg) as (readable, mpeg), _caught(catcher, mpeg), _open_file(readable) as f:
-        # In pieces, not sf.read: a damaged header can claim terabytes of frames, which sf.read allocates.
+        declared = f.frames if 0 < f.frames * f.channels * 4 <= _MAX_EXPANSION * readable.stat().st_size else 0
+        # Into one array of the declared size (what sf.read does, without its trust in a damaged header), then
+        # in pieces for whatever the header did not declare.
+        out = np.empty((declared, f.channels), np.float32)
         parts = []
         try:
+            n = 0
+            while n < declared and (k := f.read(out=out[n : n + _SCAN_FRAMES]).shape[0]):
+                n += k
+            parts.append(out[:n])
             while (part := f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)).shape[0]:
                 parts.append(part)
         except sf.LibsndfileError as e:
             _retry_with_ffmpeg(path, mpeg, e)
             raise
-        data = np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+        data = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return data, int(f.samplerate)
 
 

@@ -78,7 +78,9 @@ class StdinSource:
                         stalled, due_s = True, now_s
                         log.warning("stdin: no audio for %.1f s; the face rests until it comes again", STALL_S,
                                     extra={"event": "stdin_stalled"})  # fmt: skip
-                    # Against a deadline: waiting a block's time after each block ran 13 % slow.
+                    # Against a deadline: waiting a block's time after each block ran 13 % slow. After a
+                    # consumer that was held up (Ctrl+Z), one block, not the whole backlog at once.
+                    due_s = max(due_s, now_s - block_s)
                     while due_s <= now_s:
                         silence = np.zeros(block_frames, dtype=np.float32)
                         yield AudioBlock(silence, self.sample_rate_hz, now_s, n_stream / self.sample_rate_hz)

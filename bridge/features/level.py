@@ -53,12 +53,12 @@ _PEAK_HOPS = round(PEAK_WINDOW_S / _HOP_S)
 class LevelGuard:
     """Causal gain for 16 kHz mono samples; ``process`` takes any block size.
 
-    ``peak_window_hops`` bounds the speech hops the peak level is taken over (None: every one so far,
-    for a whole recording's level, ``offline_gain_db``).
+    ``measure_only`` measures a whole recording (``offline_gain_db``): every speech hop counts, not the
+    last ``PEAK_WINDOW_S``, the peak is taken once at the end, and no gain is ever applied.
     """
 
-    def __init__(self, peak_window_hops: int | None = _PEAK_HOPS) -> None:
-        self._peak_window_hops = peak_window_hops
+    def __init__(self, measure_only: bool = False) -> None:
+        self._measure_only = measure_only
         self.reset()
 
     def reset(self) -> None:
@@ -76,6 +76,8 @@ class LevelGuard:
     @property
     def speech_peak_dbfs(self) -> float:
         """The peak level of the speech heard (``PEAK_QUANTILE`` of the speech hops in the window)."""
+        if self._measure_only and self._speech_levels:
+            return _quantile(sorted(self._speech_levels))
         return self._peak_db
 
     @property
@@ -117,7 +119,12 @@ class LevelGuard:
         floor_db = self._floor_window[0][1]
         if hop_db > max(floor_db + SPEECH_ABOVE_FLOOR_DB, ABSOLUTE_MIN_DBFS):
             self._speech_hops += 1
+            if self._measure_only:  # sorted once, at the end
+                self._speech_levels.append(hop_db)
+                return
             self._peak_db = self._track_peak(hop_db)
+        if self._measure_only:
+            return
         if hop_db + self.gain_db > CEILING_DBFS:
             # A voice in the trained range after a quiet stretch (typing, breathing before speaking):
             # cut the gain at once rather than over-drive the next hops.
@@ -134,9 +141,13 @@ class LevelGuard:
         """Add a speech hop to the peak window; the window's ``PEAK_QUANTILE`` level."""
         self._speech_levels.append(hop_db)
         insort(self._sorted_levels, hop_db)
-        if self._peak_window_hops is not None and len(self._speech_levels) > self._peak_window_hops:
+        if len(self._speech_levels) > _PEAK_HOPS:
             del self._sorted_levels[bisect_left(self._sorted_levels, self._speech_levels.popleft())]
-        return self._sorted_levels[int(PEAK_QUANTILE * (len(self._sorted_levels) - 1))]
+        return _quantile(self._sorted_levels)
+
+
+def _quantile(sorted_levels: list[float]) -> float:
+    return sorted_levels[int(PEAK_QUANTILE * (len(sorted_levels) - 1))]
 
 
 MIN_OFFLINE_SPEECH_S = 0.5  # a whole recording's level needs this much speech: clicks and knocks are not a voice
@@ -151,7 +162,7 @@ def offline_gain_db(samples: F32) -> tuple[float, float]:
     whose ``PEAK_QUANTILE`` level is below ``PEAK_FLOOR_DBFS`` is raised toward ``PEAK_TARGET_DBFS`` by
     at most ``MAX_GAIN_DB``, so that the guard then finds it in range and leaves it alone.
     """
-    guard = LevelGuard(peak_window_hops=None)
+    guard = LevelGuard(measure_only=True)
     guard.process(samples)
     peak_db = guard.speech_peak_dbfs
     if guard.speech_s < MIN_OFFLINE_SPEECH_S or peak_db >= PEAK_FLOOR_DBFS:

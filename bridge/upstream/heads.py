@@ -39,7 +39,6 @@ _NUMPY_GLOBALS = {
     ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
     ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"): ("numpy", "ndarray"),
-    ("numpy", "dtype"): ("numpy", "dtype"),
     ("_codecs", "encode"): ("_codecs", "encode"),  # how protocols 0-2 store an array's bytes
 }
 _ESTIMATORS = {"LinearRegression", "Ridge", "RidgeCV", "Lasso", "ElasticNet"}
@@ -100,6 +99,8 @@ class _HeadUnpickler(pickle.Unpickler):
             return object
         if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
             return _reconstruct_array
+        if module == "numpy" and name == "dtype":
+            return _plain_dtype
         target = _NUMPY_GLOBALS.get((module, name))
         if target is None:
             raise _Refused(f"refusing pickled global {module}.{name}")
@@ -115,6 +116,15 @@ def _reconstruct_array(subtype: Any, shape: Any, dtype: Any) -> Any:
     if math.prod(dims) > _MAX_ARRAY_ELEMENTS:
         raise _Refused(f"refusing an array of shape {shape!r}, too large for a linear head")
     return importlib.import_module("numpy._core.multiarray")._reconstruct(subtype, dims, dtype)
+
+
+def _plain_dtype(*args: Any) -> np.dtype[Any]:
+    """numpy.dtype, numbers only: an object array's state allocates its whole shape before any data is
+    checked (10**12 elements: a MemoryError), and a linear head holds numbers anyway."""
+    dtype: np.dtype[Any] = np.dtype(*args)
+    if dtype.hasobject:
+        raise _Refused(f"refusing an array of Python objects ({dtype})")
+    return dtype
 
 
 def _reconstructor(cls: type, base: type, state: Any) -> Any:

@@ -165,9 +165,10 @@ def test_calibrate_reports_an_unresolvable_host_as_such() -> None:
     assert len(lines) == 1 and "cannot resolve host 'nonexistent.invalid'" in lines[0], p.stderr
 
 
-def test_calibrate_refuses_a_port_libzmq_would_wrap() -> None:
-    p = run_cli("calibrate", "--control-zmq", "tcp://127.0.0.1:99999", timeout=30)  # libzmq: port 34463
-    assert p.returncode == 2 and "--control-zmq: expected tcp://HOST:PORT" in p.stderr, p.stderr
+@pytest.mark.parametrize("port", ["99999", "0", "*"])  # libzmq: 34463; 0 and * are for binding
+def test_calibrate_refuses_a_port_it_cannot_connect_to(port: str) -> None:
+    p = run_cli("calibrate", "--control-zmq", f"tcp://127.0.0.1:{port}", timeout=30)
+    assert p.returncode == 2 and "--control-zmq: expected tcp://HOST:PORT with a port 1-65535" in p.stderr, p.stderr
 
 
 def test_calibrate_shows_a_refusal_with_its_control_characters_escaped() -> None:

@@ -104,10 +104,21 @@ class _HugeArray:
         return np._core.multiarray._reconstruct, (np.ndarray, (10**12,), b"b")
 
 
+class _HugeObjectArray:
+    def __reduce__(self) -> tuple[object, ...]:
+        # As real pickles do: shape (0,) to _reconstruct, the real shape in the state, where an object
+        # array is allocated (and zeroed) before its data is checked.
+        return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
+                (1, (10**12,), np.dtype("O"), False, []))  # fmt: skip
+
+
 def test_a_pickle_cannot_make_a_huge_array(tmp_path: Path) -> None:
     path = tmp_path / "huge.pkl"
     path.write_bytes(pickle.dumps(_HugeArray(), protocol=2))
     with pytest.raises(ModelError, match=r"refusing an array of shape \(1000000000000,\), too large"):
+        read_head(path)
+    path.write_bytes(pickle.dumps(_HugeObjectArray(), protocol=2))
+    with pytest.raises(ModelError, match=r"refusing an array of Python objects"):
         read_head(path)
 
 

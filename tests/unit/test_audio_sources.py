@@ -188,17 +188,21 @@ def test_a_stalled_stdin_streams_silence_until_audio_comes_again(caplog: pytest.
         os.close(w)
 
     threading.Thread(target=sender, daemon=True).start()
-    blocks = []
+    blocks, taken_s = [], []
     with os.fdopen(r, "rb") as stream:
         for block in StdinSource(16000, 1, "f32le", None, 10, stream=stream).blocks():
             blocks.append(block)
+            taken_s.append(time.monotonic())
             time.sleep(0.003)  # the model and the face solver take their time with each block
     out = np.concatenate([b.samples for b in blocks])
     assert (out == 0.25).sum() == 16000  # every sample sent, once
     silent = out.size - 16000
-    # The pause, less the 0.5 s before it counts as one (from when the burst before it was taken, 0.15 s
-    # after it came), at the audio's pace: 1.85 s here, 1.35 s when each block waited a block's time.
-    assert 1.75 * 16000 <= silent <= 2.6 * 16000, silent / 16000
+    # Silence at the audio's pace: as much of it as wall time passed from its first block to the audio's
+    # return (each block used to wait a block's time after the last was taken: 0.77x with this consumer).
+    is_silent = [bool((b.samples == 0.0).all()) for b in blocks]
+    first, resumed = is_silent.index(True), is_silent.index(False, is_silent.index(True))
+    assert silent / 16000 == pytest.approx(taken_s[resumed] - taken_s[first], rel=0.05, abs=0.03)
+    assert 1.0 <= silent / 16000 <= 2.6
     first_silence = int(np.flatnonzero(out == 0.0)[0])
     assert first_silence == 8000 and (out[8000 : 8000 + silent] == 0.0).all()  # in the pause, not after
     assert "stdin: no audio for 0.5 s; the face rests until it comes again" in caplog.text
@@ -404,6 +408,9 @@ def test_a_float_file_with_absurd_samples_is_one_clear_error(tmp_path: Path) -> 
     with pytest.raises(AudioError, match="out-of-range samples"):
         FileSource(tmp_path / "burst.wav", None, 10, realtime=False)
     assert read_audio(tmp_path / "hot.wav")[0].max() == pytest.approx(1.5)
+    sf.write(tmp_path / "int16_as_float.wav", np.full(1600, 12000.0, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="float samples up to 12000.*16-bit values written as float"):
+        read_audio(tmp_path / "int16_as_float.wav")
 
 
 def test_a_damaged_mp3_is_decoded_by_ffmpeg_and_said_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

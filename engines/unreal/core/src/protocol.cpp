@@ -108,7 +108,7 @@ DecodeError decode_frame(const osc::Message& message, FrameMessage& out) {
     for (std::size_t i = 2; i < args.size(); ++i) {
         if (args[i].tag == 'f' && !std::isfinite(args[i].float_value)) return DecodeError::kNonFiniteValue;
     }
-    for (std::size_t i = 5; i < args.size(); ++i) {
+    for (std::size_t i = 4; i < args.size(); ++i) {  // voice, then the channel values
         if (std::fabs(args[i].float_value) > kMaxChannelAbs) return DecodeError::kValueOutOfRange;
     }
     out.subject.assign(args[0].text);

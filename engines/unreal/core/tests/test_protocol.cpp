@@ -67,6 +67,8 @@ TEST_CASE("messages that break the schema are refused", "[protocol]") {
     SECTION("frame with an absurd but finite value") {
         const Bytes b = test_support::frame_message("a", 1, 0, "aa", 0, {0.1f, 1e30f});
         CHECK(decode_frame(parse_one(b, storage), frame) == DecodeError::kValueOutOfRange);
+        const Bytes loud = test_support::frame_message("a", 1, 0, "aa", -1e30f, {0.1f});  // the voice
+        CHECK(decode_frame(parse_one(loud, storage), frame) == DecodeError::kValueOutOfRange);
         const Bytes ok = test_support::frame_message("a", 1, 1e6f, "aa", 0, {-1000.0f, 1000.0f});
         CHECK(decode_frame(parse_one(ok, storage), frame) == DecodeError::kNone);
     }

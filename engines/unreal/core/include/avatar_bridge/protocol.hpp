@@ -17,7 +17,9 @@ constexpr std::string_view kFrameAddress = "/avatar/v1/frame";
 constexpr std::size_t kMaxChannels = 256;
 constexpr std::size_t kMaxNameBytes = 64;
 // No channel the bridge sends (weights 0..1, joints in radians, EMA in mm) comes near this; a larger
-// finite value (1e30 rad) would give the rig NaN rotations. The Python decoders use the same bound.
+// finite value (1e30 rad) would give the rig NaN rotations. It bounds the voice and the channel values,
+// as in the Python decoders; those also bound the stream time, which this core does not need (the
+// plugin stamps frames with their arrival time).
 constexpr float kMaxChannelAbs = 1000.0f;
 
 enum class DecodeError {
