@@ -8,12 +8,18 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from tests.conftest import ROOT, write_wav
+
+if TYPE_CHECKING:
+    import zmq
+
+    from bridge.transports.messages import ControlReply
 
 
 def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -171,61 +177,56 @@ def test_calibrate_refuses_a_port_it_cannot_connect_to(port: str) -> None:
     assert p.returncode == 2 and "--control-zmq: expected tcp://HOST:PORT with a port 1-65535" in p.stderr, p.stderr
 
 
-def test_calibrate_shows_a_refusal_with_its_control_characters_escaped() -> None:
+def _calibrate_against(rep: zmq.Socket[bytes], reply: ControlReply) -> tuple[int, str, bytes]:
+    """Run `calibrate` against the REP socket ``rep`` that answers with ``reply``: (exit code, stderr,
+    the request it got)."""
     import zmq
 
     from bridge.transports.encoding import encode_control_zmq_reply
-    from bridge.transports.messages import ControlReply
 
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-    rep = ctx.socket(zmq.REP)
-    rep.bind("tcp://127.0.0.1:*")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge", "calibrate", "--control-zmq", rep.getsockopt_string(zmq.LAST_ENDPOINT),
          "--timeout-s", "30"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert rep.poll(30_000)
-        rep.recv()
-        rep.send(encode_control_zmq_reply(ControlReply(ok=False, error="no\n\x1b[31mFAKE ERROR LINE")))
+        assert rep.poll(30_000), "calibrate never reached the endpoint"
+        request = rep.recv()
+        rep.send(encode_control_zmq_reply(reply))
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
         rep.close(linger=0)
-    assert proc.returncode == 1 and "\x1b" not in err and len(err.strip().splitlines()) == 1, err
+    return proc.returncode, err, request
+
+
+def test_calibrate_shows_a_refusal_with_its_control_characters_escaped() -> None:
+    import zmq
+
+    from bridge.transports.messages import ControlReply
+
+    rep: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
+    rep.bind("tcp://127.0.0.1:*")
+    code, err, _ = _calibrate_against(rep, ControlReply(ok=False, error="no\n\x1b[31mFAKE ERROR LINE"))
+    assert code == 1 and "\x1b" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_calibrate_reaches_a_bridge_over_ipv6(tmp_path: Path) -> None:
     import zmq
 
-    from bridge.transports.encoding import decode_control_zmq_request, encode_control_zmq_reply
+    from bridge.transports.encoding import decode_control_zmq_request
     from bridge.transports.messages import Calibrate, ControlReply
 
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-    rep = ctx.socket(zmq.REP)
+    rep: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
     rep.setsockopt(zmq.IPV6, 1)
     try:
         rep.bind("tcp://[::1]:*")
     except zmq.ZMQError:
         rep.close(linger=0)
         pytest.skip("no IPv6 loopback here")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "calibrate", "--control-zmq", rep.getsockopt_string(zmq.LAST_ENDPOINT),
-         "--timeout-s", "30"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert rep.poll(30_000), "calibrate never reached the IPv6 endpoint"
-        assert decode_control_zmq_request(rep.recv()) == Calibrate()
-        rep.send(encode_control_zmq_reply(ControlReply(ok=True)))
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        rep.close(linger=0)
+    code, err, request = _calibrate_against(rep, ControlReply(ok=True))
+    assert code == 0 and decode_control_zmq_request(request) == Calibrate(), err
 
 
 @pytest.mark.parametrize("subject", ["cam\n1", "cam\t1", "a\x1b[31m"], ids=["newline", "tab", "escape"])
