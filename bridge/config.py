@@ -225,12 +225,10 @@ def check_zmq_endpoint(name: str, value: str, *, bind: bool = True) -> None:
     if scheme == "tcp":
         host, colon, port = address.rpartition(":")
         number = int(port) if port.isascii() and port.isdigit() else -1
-        if bind and (not colon or not host or not (port == "*" or 0 <= number <= 65535)):
-            raise ConfigError(
-                f"{name}: expected tcp://HOST:PORT, the port 1-65535, or * or 0 (any free port) (got {value!r})"
-            )
-        if not bind and (not colon or not host or not 0 < number <= 65535):
-            raise ConfigError(f"{name}: expected tcp://HOST:PORT with a port 1-65535 (got {value!r})")
+        port_ok = (port == "*" or 0 <= number <= 65535) if bind else 0 < number <= 65535
+        if not colon or not host or not port_ok:
+            ports = ", the port 1-65535, or * or 0 (any free port)" if bind else " with a port 1-65535"
+            raise ConfigError(f"{name}: expected tcp://HOST:PORT{ports} (got {value!r})")
 
 
 def validate(cfg: Config) -> Config:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from typing import TypeVar
 
 SCHEMA_VERSION = 1
 
@@ -342,6 +343,18 @@ def _time(value: object, what: str) -> float:
     return out
 
 
+_V = TypeVar("_V")
+
+
+def remember(table: dict[str, _V], subject: str, value: _V) -> None:
+    """Store ``value`` as the most recent entry of ``table``, forgetting the least recently stored one
+    beyond MAX_SUBJECTS: what a sender that makes up subjects can make a receiver remember is bounded."""
+    table.pop(subject, None)
+    if len(table) >= MAX_SUBJECTS:
+        del table[next(iter(table))]
+    table[subject] = value
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise WireError(f"{what} must be a string, got {value!r}")
@@ -398,10 +411,7 @@ class AvatarDecoder:
             raise WireError(f"{ADDRESS_NAMES} for {subject!r} has an empty or overlong name")
         if len(names) > MAX_CHANNELS:
             raise WireError(f"{ADDRESS_NAMES} for {subject!r} announces {len(names)} channels (at most {MAX_CHANNELS})")
-        self._names.pop(subject, None)
-        if len(self._names) >= MAX_SUBJECTS:
-            del self._names[next(iter(self._names))]
-        self._names[subject] = names
+        remember(self._names, subject, names)
 
     def _frame(self, msg: OscMessage) -> Frame:
         args = msg.args

@@ -6,7 +6,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 
-from .._vendor.avatar_wire import MAX_SUBJECTS, AvatarDecoder, Frame, WireError, parse_livelinkface
+from .._vendor.avatar_wire import AvatarDecoder, Frame, WireError, parse_livelinkface, remember
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,10 @@ class PacketStream:
                 self.last_error = str(e)
         if self.protocol == "OSC":
             for frame in out:
-                last = self._last_seq.pop(frame.subject, None)
+                last = self._last_seq.get(frame.subject)
                 if last is not None and frame.seq > last + 1:
                     self.lost += frame.seq - last - 1  # a lower seq is a restarted sender: counted afresh
-                if len(self._last_seq) >= MAX_SUBJECTS:  # a sender making up subjects cannot grow memory
-                    del self._last_seq[next(iter(self._last_seq))]
-                self._last_seq[frame.subject] = frame.seq
+                remember(self._last_seq, frame.subject, frame.seq)
         if out:
             self.frames += len(out)
             self.last_frame_s = now_s
