@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 QUEUE_RECORDS = 10_000
 FLUSH_TIMEOUT_S = 2.0
 LOG_INTERVAL_S = 5.0
+# A problem that goes on is summarised at doubling intervals up to this (a receiver that stays
+# away for an hour: 18 lines, not 720).
+MAX_LOG_INTERVAL_S = 300.0
 # Distinct reasons a RateLimitedLog tracks at once; templates are fixed strings, so this is a backstop.
 MAX_REASONS = 64
 
@@ -422,12 +425,16 @@ def flush_logging() -> None:
 @dataclass(slots=True)
 class _Window:
     opened_s: float
+    interval_s: float
     suppressed: int = 0
     args: tuple[object, ...] = ()
 
 
 class RateLimitedLog:
     """Logs each reason at most once per interval; repeats in between are counted, not logged.
+
+    While a reason keeps recurring, each window is twice as long as the one before, up to
+    ``MAX_LOG_INTERVAL_S``; one that stops for a whole window starts again at ``interval_s``.
 
     A reason is a call site's message template (or an explicit ``key``), never the formatted text, so
     changing values (a sender's port, a bad number) do not make a repeat look new. When a window
@@ -462,7 +469,7 @@ class RateLimitedLog:
                 return
             if len(self._windows) >= MAX_REASONS:
                 self._summarise(*self._windows.popitem(last=False), now)
-            self._windows[(level, msg, key)] = _Window(now)
+            self._windows[(level, msg, key)] = _Window(now, self._interval_s)
         self._log.log(level, msg, *args)
 
     def poll(self) -> None:
@@ -478,15 +485,14 @@ class RateLimitedLog:
                 self._summarise(*self._windows.popitem(last=False), now)
 
     def _close_windows(self, now: float) -> None:
-        # Windows are kept in the order they opened, so the closed ones are at the front.
-        while self._windows:
-            reason, window = next(iter(self._windows.items()))
-            if now - window.opened_s < self._interval_s:
-                return
+        # Windows are lengthened, so the first to close is not always at the front.
+        closed = [(r, w) for r, w in self._windows.items() if now - w.opened_s >= w.interval_s]
+        for reason, window in closed:
             del self._windows[reason]
             self._summarise(reason, window, now)
-            if window.suppressed:  # the problem goes on: keep limiting it from now
-                self._windows[reason] = _Window(now)
+            if window.suppressed:  # the problem goes on: keep limiting it, less often
+                longer_s = max(self._interval_s, min(2.0 * window.interval_s, MAX_LOG_INTERVAL_S))
+                self._windows[reason] = _Window(now, longer_s)
 
     def _summarise(self, reason: tuple[int, str, str], window: _Window, now: float) -> None:
         if window.suppressed:

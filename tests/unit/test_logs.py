@@ -246,3 +246,28 @@ def test_text_mode_leaves_fd_2_alone(tmp_path: Path) -> None:
     for raw in ("from C 7", "from fd 2", "from a subprocess", "from a forked worker", "no newline at exit"):
         assert raw in lines, p.stderr
     assert not any(line.startswith("{") for line in lines)
+
+
+def test_a_problem_that_goes_on_is_summarised_less_and_less_often(caplog: pytest.LogCaptureFixture) -> None:
+    """A receiver that stays away for an hour: a few lines with every repeat counted, not 720."""
+    now = [0.0]
+    limiter = RateLimitedLog(logging.getLogger("bridge.test"), interval_s=5.0, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="bridge.test")
+    sent = 0
+    while now[0] < 3600.0:
+        limiter.warning("target %s refused", "a")
+        sent += 1
+        now[0] += 0.5
+    limiter.flush()
+    messages = [r.getMessage() for r in caplog.records]
+    assert 10 <= len(messages) <= 20, messages
+    counted = sum(int(m.split("(and ")[1].split()[0]) for m in messages[1:])
+    assert counted + 1 == sent  # every repeat is in some summary
+    spans = [float(m.split(" in ")[1].rstrip(" s)")) for m in messages[1:-1]]
+    assert spans[:4] == [5.0, 10.0, 20.0, 40.0] and max(spans) == 300.0, spans
+    # once it has stopped for a whole window, its next occurrence is logged at once
+    now[0] += 600.0
+    limiter.poll()
+    n = len(caplog.records)
+    limiter.warning("target %s refused", "a")
+    assert len(caplog.records) == n + 1 and "more in" not in caplog.records[-1].getMessage()
