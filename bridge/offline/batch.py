@@ -768,8 +768,9 @@ def bake(request: BakeRequest) -> BatchResult:
     jobs: list[BakeJob] = []
     skipped: list[Path] = []
     failed: list[Failure] = list(unreadable)
+    alone = _alone(len(found) + len(unreadable))
     for f in unreadable:
-        log.warning("%s", _failure_line(f), extra={"event": "bake_failed", "file": str(f.source)})
+        _log_failure(f, quiet=False, alone=alone)
     try:
         planned = plan_outputs(request, found)
     except OSError as e:  # -o or a folder on its path that cannot be looked at
@@ -780,6 +781,7 @@ def bake(request: BakeRequest) -> BatchResult:
         except OSError as e:  # the file or its folder cannot be looked at (no permission)
             job = Failure(source, f"cannot read ({e.strerror or e})")
         if isinstance(job, Failure):
+            _log_failure(job, quiet=False, alone=alone)
             failed.append(job)
         elif job is None:
             skipped.append(source)
@@ -802,7 +804,7 @@ def bake(request: BakeRequest) -> BatchResult:
     with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results:
         for result in results:
             with bar.suspended():
-                _log_result(result, quiet=bar.enabled)
+                _log_result(result, quiet=bar.enabled, alone=alone)
             if isinstance(result, Failure):
                 failed.append(result)
             else:
@@ -812,11 +814,23 @@ def bake(request: BakeRequest) -> BatchResult:
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
 
 
-def _log_result(result: BakeReport | Failure, quiet: bool) -> None:
+def _alone(files: int) -> bool:
+    """A one-file bake reports its failure once, as an error; a batch's are listed again at the end."""
+    return files == 1
+
+
+def _log_failure(f: Failure, quiet: bool, alone: bool) -> None:
+    extra = {"event": "bake_failed", "file": str(f.source)}
+    if alone:
+        log.error("failed: %s", _failure_line(f), extra=extra)
+    else:
+        log.log(logging.DEBUG if quiet else logging.WARNING, "%s", _failure_line(f), extra=extra)
+
+
+def _log_result(result: BakeReport | Failure, quiet: bool, alone: bool) -> None:
     """One line per finished file (debug level under a progress bar, except warnings)."""
     if isinstance(result, Failure):
-        log.log(logging.DEBUG if quiet else logging.WARNING, "%s", _failure_line(result),
-                extra={"event": "bake_failed", "file": str(result.source)})  # fmt: skip
+        _log_failure(result, quiet, alone)
         return
     for w in result.warnings:
         log.warning("%s: %s", result.source, w, extra={"event": "bake_warning", "file": str(result.source)})
@@ -849,6 +863,7 @@ def run_bake(request: BakeRequest) -> int:
             "wall_s": round(result.wall_s, 3),
         },
     )
-    for f in result.failed:
-        log.error("failed: %s", _failure_line(f), extra={"event": "bake_failed", "file": str(f.source)})
+    if not _alone(len(result.baked) + len(result.skipped) + len(result.failed)):
+        for f in result.failed:
+            log.error("failed: %s", _failure_line(f), extra={"event": "bake_failed", "file": str(f.source)})
     return 1 if result.failed else 0

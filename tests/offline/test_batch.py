@@ -142,6 +142,19 @@ def test_bad_files_are_reported_and_the_rest_is_baked(
     assert "bake: 1 baked, 0 up to date, 3 failed" in err
     for path in (tmp_path / "in" / "broken.wav", tmp_path / "in" / "empty.wav", tmp_path / "missing.wav"):
         assert f"failed: {path}: " in err
+        assert err.count(f"{path}: ") == 2  # as it happens, and again in the batch's summary
+
+
+@pytest.mark.parametrize("name", ["broken.wav", "missing.wav"])
+def test_a_one_file_bake_reports_its_failure_once_as_an_error(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / name
+    if name == "broken.wav":
+        path.write_bytes(b"RIFF not really a wave file")
+    assert main(["bake", str(path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count(f"{path}: ") == 1 and f"ERROR bridge.offline.batch: failed: {path}: " in err, err
 
 
 def test_workers_give_the_same_frames_as_one_process(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
