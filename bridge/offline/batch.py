@@ -781,6 +781,7 @@ def bake(request: BakeRequest) -> BatchResult:
         except OSError as e:  # the file or its folder cannot be looked at (no permission)
             job = Failure(source, f"cannot read ({e.strerror or e})")
         if isinstance(job, Failure):
+            job = _name_left_outputs(job, tuple(p for _, p in outputs))
             _log_failure(job, quiet=False, alone=alone)
             failed.append(job)
         elif job is None:
@@ -802,7 +803,10 @@ def bake(request: BakeRequest) -> BatchResult:
     bar.draw()
     # closing: an interrupt in this loop stops the workers at once, not when the generator is collected.
     with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results:
+        outputs_of = {job.source: tuple(p for _, p in job.outputs) for job in jobs}
         for result in results:
+            if isinstance(result, Failure):
+                result = _name_left_outputs(result, outputs_of[result.source])
             with bar.suspended():
                 _log_result(result, quiet=bar.enabled, alone=alone)
             if isinstance(result, Failure):
@@ -812,6 +816,18 @@ def bake(request: BakeRequest) -> BatchResult:
             bar.advance(failed=isinstance(result, Failure))
     bar.finish()
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
+
+
+def _name_left_outputs(f: Failure, outputs: tuple[Path, ...]) -> Failure:
+    """Say which outputs of an earlier bake are still there: a pipeline would take them for this file's."""
+    left = [str(p) for p in outputs if p.is_file()]
+    if not left:
+        return f
+    if len(left) == 1:
+        said = f"its earlier output {left[0]} is left as it was and does not come from this audio"
+    else:
+        said = f"its earlier outputs {', '.join(left)} are left as they were and do not come from this audio"
+    return Failure(f.source, f"{f.message}; {said}")
 
 
 def _alone(files: int) -> bool:

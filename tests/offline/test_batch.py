@@ -157,6 +157,25 @@ def test_a_one_file_bake_reports_its_failure_once_as_an_error(
     assert err.count(f"{path}: ") == 1 and f"ERROR bridge.offline.batch: failed: {path}: " in err, err
 
 
+def test_a_failed_rebake_names_the_earlier_outputs_it_left(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The line's audio was replaced by a broken file: its old animation stays, and the failure says so."""
+    clip(tmp_path / "in" / "line.wav", speech)
+    clip(tmp_path / "in" / "other.wav", speech)
+    args = ["bake", str(tmp_path / "in"), "-f", "jsonl,rhubarb-tsv", "--no-progress"]
+    assert main(args) == 0
+    (tmp_path / "in" / "line.wav").write_bytes(b"RIFF not really a wave file")
+    (tmp_path / "in" / "new.wav").write_bytes(b"RIFF not really a wave file either")
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    left = f"{tmp_path / 'in' / 'line.jsonl'}, {tmp_path / 'in' / 'line.tsv'} are left as they were"
+    assert err.count(left) == 2, err  # as it happens and in the summary
+    new = [line for line in err.splitlines() if "new.wav" in line]
+    assert new and not any("left as" in line for line in new)  # nothing was there before
+
+
 def test_workers_give_the_same_frames_as_one_process(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
     for i in range(3):
         clip(tmp_path / "in" / f"c{i}.wav", speech, gain=1.0 - 0.2 * i)
