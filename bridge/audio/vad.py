@@ -19,6 +19,7 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 import webrtcvad
+from scipy.signal import lfilter
 
 from bridge.config import VadConfig
 from bridge.features.level import LevelGuard
@@ -32,6 +33,8 @@ _ATTACK_MS = 20.0  # fast rise so the first syllable is not clipped
 VOICED_P = 0.5
 VOICED_FRAMES = 2
 VOICING_WINDOW_MS = 300
+# DC blocker pole: a 13 Hz corner at 16 kHz, far below speech.
+_DC_POLE = 0.995
 
 
 def _pcm16(samples_16k: F32, n_frames: int) -> npt.NDArray[np.int16]:
@@ -43,16 +46,42 @@ def voiced_frames(samples_16k: F32, aggressiveness: int) -> npt.NDArray[np.bool_
     return SpeechFrames(aggressiveness).process(samples_16k)
 
 
+class DcBlocker:
+    """Removes a constant offset from a stream, starting from its first sample.
+
+    A recording with a DC offset starts with a step from zero that webrtcvad calls speech, parting
+    the lips for a quarter of a second before anyone speaks; the filter starts settled at the first
+    sample's value, so there is no step to hear.
+    """
+
+    def __init__(self) -> None:
+        self._state: npt.NDArray[np.float64] | None = None
+
+    def process(self, samples: F32) -> F32:
+        if samples.shape[0] == 0:
+            return samples
+        if self._state is None:  # settled at the first sample: as if it had always been there
+            self._state = np.array([-float(samples[0])])
+        y, self._state = lfilter([1.0, -1.0], [1.0, -_DC_POLE], samples.astype(np.float64), zi=self._state)
+        out: F32 = y.astype(np.float32)
+        return out
+
+    def reset(self) -> None:
+        self._state = None
+
+
 class SpeechFrames:
-    """webrtcvad's decision for every complete 10 ms frame of a 16 kHz stream (behind the level guard)."""
+    """webrtcvad's decision for every complete 10 ms frame of a 16 kHz stream (DC removed, behind the
+    level guard)."""
 
     def __init__(self, aggressiveness: int) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
+        self._dc = DcBlocker()
         self._guard = LevelGuard()
         self._pending = np.zeros(0, dtype=np.float32)
 
     def process(self, samples_16k: F32) -> npt.NDArray[np.bool_]:
-        x = np.concatenate([self._pending, self._guard.process(samples_16k)])
+        x = np.concatenate([self._pending, self._guard.process(self._dc.process(samples_16k))])
         n = x.shape[0] // VAD_FRAME
         self._pending = x[n * VAD_FRAME :]
         pcm = _pcm16(x, n).tobytes()
@@ -61,6 +90,7 @@ class SpeechFrames:
 
     def reset(self) -> None:
         self._pending = np.zeros(0, dtype=np.float32)
+        self._dc.reset()
         self._guard.reset()
 
 

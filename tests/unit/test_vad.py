@@ -64,6 +64,21 @@ def test_streaming_blocks_match_whole() -> None:
     np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
+@pytest.mark.parametrize("offset", [0.02, 0.1, 0.4])
+def test_a_dc_offset_is_not_heard_as_speech(offset: float) -> None:
+    """A recording whose samples sit at a constant offset: the step from zero at its start made webrtcvad
+    call the first frames speech, and the lips parted for a quarter of a second before anyone spoke."""
+    from bridge.audio.files import read_audio
+
+    x, _ = read_audio(EXAMPLE_WAV)
+    quiet = np.random.default_rng(0).normal(0.0, 1e-4, 16000).astype(np.float32)
+    shifted = np.concatenate([quiet, x]) + np.float32(offset)
+    speech = SpeechFrames(2).process(shifted)
+    assert not speech[:90].any()  # the second of quiet before the words
+    plain = SpeechFrames(2).process(np.concatenate([quiet, x]))
+    assert np.mean(speech == plain) > 0.97  # and the speech is heard as without the offset
+
+
 def test_disabled_vad_is_always_active() -> None:
     act = _activity(np.zeros(1600, dtype=np.float32), VadConfig(enabled=False))
     np.testing.assert_array_equal(act, 1.0)
