@@ -14,7 +14,9 @@ content that did would play as near silence in mono anyway).
 
 Files are judged on all their loud audio before anything plays; live streams (stdin, a microphone) on
 their first ``STREAM_DECIDE_S`` of loud audio, after which the choice holds for the rest of the stream
-(switching back and forth would make the level jump). ``--channel N`` bypasses the rule.
+(switching back and forth would make the level jump); from ``PROVISIONAL_S`` of it until then, blocks are
+mixed as the audio so far calls for. Not sooner: a wide M/S pair whose side talks first is indistinguishable
+from an inversion for a moment. ``--channel N`` bypasses the rule.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ WINDOW_S = 0.02  # audio is judged in windows of this length ...
 LOUD_DBFS = -50.0  # ... that count when the channels' mean RMS reaches this (silence and hiss do not)
 MIN_LOUD_S = 0.25  # less loud audio than this is not judged: the plain mean is kept
 STREAM_DECIDE_S = 1.0  # a live stream is judged once it has delivered this much loud audio
+PROVISIONAL_S = 0.5  # until then, what its loud audio so far shows is used, without a warning
 MAX_MIX_RATIO = 0.1  # the plain mean keeps at most this fraction of the channels' energy (-10 dB) ...
 MAX_CORRELATION = -0.8  # ... and channel 0 and the others are at least this anti-correlated
 _PIECE = 1 << 16  # frames measured at once, so a long file needs no float64 copy of itself
@@ -129,10 +132,10 @@ class CancellationMeter:
         self._first_others += float(first @ others)
         self.loud_frames += loud.shape[0]
 
-    def cancellation(self) -> Cancellation | None:
+    def cancellation(self, min_loud_s: float = MIN_LOUD_S) -> Cancellation | None:
         """What was measured so far, when the channels cancel; None when they do not, or too little
-        loud audio (under MIN_LOUD_S) has been measured to say."""
-        if self.channels < 2 or self.loud_s < MIN_LOUD_S:
+        loud audio (under ``min_loud_s``) has been measured to say."""
+        if self.channels < 2 or self.loud_s < min_loud_s:
             return None
         ratio = self._mix / float(self._energy.mean())
         correlation = self._first_others / math.sqrt(max(float(self._energy[0]) * self._others, 1e-300))
@@ -192,9 +195,10 @@ def verdict(meter: CancellationMeter, name: str, live: bool) -> Downmix:
 class StreamDownmix:
     """Mono blocks of a live stream (stdin, a microphone) of ``channels`` channels.
 
-    Until ``STREAM_DECIDE_S`` of loud audio has arrived the blocks are the plain mean; then the choice
-    is made once (the warning with it) and kept for the rest of the stream. A selected channel, or a
-    one-channel stream, is never measured.
+    Until ``STREAM_DECIDE_S`` of loud audio has arrived each block is mixed as the loud audio so far
+    calls for (from ``PROVISIONAL_S`` of it; before, the plain mean), so a phase-inverted pair is near
+    silence for half as long; then the choice is made once (the warning with it) and kept for
+    the rest of the stream. A selected channel, or a one-channel stream, is never measured.
     """
 
     def __init__(self, rate_hz: int, channels: int, channel: int | None, name: str) -> None:
@@ -217,4 +221,6 @@ class StreamDownmix:
             if self._meter.loud_s >= STREAM_DECIDE_S:
                 self._downmix = verdict(self._meter, self._name, live=True)
                 self._meter = None
+            else:
+                return Downmix.restoring(self._meter.cancellation(PROVISIONAL_S)).apply(frames)
         return self._downmix.apply(frames)
