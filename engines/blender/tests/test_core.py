@@ -320,6 +320,14 @@ def test_stream_counts_frames_lost_between_sequence_numbers(core: ModuleType, wi
     assert stream.lost == 5
 
 
+def test_a_jump_too_big_for_a_network_loss_is_counted_afresh(core: ModuleType, wire: ModuleType) -> None:
+    """A forged or restarted sender jumping to a huge seq made the panel show millions of lost frames."""
+    stream = core.stream.PacketStream("OSC")
+    seqs = [0, 1, 2_000_000_000, 2_000_000_003, 2_000_006_004]  # 2 lost after the jump; then 6000
+    stream.decode([osc_frame(wire, seq, 0.0, [0.0] * 76) for seq in seqs], now_s=1.0)
+    assert stream.lost == 2 + core.stream.MAX_GAP_FRAMES
+
+
 def test_stream_remembers_a_bounded_number_of_subjects(core: ModuleType, wire: ModuleType) -> None:
     """Each made-up subject was remembered for good: a sender could grow Blender's memory without end."""
     stream = core.stream.PacketStream("OSC")

@@ -13,6 +13,9 @@ log = logging.getLogger(__name__)
 PROTOCOLS: tuple[str, ...] = ("OSC", "LLF")
 DEFAULT_PORTS: dict[str, int] = {"OSC": 9100, "LLF": 11111}
 RATE_WINDOW_S = 1.0
+# A jump over this many frames (a minute at 100 fps) is no loss the network made: a restarted or
+# forged sender, counted afresh like a lower seq.
+MAX_GAP_FRAMES = 6000
 
 
 class PacketStream:
@@ -57,7 +60,7 @@ class PacketStream:
         if self.protocol == "OSC":
             for frame in out:
                 last = self._last_seq.get(frame.subject)
-                if last is not None and frame.seq > last + 1:
+                if last is not None and 1 <= frame.seq - last - 1 <= MAX_GAP_FRAMES:
                     self.lost += frame.seq - last - 1  # a lower seq is a restarted sender: counted afresh
                 remember(self._last_seq, frame.subject, frame.seq)
         if out:
