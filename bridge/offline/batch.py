@@ -781,7 +781,7 @@ def bake(request: BakeRequest) -> BatchResult:
         except OSError as e:  # the file or its folder cannot be looked at (no permission)
             job = Failure(source, f"cannot read ({e.strerror or e})")
         if isinstance(job, Failure):
-            job = _name_left_outputs(job, tuple(p for _, p in outputs))
+            job = _name_left_outputs(job, _present(p for _, p in outputs))
             _log_failure(job, quiet=False, alone=alone)
             failed.append(job)
         elif job is None:
@@ -801,12 +801,12 @@ def bake(request: BakeRequest) -> BatchResult:
     bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
     baked: list[BakeReport] = []
     bar.draw()
+    earlier = {job.source: _present(p for _, p in job.outputs) for job in jobs}
     # closing: an interrupt in this loop stops the workers at once, not when the generator is collected.
     with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results:
-        outputs_of = {job.source: tuple(p for _, p in job.outputs) for job in jobs}
         for result in results:
             if isinstance(result, Failure):
-                result = _name_left_outputs(result, outputs_of[result.source])
+                result = _name_left_outputs(result, earlier[result.source])
             with bar.suspended():
                 _log_result(result, quiet=bar.enabled, alone=alone)
             if isinstance(result, Failure):
@@ -818,15 +818,30 @@ def bake(request: BakeRequest) -> BatchResult:
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
 
 
-def _name_left_outputs(f: Failure, outputs: tuple[Path, ...]) -> Failure:
-    """Say which outputs of an earlier bake are still there: a pipeline would take them for this file's."""
-    left = [str(p) for p in outputs if p.is_file()]
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """The file's inode, size and modification time; None when it is absent or cannot be looked at."""
+    try:
+        st = path.stat()
+    except OSError:  # absent, a name too long, a folder without permission
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def _present(paths: Iterable[Path]) -> dict[Path, tuple[int, int, int]]:
+    """The outputs already there before this bake wrote any, with their identities."""
+    return {p: ident for p in paths if (ident := _identity(p)) is not None}
+
+
+def _name_left_outputs(f: Failure, earlier: dict[Path, tuple[int, int, int]]) -> Failure:
+    """Name the outputs an earlier bake left that this failed one did not replace: a pipeline that
+    imports whatever is there would take them for this file's."""
+    left = [str(p) for p, ident in earlier.items() if _identity(p) == ident]
     if not left:
         return f
     if len(left) == 1:
-        said = f"its earlier output {left[0]} is left as it was and does not come from this audio"
+        said = f"its output {left[0]} from an earlier bake is left as it was"
     else:
-        said = f"its earlier outputs {', '.join(left)} are left as they were and do not come from this audio"
+        said = f"its outputs {', '.join(left)} from an earlier bake are left as they were"
     return Failure(f.source, f"{f.message}; {said}")
 
 

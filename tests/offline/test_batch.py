@@ -170,10 +170,31 @@ def test_a_failed_rebake_names_the_earlier_outputs_it_left(
     capsys.readouterr()
     assert main(args) == 1
     err = capsys.readouterr().err
-    left = f"{tmp_path / 'in' / 'line.jsonl'}, {tmp_path / 'in' / 'line.tsv'} are left as they were"
+    left = f"{tmp_path / 'in' / 'line.jsonl'}, {tmp_path / 'in' / 'line.tsv'} from an earlier bake are left as"
     assert err.count(left) == 2, err  # as it happens and in the summary
     new = [line for line in err.splitlines() if "new.wav" in line]
     assert new and not any("left as" in line for line in new)  # nothing was there before
+
+
+def test_outputs_this_bake_wrote_before_failing_are_not_called_earlier_ones(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "line.wav", speech)
+    (tmp_path / "line.csv").mkdir()  # the second format cannot be written; the first was, from this audio
+    assert main(["bake", str(tmp_path / "line.wav"), "-f", "jsonl,llf-csv", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "left as" not in err, err
+
+
+def test_an_output_name_too_long_to_look_at_fails_only_its_file(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip(tmp_path / "in" / ("L" * 250 + ".wav"), speech)  # its .jsonl name is over 255 bytes
+    clip(tmp_path / "in" / "zz.wav", speech)
+    assert main(["bake", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "File name too long" in err, err
+    assert (tmp_path / "out" / "zz.jsonl").is_file()
 
 
 def test_workers_give_the_same_frames_as_one_process(tmp_path: Path, speech: tuple[np.ndarray, int]) -> None:
