@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bridge import __version__
+import bridge
 from bridge.config import Config
 from bridge.errors import BridgeError
 
@@ -85,6 +86,17 @@ def _relative(path: str, base: str) -> str:
         return path
 
 
+@functools.cache
+def code_digest(root: Path = Path(bridge.__file__).parent) -> str:
+    """SHA-256 of the installed package's code and data: any change to what computes a bake (a fix
+    between releases, an edited checkout) makes earlier bakes stale, not only a new version number."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".npz", ".toml", ".json")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def _file_identity(path: str) -> str:
     """Path plus size and mtime, so retrained weights or a refitted head invalidate earlier bakes."""
     if path in ("default", ""):
@@ -115,7 +127,8 @@ def settings_digest(
     config = {s: dataclasses.asdict(getattr(cfg, s)) for s in _RELEVANT_SECTIONS}
     del config["output"]["subject"]  # receivers show it; no bake output holds it
     payload = {
-        "version": __version__,
+        "version": bridge.__version__,
+        "code": code_digest(),
         "config": config,
         "weights": _file_identity(cfg.model.weights),
         "head": _file_identity(cfg.model.head),

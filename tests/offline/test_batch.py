@@ -442,6 +442,26 @@ def test_settings_digest_follows_model_files(tmp_path: Path) -> None:
     assert settings_digest(cfg, {}, None) != second
 
 
+def test_a_change_to_the_code_makes_earlier_bakes_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fix between releases changed frames while the version (and so the digest) stayed the same: a
+    pipeline kept the old animation as up to date."""
+    import bridge
+    from bridge.offline import manifest
+
+    same, fixed = tmp_path / "same" / "bridge", tmp_path / "fixed" / "bridge"
+    for copy in (same, fixed):
+        shutil.copytree(Path(bridge.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    solver = fixed / "face" / "solver.py"
+    solver.write_text(solver.read_text() + "\n# a fix\n")
+    assert manifest.code_digest(same) == manifest.code_digest()  # the same code wherever it is
+    edited = manifest.code_digest(fixed)
+    assert edited != manifest.code_digest()
+    cfg = load_config(None, {})
+    before = settings_digest(cfg, {}, None)
+    monkeypatch.setattr(manifest, "code_digest", lambda: edited)  # as if the edited package were installed
+    assert settings_digest(cfg, {}, None) != before
+
+
 def test_an_interrupted_export_leaves_no_partial_file(
     tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
