@@ -75,41 +75,44 @@ def _decoder_output(path: Path) -> CStderrCatcher:
     return CStderrCatcher(log, f"{path}: decoder")
 
 
-def _caught(catcher: CStderrCatcher, mpeg: bool) -> contextlib.AbstractContextManager[None]:
-    return catcher.catching() if mpeg else contextlib.nullcontext()
+def _caught(catcher: CStderrCatcher, fmt: str) -> contextlib.AbstractContextManager[None]:
+    return catcher.catching() if fmt == "MP3" else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
-def _readable(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool = False) -> Iterator[tuple[Path, bool]]:
-    """(``path``, whether it is MPEG audio) when libsndfile reads its format, else (or with ``via_ffmpeg``)
-    (a WAV that ffmpeg decodes from it, deleted afterwards, False)."""
+def _readable(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool = False) -> Iterator[tuple[Path, str]]:
+    """(``path``, libsndfile's name of its format) when libsndfile reads it, else (or with ``via_ffmpeg``)
+    (a WAV that ffmpeg decodes from it, deleted afterwards, "")."""
     try:
         if via_ffmpeg:
             raise _UseFfmpeg
         with catcher.catching():
             info = sf.info(_os_path(path))
-        mpeg = info.format == "MP3"
         _warn_if_cut_short(path, info.extra_info)
     except sf.LibsndfileError as e:
         # libsndfile's MP3 decoder reports a file it cannot read as "File does not exist or is not a
         # regular file": ffmpeg gets a try and gives the real reason.
         if "not recognised" not in e.error_string and "does not exist" not in e.error_string:
-            raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
+            if "malformed" not in e.error_string or ffmpeg_path() is None:
+                raise AudioError(f"{path}: cannot decode audio ({e.error_string})") from e
+            # A CAF cut short: libsndfile refuses the whole file, ffmpeg decodes what is there.
+            log.warning("%s: libsndfile calls the file malformed (cut short?): decoded with ffmpeg as far as it "
+                        "goes", path, extra={"event": "audio_damaged"})  # fmt: skip
     except _UseFfmpeg:
         pass
     else:
-        yield path, mpeg
+        yield path, info.format
         return
     with tempfile.TemporaryDirectory(prefix="avatar-bridge-") as tmp:
         wav = Path(tmp) / "decoded.wav"
         decode_to_wav(path, wav)
-        yield wav, False
+        yield wav, ""
 
 
-# libsndfile's log lines for audio data that ends before its declared size: WAV (data), AIFF (SSND) and AU
-# (Data Size) in bytes, RF64 in frames.
+# libsndfile's log lines for audio data that ends before its declared size: WAV (data), W64 (riff), AIFF
+# (SSND) and AU (Data Size) in bytes, RF64 in frames.
 _CUT_SHORT = re.compile(
-    r"^\s*(?:data|SSND|Data Size)\s*:\s*(?P<declared>\d+)\s*\(should be (?P<found>\d+)\)"
+    r"^\s*(?:data|riff|SSND|Data Size)\s*:\s*(?P<declared>\d+)\s*\(should be (?P<found>\d+)\)"
     r"|Calculated frame count (?P<found_frames>\d+) does not match value from 'ds64' chunk of (?P<declared_frames>\d+)",
     re.MULTILINE,
 )
@@ -142,18 +145,21 @@ def _check_finite(path: Path, data: npt.NDArray[np.float32]) -> None:
 
 
 class _UseFfmpeg(Exception):
-    """libsndfile's MP3 decoder gave up partway through a file that ffmpeg may still decode."""
+    """libsndfile's MP3 or FLAC decoder gave up partway through a file that ffmpeg may still decode."""
 
 
-def _retry_with_ffmpeg(path: Path, mpeg: bool, error: sf.LibsndfileError) -> None:
-    """Raises _UseFfmpeg when a damaged MP3 is worth a second try (libmpg123 stops at a corrupt frame,
-    ffmpeg resynchronises after it); returns when it is not, so the caller re-raises ``error``."""
-    if mpeg and ffmpeg_path() is not None:
-        # ffmpeg leaves the damaged frames out rather than filling them with silence, so the time after them moves.
-        log.warning("%s: a damaged MP3 (%s partway through): decoded with ffmpeg, which leaves the damaged part "
-                    "out, so what follows it may come early", path, error.error_string.rstrip("."),
-                    extra={"event": "audio_damaged"})  # fmt: skip
-        raise _UseFfmpeg from error
+def _retry_with_ffmpeg(path: Path, fmt: str, error: sf.LibsndfileError) -> None:
+    """Raises _UseFfmpeg when a damaged MP3 or FLAC is worth a second try (libmpg123 stops at a corrupt
+    frame and libFLAC at a file cut short, ffmpeg decodes on); returns when it is not, so the caller
+    re-raises ``error``."""
+    if fmt not in ("MP3", "FLAC") or ffmpeg_path() is None:
+        return
+    # ffmpeg leaves the damaged frames out rather than filling them with silence, so the time after them moves.
+    what = "a damaged MP3" if fmt == "MP3" else "a FLAC file cut short or damaged"
+    log.warning("%s: %s (%s partway through): decoded with ffmpeg, which leaves the damaged part out, so what "
+                "follows it may come early", path, what, error.error_string.strip().rstrip("."),
+                extra={"event": "audio_damaged"})  # fmt: skip
+    raise _UseFfmpeg from error
 
 
 # Decoded float32 is at most this many times its file (Opus at 6 kbit/s: about 85x); a header claiming
@@ -162,7 +168,7 @@ _MAX_EXPANSION = 200
 
 
 def _read_whole(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool) -> tuple[npt.NDArray[np.float32], int]:
-    with _readable(path, catcher, via_ffmpeg) as (readable, mpeg), _caught(catcher, mpeg), _open_file(readable) as f:
+    with _readable(path, catcher, via_ffmpeg) as (readable, fmt), _caught(catcher, fmt), _open_file(readable) as f:
         declared = f.frames if 0 < f.frames * f.channels * 4 <= _MAX_EXPANSION * readable.stat().st_size else 0
         # Into one array of the declared size (what sf.read does, without its trust in a damaged header), then
         # in pieces for whatever the header did not declare.
@@ -176,7 +182,7 @@ def _read_whole(path: Path, catcher: CStderrCatcher, via_ffmpeg: bool) -> tuple[
             while (part := f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)).shape[0]:
                 parts.append(part)
         except sf.LibsndfileError as e:
-            _retry_with_ffmpeg(path, mpeg, e)
+            _retry_with_ffmpeg(path, fmt, e)
             raise
         data = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return data, int(f.samplerate)
@@ -267,7 +273,7 @@ class FileSource:
     ) -> tuple[float, CancellationMeter | None, int]:
         """(peak, cancellation meter, frames) of the whole file, read once; sets what blocks() plays from."""
         # A format libsndfile cannot read plays from a WAV that ffmpeg decoded, kept until playing ends.
-        self._readable, self._mpeg = stack.enter_context(_readable(path, self._catcher, via_ffmpeg))
+        self._readable, self._format = stack.enter_context(_readable(path, self._catcher, via_ffmpeg))
         peak = 0.0
         meter: CancellationMeter | None = None
         n_frames = 0
@@ -278,10 +284,10 @@ class FileSource:
                 meter = CancellationMeter(self.sample_rate_hz, f.channels)
             while True:
                 try:
-                    with _caught(self._catcher, self._mpeg):
+                    with _caught(self._catcher, self._format):
                         raw = f.read(_SCAN_FRAMES, dtype="float32", always_2d=True)
                 except sf.LibsndfileError as e:
-                    _retry_with_ffmpeg(path, self._mpeg, e)
+                    _retry_with_ffmpeg(path, self._format, e)
                     raise
                 if raw.shape[0] == 0:
                     break
@@ -293,7 +299,7 @@ class FileSource:
         return peak, meter, n_frames
 
     def _open(self) -> sf.SoundFile:
-        with _caught(self._catcher, self._mpeg):
+        with _caught(self._catcher, self._format):
             return _open_file(self._readable)
 
     def blocks(self) -> Iterator[AudioBlock]:
@@ -308,7 +314,7 @@ class FileSource:
             while not self._stopped:
                 # read, not SoundFile.blocks: blocks() reuses its buffer and, once a file shrinks under
                 # it, repeats the last block for the length its header still claims.
-                with _caught(self._catcher, self._mpeg):
+                with _caught(self._catcher, self._format):
                     raw = f.read(self._hop, dtype="float32", always_2d=True)
                 if raw.shape[0] == 0:
                     return

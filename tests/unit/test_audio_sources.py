@@ -378,8 +378,11 @@ def test_a_pipe_given_as_a_file_is_one_clear_error_not_a_hang(tmp_path: Path) ->
             read(fifo)
 
 
-@pytest.mark.parametrize(("fmt", "subtype", "suffix"), [("AIFF", "PCM_16", ".aiff"), ("AU", "PCM_16", ".au"),
-                                                         ("RF64", "PCM_16", ".wav")])  # fmt: skip
+CONTAINERS = [("AIFF", "PCM_16", ".aiff"), ("AU", "PCM_16", ".au"), ("RF64", "PCM_16", ".wav"),
+              ("W64", "PCM_16", ".w64")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "suffix"), CONTAINERS)
 def test_other_containers_cut_short_are_said_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, subtype: str, suffix: str
 ) -> None:
@@ -392,6 +395,32 @@ def test_other_containers_cut_short_are_said_so(
     y, _ = read_audio(cut)
     assert 7000 < y.shape[0] < 8000
     assert f"cut{suffix}: the file is cut short (an interrupted copy?)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("fmt", "fraction", "said"),
+    [("FLAC", 0.5, "a FLAC file cut short or damaged"), ("FLAC", 0.99, "a FLAC file cut short or damaged"),
+     ("CAF", 0.5, "libsndfile calls the file malformed")],
+)  # fmt: skip
+def test_a_flac_or_caf_cut_short_is_decoded_as_far_as_it_goes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, fraction: float, said: str
+) -> None:
+    """An interrupted copy of a FLAC or CAF line failed outright ("flac decoder lost sync", "malformed")."""
+    import soundfile as sf
+
+    if ffmpeg.ffmpeg_path() is None:
+        pytest.skip("ffmpeg comes with the offline extra")
+    x, rate = read_audio(EXAMPLE_WAV)
+    whole = tmp_path / f"whole.{fmt.lower()}"
+    sf.write(whole, x, rate, format=fmt)
+    cut = tmp_path / f"cut.{fmt.lower()}"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    y, rate_y = read_audio(cut)
+    assert rate_y == rate and 0.3 * x.shape[0] * fraction < y.shape[0] < x.shape[0]
+    assert f"cut.{fmt.lower()}: {said}" in caplog.text
+    played = sum(b.samples.shape[0] for b in FileSource(cut, None, 10, realtime=False).blocks())
+    assert played == y.shape[0]
 
 
 def test_a_float_file_with_absurd_samples_is_one_clear_error(tmp_path: Path) -> None:
