@@ -156,6 +156,8 @@ def _glob(spec: str, base: Path, unreadable: list[Failure]) -> list[Path]:
     if "**" not in pattern:
         return [Path(m) for m in glob.glob(spec)]
     rest = pattern[len(base.parts) :]
+    if not os.path.lexists(base):  # nothing to match: not a folder that cannot be read
+        return []
     return [p for p in _files_under(base, unreadable) if _parts_match(p.relative_to(base).parts, rest)]
 
 

@@ -218,6 +218,7 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         (["{d}/a.wav", "{d}/sub/a.wav", "-o", "{d}/out"], "would write the same outputs"),
         (["{d}/a.wav", "{d}/sub/a.wav", "--text", "hello"], "--text: applies to exactly one input"),
         (["{d}/nothing/*.wav"], "matches no audio file"),
+        (["{d}/nothing/**/*.wav"], "matches no audio file"),  # a missing base folder is no unreadable one
         (["{d}/a.wav", "-f", "jsonl,fbx"], "unknown format 'fbx'"),
         (["{d}/a.wav", "--phone-weight", "1.5"], "--phone-weight"),
         (["{d}/a.wav", "--extended-shapes", "GQ"], "--extended-shapes"),
