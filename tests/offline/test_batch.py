@@ -246,6 +246,7 @@ def test_outputs_next_to_the_inputs_by_default(tmp_path: Path, speech: tuple[np.
         "collision",
         "text-for-many",
         "empty-glob",
+        "empty-recursive-glob-of-a-missing-folder",
         "unknown-format",
         "weight",
         "shapes",
