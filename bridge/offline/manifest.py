@@ -243,14 +243,25 @@ def read_sidecar(path: Path) -> Sidecar | None:
         return None  # also a sidecar of an older version, without "files": baked again once
 
 
+# How write_sidecar's records begin: one cut short (a crash, a full disk, a power cut before the data
+# reached the disk) is still a record, not someone's file.
+_RECORD_START = '{\n "digest": "'
+
+
 def is_sidecar_or_absent(path: Path) -> bool:
     """False when something else sits where a bake record goes (a user's ``x.bake.json`` export), which a
-    bake must not overwrite. A record of an older version, without ``files``, is still a record."""
+    bake must not overwrite. A record of an older version, without ``files``, is still a record, and so
+    are an empty file and a record cut short."""
     if not os.path.lexists(path):
         return True
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError:
+        return False
+    except ValueError:
+        return not text.strip() or text.startswith(_RECORD_START) or _RECORD_START.startswith(text)
+    except OSError:
         return False
     return isinstance(data, dict) and "digest" in data and "source" in data
 

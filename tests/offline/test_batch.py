@@ -367,6 +367,22 @@ def test_a_file_where_the_bake_record_goes_is_never_overwritten(
     assert main(["bake", str(tmp_path), "-f", "rhubarb-tsv", "--no-progress"]) == 1  # b is up to date, a refused
 
 
+@pytest.mark.parametrize("cut", [0, 1, 40, -2])
+def test_an_empty_or_cut_short_bake_record_is_baked_again(
+    tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str], cut: int
+) -> None:
+    """A record emptied or cut by a crash or a power cut blocked its line for good, --force included."""
+    clip(tmp_path / "a.wav", speech)
+    args = ["bake", str(tmp_path), "-f", "rhubarb-tsv", "--no-progress"]
+    assert main(args) == 0
+    record = (tmp_path / "a.bake.json").read_text()
+    (tmp_path / "a.bake.json").write_text(record[:cut])
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "bake: 1 baked" in capsys.readouterr().err
+    assert json.loads((tmp_path / "a.bake.json").read_text())["digest"] == json.loads(record)["digest"]
+
+
 def test_an_output_never_overwrites_the_transcript(
     tmp_path: Path, speech: tuple[np.ndarray, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
