@@ -802,10 +802,11 @@ def bake(request: BakeRequest) -> BatchResult:
         remove_stale_temporaries(path for job in jobs for path in (*(p for _, p in job.outputs), job.sidecar))
     bar = ProgressBar(len(jobs), sys.stderr, request.progress and sys.stderr.isatty())
     baked: list[BakeReport] = []
-    bar.draw()
     earlier = {job.source: _present(p for _, p in job.outputs) for job in jobs}
+    bar.draw()
     # closing: an interrupt in this loop stops the workers at once, not when the generator is collected.
-    with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results:
+    # finally: an interrupt's own line goes below the bar, not onto its end.
+    with contextlib.closing(_pool_results(jobs, settings, request.workers)) as results, _finishing(bar):
         for result in results:
             if isinstance(result, Failure):
                 result = _name_left_outputs(result, earlier[result.source])
@@ -816,8 +817,15 @@ def bake(request: BakeRequest) -> BatchResult:
             else:
                 baked.append(result)
             bar.advance(failed=isinstance(result, Failure))
-    bar.finish()
     return BatchResult(tuple(baked), tuple(skipped), tuple(failed), time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def _finishing(bar: ProgressBar) -> Generator[None, None, None]:
+    try:
+        yield
+    finally:
+        bar.finish()
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -381,6 +382,32 @@ def test_an_empty_or_cut_short_bake_record_is_baked_again(
     assert main(args) == 0
     assert "bake: 1 baked" in capsys.readouterr().err
     assert json.loads((tmp_path / "a.bake.json").read_text())["digest"] == json.loads(record)["digest"]
+
+
+def test_an_interrupt_ends_the_progress_bar_s_line(
+    tmp_path: Path, speech: tuple[np.ndarray, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C on a terminal printed 'interrupted' at the end of the bar: '8/40  0:04 left14:56:19 INFO ...'."""
+    import io
+
+    from bridge.offline import batch
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def interrupted(*_: object) -> Generator[object, None, None]:
+        raise KeyboardInterrupt
+        yield
+
+    for name in ("a", "b"):
+        clip(tmp_path / f"{name}.wav", speech)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(batch, "_pool_results", interrupted)
+    assert main(["bake", str(tmp_path), "-f", "rhubarb-tsv"]) == 130
+    lines = terminal.getvalue().splitlines()
+    assert any(line.endswith("0/2") for line in lines), lines  # the bar's line ends before anything else
 
 
 def test_an_output_never_overwrites_the_transcript(
