@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import queue
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -19,6 +20,7 @@ from bridge.frames import AudioBlock
 from bridge.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
+STDIN_FD = 0
 STALL_S = 0.5  # no input for this long after audio has come: the sender stalled, the face rests
 
 
@@ -43,7 +45,7 @@ class StdinSource:
             raise AudioError(f"stdin: channel {channel} requested but the stream has {channels} channels")
         self._frame_bytes = self._dtype.itemsize * channels
         self._block_bytes = max(1, rate_hz * block_ms // 1000) * self._frame_bytes
-        self._stream = stream if stream is not None else sys.stdin.buffer
+        self._stream = stream
         self.dropped_s = 0.0
         # Channels that cancel in the mean are judged once, on the first loud second (bridge.audio.downmix).
         self._downmix = StreamDownmix(rate_hz, channels, channel, self.name)
@@ -119,10 +121,17 @@ class StdinSource:
     def _read_all(self, chunks: queue.SimpleQueue[bytes | BaseException | None]) -> None:
         """Reader thread: the stream's bytes as they arrive, then None at its end (or the read's error)."""
         try:
-            read = getattr(self._stream, "read1", self._stream.read)
+            # The process's stdin is read by its descriptor: a read blocked in sys.stdin.buffer holds the
+            # buffer's lock, and Python then aborts at exit (Ctrl+C: exit 134 and a core dump).
+            read: Callable[[int], bytes] = (
+                functools.partial(os.read, STDIN_FD) if self._stream is None
+                else getattr(self._stream, "read1", self._stream.read)
+            )  # fmt: skip
             while chunk := read(self._block_bytes):
                 chunks.put(chunk)
             chunks.put(None)
+        except OSError as e:  # standard input closed (`<&-`), or a device that fails
+            chunks.put(AudioError(f"stdin: cannot read ({e.strerror or e})"))
         except BaseException as e:  # handed to blocks(), which raises it in the caller's thread
             chunks.put(e)
 

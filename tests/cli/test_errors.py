@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -299,6 +300,37 @@ def test_an_interrupted_stream_exits_130_like_every_command(tmp_path: Path, sig:
     assert proc.wait(timeout=60) == 130, err
     assert "stopped after" in err and "Traceback" not in err
     assert take.read_text().endswith("\n")  # the recording is complete
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_stdin_stream_exits_130_while_its_writer_still_holds_the_pipe(sig: signal.Signals) -> None:
+    """`arecord | avatar-bridge run --input -` and Ctrl+C: the reader thread was blocked in sys.stdin.buffer,
+    and Python aborted at exit ("Fatal Python error: _enter_buffered_busy", exit 134, a core dump)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "--input", "-", "--no-zmq", "--no-status"],
+        cwd=ROOT, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=False,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(bytes(32000))  # a second of silence, and the pipe stays open
+    proc.stdin.flush()
+    for line in proc.stderr:
+        if b"first frame" in line:
+            break
+    proc.send_signal(sig)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 130, err
+    assert "stopped after" in err and "Fatal Python error" not in err
+    proc.stdin.close()
+
+
+def test_a_closed_stdin_is_one_clear_error() -> None:
+    p = subprocess.run(
+        [sys.executable, "-m", "bridge", "run", "--input", "-", "--no-zmq", "--no-status"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        preexec_fn=lambda: os.close(0),
+    )  # fmt: skip
+    assert p.returncode == 1 and "ERROR bridge.cli: stdin: cannot read (Bad file descriptor)" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr
 
 
 def test_zmq_and_no_zmq_together_are_a_usage_error() -> None:
