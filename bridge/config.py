@@ -377,7 +377,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Mapping[str, Any]]) -
     cfg = Config()
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad saves with a BOM
         except OSError as e:
             raise ConfigError(f"config file {path}: {e.strerror or e}") from e
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

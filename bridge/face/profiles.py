@@ -211,7 +211,7 @@ def load_profile(name_or_path: str) -> Profile:
             f"face.profile: expected one of {', '.join(SHIPPED)} or a .toml file (got {name_or_path!r})"
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad saves with a BOM
     except OSError as e:
         raise ConfigError(f"face.profile: cannot read {path}: {e.strerror or e}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

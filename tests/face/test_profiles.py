@@ -121,6 +121,12 @@ def test_profile_from_a_file_and_the_engine_applies_it(tmp_path: Path) -> None:
         load_profile("maya")
 
 
+def test_a_profile_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "notepad.toml"
+    path.write_bytes(b'\xef\xbb\xbfname = "mine"\n[channels.mouthOpen]\nfrom = { jawOpen = 1.0 }\n')
+    assert load_profile(str(path)).name == "mine"
+
+
 def test_the_default_profile_is_none_and_gives_no_rig_channels() -> None:
     # Rig channels are opt-in: the default frames, wire messages and bake files stay as they were.
     engine = build_face_solver(FaceConfig())

@@ -95,6 +95,13 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
         load_config(f, {})
 
 
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows Notepad writes a BOM: 'Invalid statement (at line 1, column 1)'."""
+    f = tmp_path / "notepad.toml"
+    f.write_bytes(b"\xef\xbb\xbf[output]\nfps = 30\n")
+    assert load_config(f, {}).output.fps == 30
+
+
 def test_the_reopen_window_defaults_to_30_s_and_0_turns_it_off() -> None:
     assert load_config(None, {}).audio.reopen_s == 30.0
     assert load_config(None, {"audio": {"reopen_s": 0}}).audio.reopen_s == 0.0
