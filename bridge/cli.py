@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import os
 import signal
@@ -341,12 +343,32 @@ def _json_logs_requested(argv: Sequence[str]) -> bool:
     return "--log-format=json" in argv or any(a == "--log-format" and b == "json" for a, b in pairs)
 
 
+def _parse_logging_usage_errors(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """parse_args, with a usage error logged as the one error event every other failure gives (JSON
+    logs), not argparse's lines on stderr (which came through as warnings of native stderr)."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return parser.parse_args(argv)
+    except SystemExit as e:
+        text = said.getvalue().strip()
+        if e.code == 2 and text:
+            usage, _, error = text.rpartition("\n")
+            log.error("%s", error, extra={"event": "error", "kind": "UsageError", "usage": usage})
+            flush_logging()
+        elif text:
+            sys.stderr.write(text + "\n")
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if _json_logs_requested(argv):
-        setup_logging("info", "json")  # argparse's usage and error lines then reach stderr as JSON events too
-    args = parser.parse_args(argv)
+        setup_logging("info", "json")
+        args = _parse_logging_usage_errors(parser, argv)
+    else:
+        args = parser.parse_args(argv)
     setup_logging(args.log_level or "info", args.log_format or "text")  # until a config file says otherwise
 
     def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -333,6 +333,17 @@ def test_a_closed_stdin_is_one_clear_error() -> None:
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr
 
 
+def test_a_usage_error_in_json_logs_is_an_error_event_like_any_failure() -> None:
+    """It came through as a warning of native stderr: a consumer filtering on level error missed it."""
+    p = run_cli("--log-format", "json", "run", "--bogus")
+    assert p.returncode == 2
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    [event] = events
+    assert event["level"] == "error" and event["event"] == "error" and event["kind"] == "UsageError", event
+    assert event["message"] == "avatar-bridge: error: unrecognized arguments: --bogus"
+    assert event["usage"].startswith("usage: avatar-bridge")
+
+
 def test_zmq_and_no_zmq_together_are_a_usage_error() -> None:
     p = run_cli("run", "--zmq", "tcp://127.0.0.1:5901", "--no-zmq")
     assert p.returncode == 2 and "--no-zmq: not allowed with argument --zmq" in p.stderr, p.stderr
