@@ -65,7 +65,7 @@ def staged(build_module: ModuleType, tmp_path_factory: pytest.TempPathFactory) -
 def core(staged: Path) -> ModuleType:
     """``avatar_bridge_blender.core`` with its submodules loaded (no bpy involved)."""
     pkg = importlib.import_module("avatar_bridge_blender.core")
-    for name in ("mapping", "receiver", "smoothing", "stream", "timing"):
+    for name in ("mapping", "receiver", "smoothing", "stream", "subjects", "timing"):
         importlib.import_module(f"avatar_bridge_blender.core.{name}")
     return pkg
 

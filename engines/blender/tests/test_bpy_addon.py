@@ -105,6 +105,7 @@ def rigged(addon: ModuleType) -> Iterator[tuple[Any, Any, Any]]:
     settings.protocol = "OSC"
     settings.host = "127.0.0.1"
     settings.port = free_udp_port()
+    settings.subject = ""
     settings.mesh, settings.armature = face, rig
     settings.profile = "ARKIT"
     settings.strength, settings.smoothing_s, settings.live = 1.0, 0.0, True
@@ -569,6 +570,61 @@ def test_a_sender_restart_mid_take_goes_on_after_the_frames_it_has(rigged: tuple
     assert values[48:] == pytest.approx([f.values[jaw] for f in second], abs=F32_TOL)
 
 
+def _jaw_keys(face: Any) -> list[int]:
+    [jaw_curve] = [fc for fc in fcurves_of(face.data.shape_keys) if '"jawOpen"' in fc.data_path]
+    return [int(k.co.x) for k in jaw_curve.keyframe_points]
+
+
+def test_a_second_subject_on_the_port_stays_out_of_the_rig_and_the_take(rigged: tuple[Any, Any, Any]) -> None:
+    """A second bridge on the port spread a take of frames 1..204 over frames 1..12965."""
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    link = live.current()
+    alice = [osc_frame_message(i, 2.0 + i / 24, synthetic_values(i, 76), "alice").dgram for i in range(48)]
+    bob = [osc_frame_message(i, i / 24, [0.0] * 76, "bob").dgram for i in range(48)]
+    send(scene.avatar_bridge.port, [d for pair in zip(alice, bob, strict=True) for d in pair])
+    kept = pump_until(link, scene, 48)
+    assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    assert {f.subject for f in kept} == {"alice"} and link.subjects.ignored == {"bob": 48}
+    assert _jaw_keys(face) == list(range(49, 97))
+    scene.avatar_bridge.subject = "bob"  # the user picks the other one
+    send(scene.avatar_bridge.port, bob[:5] + alice[:5])
+    assert {f.subject for f in pump_until(link, scene, 5)} == {"bob"}
+
+
+def test_a_lone_frame_far_ahead_is_left_out_of_the_take(rigged: tuple[Any, Any, Any]) -> None:
+    """One stray packet at t = 100,000 s sent every later key past frame 2,400,000."""
+    scene, face, _rig = rigged
+    live = sub("blender.live")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    _record(scene, live.current(), 0, [2.0 + i / 24 for i in range(24)])
+    _record(scene, live.current(), 24, [100_000.0])
+    _record(scene, live.current(), 25, [3.0 + i / 24 for i in range(24)])
+    assert live.current().recording.strays.dropped == 1
+    assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    assert _jaw_keys(face) == list(range(49, 97))
+
+
+def test_a_take_that_recorded_nothing_leaves_the_rig_its_actions(rigged: tuple[Any, Any, Any]) -> None:
+    scene, face, _rig = rigged
+    keys = face.data.shape_keys
+    keys.animation_data_create().action = bpy.data.actions.new("KeyAction")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    assert bpy.ops.avatar_bridge.record_start() == {"FINISHED"}
+    assert bpy.ops.avatar_bridge.record_stop() == {"FINISHED"}
+    assert keys.animation_data.action.name == "KeyAction"
+    assert not [a for a in bpy.data.actions if "AvatarBridgeTake" in a.name]
+
+
+def test_a_listen_address_with_spaces_around_it_connects(rigged: tuple[Any, Any, Any]) -> None:
+    scene, _face, _rig = rigged
+    scene.avatar_bridge.host = " 127.0.0.1 "
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+
+
 def test_recording_aligned_to_record_start(rigged: tuple[Any, Any, Any]) -> None:
     scene, face, _rig = rigged
     live = sub("blender.live")
@@ -713,9 +769,10 @@ def test_golden_frames_apply_to_the_rig(rigged: tuple[Any, Any, Any]) -> None:
     entries = [e for e in manifest["files"] if e["protocol"] in ("osc-bundle", "osc-frame")]
     assert entries
     for entry in entries:
+        message = entry["decoded"] if entry["protocol"] == "osc-frame" else entry["decoded"]["elements"][-1]
+        scene.avatar_bridge.subject = message["args"][0]  # the golden frames come from several subjects
         send(scene.avatar_bridge.port, [(GOLDEN / entry["file"]).read_bytes()])
         (frame,) = pump_until(link, scene, 1)
-        message = entry["decoded"] if entry["protocol"] == "osc-frame" else entry["decoded"]["elements"][-1]
         assert list(frame.values) == message["args"][5:]
         assert_rig_shows(face, rig, frame)
     assert link.stream.malformed == 0
@@ -796,3 +853,35 @@ def test_bridge_bake_imports_in_sync(rigged: tuple[Any, Any, Any], tmp_path: Pat
     for frame_number, index in list(picks.items())[:: max(1, len(picks) // 12)]:
         scene.frame_set(frame_number)
         assert_rig_shows(face, rig, frames[index])
+
+
+class _Layout:
+    """Stands in for a UILayout: records the labels drawn, accepts any other call."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        self.enabled = True
+
+    def label(self, text: str = "", icon: str = "NONE") -> None:
+        self.labels.append(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: _Layout(self.labels)
+
+
+def test_the_panel_names_ignored_subjects_and_a_likely_wrong_protocol(rigged: tuple[Any, Any, Any]) -> None:
+    scene, _face, _rig = rigged
+    live, panel = sub("blender.live"), sub("blender.panel")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    link = live.current()
+    send(scene.avatar_bridge.port, [b"\x00" * 7])  # not OSC (a Live Link Face packet, say)
+    pump_until(link, scene, 1, timeout_s=0.3)
+    labels: list[str] = []
+    panel.AVATARBRIDGE_PT_main.draw(type("P", (), {"layout": _Layout(labels)})(), bpy.context)
+    assert any(t.startswith("Wrong protocol?") and "try Live Link Face" in t for t in labels), labels
+    send(scene.avatar_bridge.port, [osc_frame_message(i, i / 24, [0.0] * 76, s).dgram
+                                    for i, s in enumerate(["alice", "bob", "alice"])])  # fmt: skip
+    pump_until(link, scene, 2)
+    labels.clear()
+    panel.AVATARBRIDGE_PT_main.draw(type("P", (), {"layout": _Layout(labels)})(), bpy.context)
+    assert "Ignoring other subjects: bob (set Subject to follow one)" in labels, labels

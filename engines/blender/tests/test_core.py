@@ -390,3 +390,25 @@ def test_golden_osc_and_livelinkface_decode_to_the_manifest_values(core: ModuleT
             assert list(frame.names) == manifest["osc_channel_names"]
         checked += 1
     assert checked >= 12
+
+
+def test_the_first_subject_heard_is_followed_and_the_others_counted(core: ModuleType, wire: ModuleType) -> None:
+    """Two bridges on one port drove the rig with both faces by turns and broke the take."""
+    stream = core.stream.PacketStream("OSC")
+    subjects = core.subjects.SubjectFilter()
+    packets = [osc_frame(wire, i, i / 60, [0.0] * 76, subject=("alice", "bob")[i % 2]) for i in range(10)]
+    kept = subjects.keep(stream.decode(packets, now_s=1.0))
+    assert [f.subject for f in kept] == ["alice"] * 5 and subjects.following == "alice"
+    assert subjects.ignored == {"bob": 5}
+    kept = subjects.keep(stream.decode(packets, now_s=1.0), wanted="bob")  # the user picks one
+    assert [f.subject for f in kept] == ["bob"] * 5 and subjects.ignored == {"alice": 5}
+    many = [osc_frame(wire, 1, 0.0, [0.0] * 76, subject=f"s{i}") for i in range(wire.MAX_SUBJECTS + 10)]
+    subjects.keep(stream.decode(many, now_s=1.0), wanted="bob")
+    assert len(subjects.ignored) == wire.MAX_SUBJECTS  # a sender making up subjects is bounded
+
+
+def test_a_lone_time_far_ahead_is_a_stray_and_a_real_jump_is_not(core: ModuleType) -> None:
+    gate = core.timing.StrayGate(max_jump_s=60.0)
+    times = [0.0, 0.5, 1.0, 100_000.0, 1.5, 2.0, 0.0, 0.5, 500.0, 500.1, 500.2]
+    assert [gate.accept(t) for t in times] == [True, True, True, False, True, True, True, True, False, True, True]
+    assert gate.dropped == 2

@@ -17,10 +17,12 @@ import bpy
 from .._vendor.avatar_wire import Frame
 from ..core.receiver import UdpReceiver
 from ..core.stream import PacketStream
-from ..core.timing import FrameConfig, KeyPicker
+from ..core.subjects import SubjectFilter
+from ..core.timing import FrameConfig, KeyPicker, StrayGate, nearest_frame
 from . import prefs
+from .bake_import import MAX_FRAME
 from .props import AvatarBridgeSettings
-from .rig import KeyBuffer, RigWriter, fresh_actions
+from .rig import KeyBuffer, RigWriter, restore_actions, swap_in_actions
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,19 @@ class Recording:
     align: str
     start_frame: float
     picker: KeyPicker | None
-    actions: list[str]
+    swapped: list[tuple[str, str]]  # (the take's action, the action it replaced) per target
     keys: int = 0
     first_frame: int | None = None
     last_frame: int | None = None
     last_t_s: float = -math.inf  # the newest stream time, to notice a sender that restarted
     rate_changed: bool = False  # warned that the scene's fps changed mid-take
     buffer: KeyBuffer = field(default_factory=KeyBuffer)
+    strays: StrayGate = field(default_factory=StrayGate)
+    past_end: int = 0  # frames whose key would land past Blender's last frame, left out
+
+    @property
+    def actions(self) -> list[str]:
+        return [new for new, _ in self.swapped]
 
 
 class LiveLink:
@@ -52,6 +60,7 @@ class LiveLink:
     def __init__(self, protocol: str, host: str, port: int, interval_s: float, max_packets: int) -> None:
         self.receiver = UdpReceiver(host, port)
         self.stream = PacketStream(protocol)
+        self.subjects = SubjectFilter()
         self.writer = RigWriter()
         self.interval_s = interval_s
         self.max_packets = max_packets
@@ -81,7 +90,7 @@ def connect(context: bpy.types.Context) -> LiveLink:
     disconnect()
     settings: AvatarBridgeSettings = context.scene.avatar_bridge
     p = prefs.get(context)
-    _link = LiveLink(settings.protocol, settings.host, settings.port, p.poll_interval_s, p.max_packets_per_poll)
+    _link = LiveLink(settings.protocol, settings.host.strip(), settings.port, p.poll_interval_s, p.max_packets_per_poll)
     if not bpy.app.timers.is_registered(timer_tick):
         bpy.app.timers.register(timer_tick, first_interval=0.0, persistent=True)
     return _link
@@ -130,10 +139,11 @@ def timer_tick() -> float | None:
 def pump(scene: bpy.types.Scene, link: LiveLink, now_s: float | None = None) -> list[Frame]:
     """Drain the socket, key every frame while recording, apply the newest; returns the frames."""
     now_s = time.monotonic() if now_s is None else now_s
-    frames = link.stream.decode(link.receiver.drain(link.max_packets), now_s)
+    settings: AvatarBridgeSettings = scene.avatar_bridge
+    decoded = link.stream.decode(link.receiver.drain(link.max_packets), now_s)
+    frames = link.subjects.keep(decoded, settings.subject.strip())
     if not frames:
         return frames
-    settings: AvatarBridgeSettings = scene.avatar_bridge
     if link.recording is not None:
         for frame in frames:
             record_frame(scene, link, frame)
@@ -150,19 +160,22 @@ def apply_frame(scene: bpy.types.Scene, writer: RigWriter, frame: Frame) -> bool
 
 def start_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording:
     settings: AvatarBridgeSettings = scene.avatar_bridge
-    actions = fresh_actions(settings, "AvatarBridgeTake")
+    swapped = swap_in_actions(settings, "AvatarBridgeTake")
     align = settings.record_align
     start = float(scene.frame_start)
     picker = KeyPicker(scene_frame_config(scene, start)) if align == "AUDIO" else None
-    link.recording = Recording(align=align, start_frame=start, picker=picker, actions=actions)
+    link.recording = Recording(align=align, start_frame=start, picker=picker, swapped=swapped)
     link.writer.reset()
-    log.info("recording into %s", ", ".join(actions) or "nothing (no targets)")
+    log.info("recording into %s", ", ".join(link.recording.actions) or "nothing (no targets)")
     return link.recording
 
 
 def stop_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording | None:
     rec, link.recording = link.recording, None
-    if rec is not None:
+    if rec is not None and rec.keys == 0:
+        restore_actions(rec.swapped)  # an empty take leaves the rig with the actions it had
+        log.info("nothing recorded: no frame arrived during the take")
+    elif rec is not None:
         rec.buffer.write(scene.avatar_bridge)
         log.info("recorded %d keys on frames %s..%s", rec.keys, rec.first_frame, rec.last_frame)
     return rec
@@ -172,6 +185,10 @@ def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
     """Key ``frame`` on the scene frame its stream time falls on (and show it when Live is on)."""
     rec = link.recording
     if rec is None:
+        return
+    if not rec.strays.accept(frame.t_s):
+        log.warning("a frame at stream time %.2f s, far ahead of the take's %.2f s, was left out (a corrupt "
+                    "packet?)", frame.t_s, rec.last_t_s)  # fmt: skip
         return
     restarted = rec.last_t_s - frame.t_s > RESTART_S
     if rec.picker is None:
@@ -194,6 +211,12 @@ def record_frame(scene: bpy.types.Scene, link: LiveLink, frame: Frame) -> None:
         rec.rate_changed = True
         log.warning("the scene's frame rate changed during the take: its keys stay on %d/%g fps frames", *take_rate)
     compiled = link.writer.write(scene.avatar_bridge, frame, apply=scene.avatar_bridge.live)
+    if abs(nearest_frame(frame.t_s, rec.picker.cfg)) > MAX_FRAME:
+        if not rec.past_end:
+            log.warning("stream time %.2f s lands past Blender's last frame (%d): such frames are left out",
+                        frame.t_s, MAX_FRAME)  # fmt: skip
+        rec.past_end += 1
+        return
     frame_number = rec.picker.offer(frame.t_s)
     if compiled is None or frame_number is None:
         return

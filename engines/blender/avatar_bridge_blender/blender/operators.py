@@ -148,7 +148,9 @@ class AVATARBRIDGE_OT_record_stop(_Validated, bpy.types.Operator):
             return {"CANCELLED"}
         link = live.current()
         rec = live.stop_recording(context.scene, link) if link is not None else None
-        if rec is not None:
+        if rec is not None and rec.keys == 0:
+            self.report({"WARNING"}, "Nothing recorded: no frame arrived during the take (the rig keeps its actions)")
+        elif rec is not None:
             self.report({"INFO"}, f"Recorded {rec.keys} keys, frames {rec.first_frame}..{rec.last_frame}")
         return {"FINISHED"}
 

@@ -30,6 +30,7 @@ class AVATARBRIDGE_PT_main(bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "host", text="")
         row.prop(settings, "port", text="")
+        box.prop(settings, "subject")
         if link is None:
             box.operator("avatar_bridge.connect", icon="LINKED")
         else:
@@ -77,8 +78,18 @@ def _draw_status(layout: bpy.types.UILayout, link: live.LiveLink) -> None:
     col.label(text="No frame yet" if age_s is None else f"Last frame {age_s * 1000.0:.0f} ms ago")
     if link.newest is not None:
         col.label(text=f"{link.newest.subject or 'subject'}  t {link.newest.t_s:.2f} s  {link.newest.viseme}")
+    ignored = link.subjects.ignored
+    if ignored:
+        names = ", ".join(list(ignored)[-3:]) + (" ..." if len(ignored) > 3 else "")
+        col.label(text=f"Ignoring other subjects: {names} (set Subject to follow one)", icon="INFO")
+    if link.recording is not None and (link.recording.strays.dropped or link.recording.past_end):
+        left = link.recording.strays.dropped + link.recording.past_end
+        col.label(text=f"{left} frames with impossible times left out of the take", icon="ERROR")
     if stream.malformed:
         col.label(text=f"{stream.malformed} malformed packets ignored", icon="ERROR")
+        if stream.frames == 0 and stream.last_error:
+            other = "Live Link Face" if stream.protocol == "OSC" else "avatar-bridge OSC"
+            col.label(text=f"Wrong protocol? ({stream.last_error}); try {other}", icon="ERROR")
     if stream.lost:
         col.label(text=f"{stream.lost} frames lost on the way", icon="ERROR")
     if stream.frames == 0 and stream.foreign:

@@ -37,6 +37,12 @@ class AvatarBridgeSettings(bpy.types.PropertyGroup):
     port: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Port", min=1, max=65535, default=DEFAULT_PORTS["OSC"]
     )
+    subject: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Subject",
+        description="Follow this sender's subject (the bridge's --subject) when several send to the port; "
+        "empty: the first one heard",
+        default="",
+    )
     mesh: bpy.props.PointerProperty(  # type: ignore[valid-type]
         name="Face Mesh", type=bpy.types.Object, poll=_is_mesh, description="Mesh with the shape keys"
     )

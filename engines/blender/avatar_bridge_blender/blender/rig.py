@@ -270,6 +270,11 @@ def _write_curve(
 def fresh_actions(settings: AvatarBridgeSettings, label: str) -> list[str]:
     """Give the mesh's shape keys and the armature new, empty actions so a take never overwrites
     an earlier one, and keep the actions they had in the file; returns the action names."""
+    return [new for new, _ in swap_in_actions(settings, label)]
+
+
+def swap_in_actions(settings: AvatarBridgeSettings, label: str) -> list[tuple[str, str]]:
+    """``fresh_actions``, returning (new action, the action it replaced or "") per target."""
     names = []
     targets: list[bpy.types.ID] = []
     if settings.mesh is not None and settings.mesh.data.shape_keys is not None:
@@ -280,10 +285,26 @@ def fresh_actions(settings: AvatarBridgeSettings, label: str) -> list[str]:
         owner = settings.mesh.name if isinstance(id_data, bpy.types.Key) else id_data.name
         action = bpy.data.actions.new(f"{owner}_{label}")
         anim = id_data.animation_data or id_data.animation_data_create()
+        before = ""
         if anim.action is not None:
             # Unassigned, it would have no users and Blender would drop it on save: an earlier take,
             # an imported line or the user's own keys.
             anim.action.use_fake_user = True
+            before = anim.action.name
         anim.action = action
-        names.append(action.name)
+        names.append((action.name, before))
     return names
+
+
+def restore_actions(swapped: list[tuple[str, str]]) -> None:
+    """Undo ``swap_in_actions`` for a take that recorded nothing: its empty actions go, and each
+    target gets back the action it had."""
+    for new, before in swapped:
+        action = bpy.data.actions.get(new)
+        if action is None:
+            continue
+        for id_data in (*bpy.data.shape_keys, *bpy.data.objects):
+            anim = id_data.animation_data
+            if anim is not None and anim.action == action:
+                anim.action = bpy.data.actions.get(before) if before else None
+        bpy.data.actions.remove(action)

@@ -78,3 +78,28 @@ def pick_keys(times_s: Iterable[float], cfg: FrameConfig) -> dict[int, int]:
         if frame not in best or distance < best[frame][0]:
             best[frame] = (distance, i)
     return {f: i for f, (_, i) in sorted(best.items())}
+
+
+class StrayGate:
+    """Passes stream times, except a lone one far ahead of the others (a corrupt or forged packet).
+
+    One frame claiming t = 100,000 s sent every later key of a take past frame 2,400,000. A sender
+    whose time really jumped ahead sends more frames near the new time: the second one is let through.
+    """
+
+    def __init__(self, max_jump_s: float = 60.0, confirm_s: float = 1.0) -> None:
+        self._max_jump_s = max_jump_s
+        self._confirm_s = confirm_s
+        self._last_s: float | None = None
+        self._pending_s: float | None = None
+        self.dropped = 0
+
+    def accept(self, t_s: float) -> bool:
+        ahead = self._last_s is not None and t_s - self._last_s > self._max_jump_s
+        confirmed = self._pending_s is not None and abs(t_s - self._pending_s) <= self._confirm_s
+        if ahead and not confirmed:
+            self._pending_s = t_s
+            self.dropped += 1
+            return False
+        self._last_s, self._pending_s = t_s, None
+        return True
