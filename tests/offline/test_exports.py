@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import signal
 from dataclasses import replace
@@ -243,6 +244,9 @@ def test_rhubarb_sound_file_is_absolute_as_rhubarb_writes_it(tmp_path: Path, mon
     assert doc["metadata"]["soundFile"] == f"{tmp_path}/work/../vo/line 1.wav"
     take = replace(take, source=Path("/clips/line 1.wav"))
     assert json.loads(render("rhubarb-json", take))["metadata"]["soundFile"] == "/clips/line 1.wav"
+    # A Latin-1 name: Python holds its byte as a lone surrogate, which strict JSON readers refuse.
+    text = render("rhubarb-json", replace(take, source=Path(os.fsdecode(b"/clips/caf\xe9.wav"))))
+    assert "\\udc" not in text and json.loads(text)["metadata"]["soundFile"] == "/clips/caf\ufffd.wav"
 
 
 def test_rhubarb_basic_shapes_only() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -239,13 +240,15 @@ def write_json(take: Take, extended_shapes: str, out: TextIO) -> None:
     """Rhubarb JSON: ``{"metadata": {"soundFile", "duration"}, "mouthCues": [{"start","end","value"}]}``.
 
     ``soundFile`` is absolute, as Rhubarb writes it (``absolute(inputFilePath)``: the working directory
-    joined in front, symlinks and ``..`` left as they are).
+    joined in front, symlinks and ``..`` left as they are). Bytes of the name that are not UTF-8 become
+    U+FFFD: Python's stand-ins for them are lone surrogates, which strict JSON readers refuse.
     """
     cues = mouth_cues(take, extended_shapes)
+    name = os.fsencode(take.source.absolute()).decode("utf-8", "replace")
     lines = [
         "{",
         '  "metadata": {',
-        f'    "soundFile": {json.dumps(str(take.source.absolute()))},',
+        f'    "soundFile": {json.dumps(name)},',
         f'    "duration": {_centis(take.duration_s):.2f}',
         "  },",
         '  "mouthCues": [',
