@@ -15,6 +15,8 @@ from bridge.errors import ConfigError
 from bridge.frames import MOODS, subject_problem
 
 OUTPUT_FPS = (30, 60, 100)
+# Sample rates of audio, files and stdin alike; beyond them a header is damaged or a flag mistyped.
+AUDIO_RATE_RANGE_HZ = (1000, 768000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +240,7 @@ def validate(cfg: Config) -> Config:
     _check_range("audio.buffer_s", cfg.audio.buffer_s, 0.1, 60.0)
     _check_range("audio.block_ms", cfg.audio.block_ms, 1, 200)
     _check_range("audio.reopen_s", cfg.audio.reopen_s, 0.0, 3600.0)
-    _check_range("audio.stdin_rate_hz", cfg.audio.stdin_rate_hz, 4000, 384000)
+    _check_range("audio.stdin_rate_hz", cfg.audio.stdin_rate_hz, *AUDIO_RATE_RANGE_HZ)
     _check_range("audio.stdin_channels", cfg.audio.stdin_channels, 1, 64)
     _check_choice("audio.stdin_format", cfg.audio.stdin_format, ("s16le", "f32le"))
     if cfg.audio.channel is not None:

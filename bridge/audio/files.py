@@ -18,6 +18,7 @@ import soundfile as sf
 from bridge.audio.downmix import CancellationMeter, Downmix, choose_downmix, verdict
 from bridge.audio.ffmpeg import decode_to_wav, ffmpeg_path
 from bridge.audio.samples import MAX_SAMPLE_ABS, unusable
+from bridge.config import AUDIO_RATE_RANGE_HZ
 from bridge.errors import AudioError
 from bridge.frames import AudioBlock
 from bridge.logs import CStderrCatcher
@@ -208,7 +209,7 @@ def read_audio_channels(path: Path) -> tuple[npt.NDArray[np.float32], int]:
 
 
 # Rates outside this are a damaged header, not audio: resampling 1 Hz "audio" to 16 kHz asks for tens of GB.
-MIN_RATE_HZ, MAX_RATE_HZ = 1000, 768000
+MIN_RATE_HZ, MAX_RATE_HZ = AUDIO_RATE_RANGE_HZ
 
 
 def _check_rate(path: Path, rate_hz: int) -> None:

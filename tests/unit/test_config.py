@@ -102,6 +102,15 @@ def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     assert load_config(f, {}).output.fps == 30
 
 
+def test_stdin_takes_the_sample_rates_files_take() -> None:
+    """stdin took 4-384 kHz where files took 1-768 kHz: an 8 kHz telephony feed worked, a 2 kHz one not."""
+    for rate in (1000, 768000):
+        assert load_config(None, {"audio": {"stdin_rate_hz": rate}}).audio.stdin_rate_hz == rate
+    for rate in (999, 768001):
+        with pytest.raises(ConfigError, match="audio.stdin_rate_hz: must be between 1000 and 768000"):
+            load_config(None, {"audio": {"stdin_rate_hz": rate}})
+
+
 def test_the_reopen_window_defaults_to_30_s_and_0_turns_it_off() -> None:
     assert load_config(None, {}).audio.reopen_s == 30.0
     assert load_config(None, {"audio": {"reopen_s": 0}}).audio.reopen_s == 0.0
