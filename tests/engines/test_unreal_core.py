@@ -77,3 +77,7 @@ def test_install_script_lays_out_plugin_and_core(tmp_path: Path) -> None:
     assert (dest / "Core" / "include" / "avatar_bridge" / "assembler.hpp").is_file()
     assert {p.name for p in (dest / "Core" / "src").glob("*.cpp")} == {p.name for p in (CORE / "src").glob("*.cpp")}
     assert not (dest / "Core" / "build").exists()
+    # Package Plugin copies only Source (and a few asset folders) plus what FilterPlugin.ini lists: the
+    # packaged plugin lost Core/, and Build.cs then failed in every project that used it.
+    rules = (dest / "Config" / "FilterPlugin.ini").read_text().splitlines()
+    assert rules[0] == "[FilterPlugin]" and "/Core/..." in rules

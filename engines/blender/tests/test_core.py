@@ -397,13 +397,17 @@ def test_the_first_subject_heard_is_followed_and_the_others_counted(core: Module
     stream = core.stream.PacketStream("OSC")
     subjects = core.subjects.SubjectFilter()
     packets = [osc_frame(wire, i, i / 60, [0.0] * 76, subject=("alice", "bob")[i % 2]) for i in range(10)]
-    kept = subjects.keep(stream.decode(packets, now_s=1.0))
+    kept = subjects.keep(stream.decode(packets, now_s=1.0), now_s=1.0)
     assert [f.subject for f in kept] == ["alice"] * 5 and subjects.following == "alice"
     assert subjects.ignored == {"bob": 5}
-    kept = subjects.keep(stream.decode(packets, now_s=1.0), wanted="bob")  # the user picks one
-    assert [f.subject for f in kept] == ["bob"] * 5 and subjects.ignored == {"alice": 5}
+    bob = [osc_frame(wire, 20 + i, i / 60, [0.0] * 76, subject="bob") for i in range(3)]
+    assert subjects.keep(stream.decode(bob, now_s=1.5), now_s=1.5) == []  # alice only paused
+    kept = subjects.keep(stream.decode(bob, now_s=2.1), now_s=2.1)  # alice silent 1.1 s: a new bridge
+    assert [f.subject for f in kept] == ["bob"] * 3 and subjects.following == "bob"
+    kept = subjects.keep(stream.decode(packets, now_s=2.2), now_s=2.2, wanted="alice")  # the user picks one
+    assert [f.subject for f in kept] == ["alice"] * 5 and subjects.ignored == {"bob": 5}
     many = [osc_frame(wire, 1, 0.0, [0.0] * 76, subject=f"s{i}") for i in range(wire.MAX_SUBJECTS + 10)]
-    subjects.keep(stream.decode(many, now_s=1.0), wanted="bob")
+    subjects.keep(stream.decode(many, now_s=9.0), now_s=9.0, wanted="alice")
     assert len(subjects.ignored) == wire.MAX_SUBJECTS  # a sender making up subjects is bounded
 
 

@@ -141,7 +141,7 @@ def pump(scene: bpy.types.Scene, link: LiveLink, now_s: float | None = None) -> 
     now_s = time.monotonic() if now_s is None else now_s
     settings: AvatarBridgeSettings = scene.avatar_bridge
     decoded = link.stream.decode(link.receiver.drain(link.max_packets), now_s)
-    frames = link.subjects.keep(decoded, settings.subject.strip())
+    frames = link.subjects.keep(decoded, now_s, settings.subject.strip())
     if not frames:
         return frames
     if link.recording is not None:

@@ -21,6 +21,7 @@ namespace
 	// Room for the largest UDP datagram, so nothing the bridge can send is cut short.
 	constexpr int32 ReceiveBufferBytes = static_cast<int32>(avatar_bridge::osc::kMaxPacketBytes) + 1;
 	constexpr int32 SocketBufferBytes = 2 * 1024 * 1024;
+	constexpr double OwnerTakeoverSeconds = 1.0;
 
 	FName ToName(const std::string& Utf8)
 	{
@@ -154,10 +155,12 @@ FText FAvatarBridgeSource::GetSourceStatus() const
 	}
 	const uint64 Received = FramesReceived.load();
 	const uint64 Rejected = PacketsRejected.load();
-	if (Received == 0 && Rejected > 0)
+	const uint64 Unusable = MessagesUnusable.load();
+	if (Received == 0 && (Rejected > 0 || Unusable > 0))
 	{
-		// Something is sending, but nothing it sends decodes (another protocol on this port?).
-		return FText::Format(LOCTEXT("StatusOnlyBad", "No valid frames ({0} bad packets)"), FText::AsNumber(Rejected));
+		// Something is sending, but nothing it sends decodes (another protocol on this port, e.g. VMC?).
+		return FText::Format(LOCTEXT("StatusOnlyBad", "No valid frames ({0} bad packets, {1} messages of another protocol or with bad values)"),
+			FText::AsNumber(Rejected), FText::AsNumber(Unusable));
 	}
 	if (Received == 0)
 	{
@@ -170,6 +173,13 @@ FText FAvatarBridgeSource::GetSourceStatus() const
 			LOCTEXT("StatusSubjectsFull", "Receiving ({0} frames, {1} bad packets, {2} idle subjects removed: more than {3} at once)"),
 			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Evicted),
 			FText::AsNumber(static_cast<uint64>(avatar_bridge::kMaxSubjects)));
+	}
+	const uint64 Ignored = FramesIgnored.load();
+	if (Ignored > 0)
+	{
+		return FText::Format(
+			LOCTEXT("StatusIgnoring", "Receiving ({0} frames, {1} bad packets, {2} frames of other bridges ignored: one bridge per subject name)"),
+			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Ignored));
 	}
 	return FText::Format(LOCTEXT("StatusReceiving", "Receiving ({0} frames, {1} bad packets)"),
 		FText::AsNumber(Received), FText::AsNumber(Rejected));
@@ -184,13 +194,15 @@ uint32 FAvatarBridgeSource::Run()
 		{
 			continue;
 		}
-		uint32 PendingBytes = 0;
-		while (!bStopping && Socket->HasPendingData(PendingBytes))
+		// Read until the socket has nothing left (Recv fails with EWOULDBLOCK on this non-blocking socket).
+		// Not gated on HasPendingData: on Linux it reports the size of the next datagram, 0 for an empty
+		// one, which was then never read and blocked every datagram behind it (a busy loop, nothing received).
+		int32 ReadBytes = 0;
+		while (!bStopping && Socket->Recv(ReceiveBuffer.GetData(), ReceiveBuffer.Num(), ReadBytes))
 		{
-			int32 ReadBytes = 0;
-			if (!Socket->Recv(ReceiveBuffer.GetData(), ReceiveBuffer.Num(), ReadBytes) || ReadBytes <= 0)
+			if (ReadBytes <= 0)
 			{
-				break;
+				continue;  // an empty datagram: read, and nothing in it
 			}
 			Frames.clear();
 			if (!Assembler.feed(ReceiveBuffer.GetData(), static_cast<std::size_t>(ReadBytes), Frames))
@@ -204,7 +216,9 @@ uint32 FAvatarBridgeSource::Run()
 						Rejected, UTF8_TO_TCHAR(avatar_bridge::osc::to_string(Assembler.stats().last_parse_error)));
 				}
 			}
-			SubjectsEvicted.store(Assembler.stats().evicted_subjects);
+			const avatar_bridge::AssemblerStats& Stats = Assembler.stats();
+			SubjectsEvicted.store(Stats.evicted_subjects);
+			MessagesUnusable.store(Stats.ignored_messages + Stats.rejected_messages + Stats.count_mismatches);
 			for (const std::string& Gone : Assembler.take_evicted())
 			{
 				ForgetSubject(Gone);
@@ -227,12 +241,20 @@ FName FAvatarBridgeSource::CurveSubjectFor(const std::string& BridgeSubject) con
 void FAvatarBridgeSource::ForgetSubject(const std::string& BridgeSubject)
 {
 	// The assembler made room for a newer subject: its Live Link subjects go too, and come back with
-	// fresh static data if it speaks again. With a fixed Subject every bridge shares one name: keep it.
+	// fresh static data if it speaks again. With a fixed Subject every bridge shares one name: keep it,
+	// free for the next bridge to follow.
+	const FName CurveSubject = CurveSubjectFor(BridgeSubject);
+	const FSubjectOwner* Owner = SubjectOwners.Find(CurveSubject);
+	if (Owner == nullptr || !Owner->BridgeSubject.Equals(UTF8_TO_TCHAR(BridgeSubject.c_str()), ESearchCase::CaseSensitive))
+	{
+		return;  // not the bridge subject this Live Link subject follows
+	}
+	SubjectOwners.Remove(CurveSubject);
 	if (Client == nullptr || !Connection.Subject.IsEmpty())
 	{
+		PushedLayoutVersions.Remove(CurveSubject);  // the next bridge to follow pushes its own layout
 		return;
 	}
-	const FName CurveSubject = CurveSubjectFor(BridgeSubject);
 	Client->RemoveSubject_AnyThread({SourceGuid, CurveSubject});
 	if (SubjectsWithBones.Remove(CurveSubject) > 0)
 	{
@@ -250,6 +272,24 @@ void FAvatarBridgeSource::HandleFrame(const avatar_bridge::AssembledFrame& Frame
 		return;
 	}
 	const FName CurveSubject = CurveSubjectFor(Frame.subject);
+	const double Now = FPlatformTime::Seconds();
+	const FString BridgeSubject(UTF8_TO_TCHAR(Frame.subject.c_str()));
+	FSubjectOwner* Owner = SubjectOwners.Find(CurveSubject);
+	if (Owner == nullptr)
+	{
+		SubjectOwners.Add(CurveSubject, FSubjectOwner{BridgeSubject, Now});
+	}
+	else if (!Owner->BridgeSubject.Equals(BridgeSubject, ESearchCase::CaseSensitive))
+	{
+		if (Now - Owner->LastFrameSeconds < OwnerTakeoverSeconds)
+		{
+			FramesIgnored.fetch_add(1);
+			return;
+		}
+		Owner->BridgeSubject = BridgeSubject;  // the one followed fell silent: this bridge takes the name over
+		PushedLayoutVersions.Remove(CurveSubject);  // and pushes its own layout
+	}
+	SubjectOwners.FindChecked(CurveSubject).LastFrameSeconds = Now;
 	const FName BoneSubject(*(CurveSubject.ToString() + TEXT("_Bones")));
 
 	uint64& PushedVersion = PushedLayoutVersions.FindOrAdd(CurveSubject, 0);
@@ -259,7 +299,6 @@ void FAvatarBridgeSource::HandleFrame(const avatar_bridge::AssembledFrame& Frame
 		PushedVersion = Frame.layout_version;
 	}
 
-	const double Now = FPlatformTime::Seconds();
 	FLiveLinkFrameDataStruct CurveFrame(FLiveLinkBaseFrameData::StaticStruct());
 	FLiveLinkBaseFrameData& Curves = *CurveFrame.Cast<FLiveLinkBaseFrameData>();
 	Curves.WorldTime = FLiveLinkWorldTime(Now);

@@ -66,6 +66,16 @@ private:
 	std::vector<avatar_bridge::AssembledFrame> Frames;
 	TMap<FName, uint64> PushedLayoutVersions;
 	TSet<FName> SubjectsWithBones;
+	// The one bridge subject each Live Link subject follows: with a fixed Subject, or two bridge subjects
+	// that differ only in case (FName ignores it), every other bridge's frames would take turns with its
+	// own, each re-pushing static data (which clears the subject's frame buffer).
+	// One that has been silent for OwnerTakeoverSeconds gives way (a bridge restarted with a new --subject).
+	struct FSubjectOwner
+	{
+		FString BridgeSubject;  // FString, not std::string: Unreal's containers move elements with memcpy
+		double LastFrameSeconds = 0.0;
+	};
+	TMap<FName, FSubjectOwner> SubjectOwners;
 	uint64 LoggedRejections = 0;
 
 	// Read by GetSourceStatus on the game thread.
@@ -73,4 +83,9 @@ private:
 	std::atomic<uint64> PacketsRejected{0};
 	// Mirrors the assembler's count (read only on the receive thread) for the status text.
 	std::atomic<uint64> SubjectsEvicted{0};
+	// Messages that decode as OSC but carry no usable frame: another protocol (VMC), bad values, or a
+	// value count that does not match the subject's names.
+	std::atomic<uint64> MessagesUnusable{0};
+	// Frames of a bridge subject whose Live Link subject already follows another one.
+	std::atomic<uint64> FramesIgnored{0};
 };
