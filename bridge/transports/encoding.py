@@ -18,6 +18,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from bridge.config import OUTPUT_FPS
 from bridge.errors import ProtocolError
 from bridge.frames import (
     ARKIT_NAMES,
@@ -823,7 +824,6 @@ def decode_record_header(line: bytes) -> None:
 # Bounds a replayed frame must keep so that every encoder can represent it: Live Link Face packs
 # floor(t_s * fps) and the rate as int32, OSC/VMC pack times as float32.
 _RECORD_MAX_TIME_S = 1e7
-_RECORD_MAX_FPS = 1000
 _RECORD_MAX_SEQ = 2**63 - 1
 # Arrays whose values are weights 0..1 on every wire; joints and EMA are finite with loose bounds.
 _RECORD_UNIT_ARRAYS = ("blendshapes", "visemes", "vrm")
@@ -832,6 +832,15 @@ _RECORD_MAX_ABS = 1e3
 
 def _reject_constant(name: str) -> float:
     raise ProtocolError(f"{name} is not a valid JSON number")
+
+
+def _record_fps(obj: dict[str, Any]) -> int:
+    """A frame rate the wire schemas allow (a recording at another one would be replayed into frames that
+    every validating receiver drops)."""
+    value = obj["fps"]
+    if isinstance(value, bool) or not isinstance(value, int) or value not in OUTPUT_FPS:
+        raise ProtocolError(f"fps: expected one of {', '.join(map(str, OUTPUT_FPS))}, got {value!r}")
+    return int(value)
 
 
 def _record_int(obj: dict[str, Any], key: str, lo: int, hi: int) -> int:
@@ -919,7 +928,7 @@ def decode_record(line: bytes) -> tuple[float, AnimationFrame]:
             t_s=_check_finite("t_s", obj["t_s"], 0.0, _RECORD_MAX_TIME_S),
             t_capture_s=_check_finite("t_capture_s", obj["t_capture_s"], -math.inf, math.inf),
             t_publish_s=_check_finite("t_publish_s", obj["t_publish_s"], -math.inf, math.inf),
-            fps=_record_int(obj, "fps", 1, _RECORD_MAX_FPS),
+            fps=_record_fps(obj),
             subject=check_subject(obj["subject"]),
             pose=pose,
             rig=_record_rig(obj),

@@ -119,8 +119,10 @@ def test_bad_recordings_are_clear_errors(tmp_path: Path) -> None:
         ("t_s", "NaN", "NaN is not a valid JSON number"),
         ("t_s", 1e300, "t_s: must be between"),
         ("t_rel_s", -5.0, "t_rel_s: must be between"),
-        ("fps", 2**40, "fps: expected an integer 1-1000"),
-        ("fps", 0, "fps: expected an integer 1-1000"),
+        ("fps", 2**40, "fps: expected one of 30, 60, 100, got 1099511627776"),
+        ("fps", 0, "fps: expected one of 30, 60, 100"),
+        ("fps", 25, "fps: expected one of 30, 60, 100, got 25"),
+        ("fps", 60.0, "fps: expected one of 30, 60, 100, got 60.0"),
         ("viseme", 123, "viseme: must be one of"),
         ("mood", "\u0000evil", "mood: must be one of"),
         ("voice", None, "voice: expected a number"),
@@ -128,7 +130,8 @@ def test_bad_recordings_are_clear_errors(tmp_path: Path) -> None:
         ("voice", "DEEP", "bad recording line: nested too deeply"),
     ],
     ids=["nan weight", "inf joint", "weight 5", "vrm -3", "t_s nan", "t_s huge", "t_rel_s negative", "fps huge",
-         "fps 0", "viseme int", "mood nul", "voice null", "voice 400 digits", "nested 100000 deep"],
+         "fps 0", "fps 25 (no wire schema allows it)", "fps float",
+         "viseme int", "mood nul", "voice null", "voice 400 digits", "nested 100000 deep"],
 )  # fmt: skip
 def test_values_no_publisher_can_send_are_errors_naming_file_and_line(
     tmp_path: Path, key: str, value: object, expect: str
