@@ -220,6 +220,12 @@ def test_join_restarts_moves_a_second_run_after_the_first() -> None:
     assert timing.join_restarts(reordered) == (reordered, 0)
 
 
+def test_drop_strays_leaves_out_a_lone_time_far_ahead_and_keeps_a_real_jump() -> None:
+    times = [0.0, 0.5, 1.0, 100_000.0, 1.5, 2.0, 500.0, 500.1, 500.2]
+    assert timing.drop_strays(times) == [0, 1, 2, 4, 5, 6, 7, 8]
+    assert timing.drop_strays([]) == [] and timing.drop_strays([9e6]) == [0]
+
+
 def test_thin_keys_drops_only_the_middle_of_holds() -> None:
     keys = [(0, 0.0), (1, 0.0), (2, 0.0), (3, 1.0), (4, 1.0), (5, 1.0), (6, 0.5)]
     assert timing.thin_keys(keys) == [(0, 0.0), (2, 0.0), (3, 1.0), (5, 1.0), (6, 0.5)]

@@ -295,6 +295,39 @@ def test_subject_filter_and_malformed_packets(maya: Any) -> None:
     assert "subject 'avatar' seq 1" in text
 
 
+def test_without_a_subject_the_first_one_heard_is_followed(maya: Any) -> None:
+    """Two bridges on one port took turns on the rig, and a take treated each turn as a restart."""
+    cmds, utils, session = maya
+    _rig(cmds)
+    s = session.connect(port=0)
+    session.toggle_record()
+    alice = [_frame_dgram(i, 2.0 + i / 60, jaw=0.5, subject="alice") for i in range(60)]
+    bob = [_frame_dgram(i, i / 60, jaw=0.9, subject="bob") for i in range(60)]
+    _send(s._receiver.address[1], [d for pair in zip(alice, bob) for d in pair])  # noqa: B905
+    _wait(lambda: s._receiver.packets == 120)
+    assert session.toggle_record() is False
+    assert s.hub.frames == 60 and s.ignored == 60 and s.following == "alice"
+    assert [v for _, v in cmds.keys["face_bs.jawOpen"]] == pytest.approx([0.5, 0.5])  # a hold: its ends
+    assert "ignored 60 frames of other subjects (following 'alice')" in session.status()
+    s._heard_s -= 2.0  # alice has been silent for 2 s: a bridge restarted with another --subject
+    _send(s._receiver.address[1], bob[:3])
+    _wait(lambda: s.hub.frames == 63)
+    assert s.following == "bob"
+
+
+def test_a_lone_frame_far_ahead_is_left_out_of_a_take(maya: Any) -> None:
+    cmds, utils, session = maya
+    _rig(cmds)
+    s = session.connect(port=0)
+    session.toggle_record()
+    times = [i / 60 for i in range(60)] + [100_000.0] + [1.0 + i / 60 for i in range(60)]
+    _send(s._receiver.address[1], [_frame_dgram(i, t, jaw=0.5) for i, t in enumerate(times)])
+    _wait(lambda: s.hub.frames == 121)
+    assert session.toggle_record() is False
+    frames = [f for f, _ in cmds.keys["face_bs.jawOpen"]]
+    assert max(frames) - min(frames) <= 2 * 24 + 1  # 2 s at 24 fps, not a take 28 hours long
+
+
 @pytest.mark.parametrize("error", [RuntimeError, ValueError])
 def test_a_deleted_node_disconnects_instead_of_raising_every_frame(
     maya: Any, monkeypatch: pytest.MonkeyPatch, error: type[Exception]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 
 from maya import cmds, utils
@@ -16,7 +17,7 @@ from .avatar_wire import Frame, load_bake_jsonl
 from .mapping import Plan, build_plan, load_config
 from .maya_scene import MayaScene
 from .receiver import CoalescingScheduler, FrameHub, ReceiverError, UdpReceiver, ZmqReceiver
-from .timing import SceneClock, fps_from_time_unit, join_restarts, resample, thin_keys
+from .timing import SceneClock, drop_strays, fps_from_time_unit, join_restarts, resample, thin_keys
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 # bridge's default ZeroMQ PUB endpoint, and Unreal's Live Link Face port.
 DEFAULT_PORTS = {"osc": 9000, "zmq": 5555, "livelinkface": 11111}
 DEFAULT_PORT = DEFAULT_PORTS["osc"]
+# Without a subject asked for, the one followed gives way to another after this long silent.
+TAKEOVER_S = 1.0
 
 
 def write_keys(scene: MayaScene, plan: Plan, frames: list[Frame], clock: SceneClock) -> tuple[int, int]:
@@ -49,7 +52,8 @@ class Session:
     Args:
         port, host, fmt: where and what to listen for: "osc" or "livelinkface" on a UDP port, or
             "zmq" (connects to the bridge's PUB socket at tcp://host:port; needs pyzmq).
-        subject: apply only this subject's frames (None: any).
+        subject: apply only this subject's frames (None: the first one heard, and another once it has been
+            silent for TAKEOVER_S; two bridges on one port no longer take turns on the rig and in a take).
         mapping_path: JSON mapping file (None: the defaults in mapping.DEFAULT_CONFIG).
         defer: schedules a callable on the main thread (maya.utils.executeDeferred by default).
     """
@@ -64,6 +68,9 @@ class Session:
         defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.subject = subject
+        self.following = subject
+        self.ignored = 0  # frames of other subjects
+        self._heard_s = float("-inf")
         self.apply_error = ""
         self._closed = False
         self.scene = MayaScene()
@@ -80,8 +87,13 @@ class Session:
         self._receiver.start()
 
     def _on_frame(self, frame: Frame) -> None:  # receive thread
-        if self.subject is not None and frame.subject != self.subject:
-            return
+        now_s = time.monotonic()
+        if frame.subject != self.following:
+            if self.subject is not None or now_s - self._heard_s <= TAKEOVER_S:
+                self.ignored += 1
+                return
+            self.following = frame.subject
+        self._heard_s = now_s
         self.hub.push(frame)
         self._scheduler.request()
 
@@ -110,6 +122,11 @@ class Session:
         """
         fps = fps_from_time_unit(self.scene.time_unit())  # before the frames leave the hub
         frames = self.hub.stop_recording()
+        kept = drop_strays([f.t_s for f in frames])
+        if len(kept) < len(frames):
+            log.warning("avatar bridge: %d frame(s) far ahead of the take's time left out (corrupt packets?)",
+                        len(frames) - len(kept))  # fmt: skip
+            frames = [frames[i] for i in kept]
         if not frames:
             return None
         times_s, restarts = join_restarts([f.t_s for f in frames])
@@ -151,6 +168,8 @@ class Session:
         ]
         if last is not None:
             lines.append(f"last frame: subject {last.subject!r} seq {last.seq} t {last.t_s:.3f} s {last.viseme}")
+        if self.ignored:
+            lines.append(f"ignored {self.ignored} frames of other subjects (following {self.following!r})")
         if self.plan.missing:
             lines.append("not driven: " + "; ".join(self.plan.missing))
         if self._receiver.last_error:

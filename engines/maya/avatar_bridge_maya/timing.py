@@ -29,6 +29,7 @@ RESTART_S = 0.25
 # Samples further apart than this are not bridged by interpolated keys (a stray time in a file
 # would otherwise key every scene frame up to it).
 MAX_GAP_S = 1.0
+STRAY_JUMP_S = 60.0
 _FPS_UNIT = re.compile(r"^(\d+(?:\.\d+)?)(?:fps|df)$")
 
 
@@ -69,6 +70,23 @@ class SceneClock:
 
     def time_s(self, frame: float) -> float:
         return self.t0_s + (frame - self.start_frame) / self.fps
+
+
+def drop_strays(times_s: list[float]) -> list[int]:
+    """Indices of a live take's samples to keep (arrival order): a lone one more than STRAY_JUMP_S ahead
+    of the sample before it (a corrupt or forged packet) is left out; it would have stretched the take
+    over hours and moved everything after it. The next sample close to it means the sender's time
+    really jumped: then it is kept."""
+    keep: list[int] = []
+    last = None
+    for i, t in enumerate(times_s):
+        ahead = last is not None and t - last > STRAY_JUMP_S
+        confirmed = i + 1 < len(times_s) and abs(times_s[i + 1] - t) <= MAX_GAP_S
+        if ahead and not confirmed:
+            continue
+        keep.append(i)
+        last = t
+    return keep
 
 
 def join_restarts(times_s: list[float]) -> tuple[list[float], int]:
