@@ -71,6 +71,7 @@ FAvatarBridgeSource::FAvatarBridgeSource(const FAvatarBridgeConnection& InConnec
 	if (Connection.Port < 1 || Connection.Port > 65535 || !FIPv4Address::Parse(Connection.BindAddress, Address))
 	{
 		UE_LOG(LogAvatarBridge, Error, TEXT("avatar-bridge: bad bind address or port %s:%d"), *Connection.BindAddress, Connection.Port);
+		bBadAddress = true;
 		return;
 	}
 	// Not AsReusable: a second listener on the same port must fail to bind ("Cannot bind UDP port")
@@ -149,6 +150,11 @@ FText FAvatarBridgeSource::GetSourceMachineName() const
 
 FText FAvatarBridgeSource::GetSourceStatus() const
 {
+	if (bBadAddress)
+	{
+		// Not a port problem: a host name (localhost) or an IPv6 address, which this source does not take.
+		return LOCTEXT("StatusBadAddress", "Bad bind address or port: use an IPv4 address (0.0.0.0, 127.0.0.1) and a port 1-65535");
+	}
 	if (Socket == nullptr)
 	{
 		return LOCTEXT("StatusNoSocket", "Cannot bind UDP port");

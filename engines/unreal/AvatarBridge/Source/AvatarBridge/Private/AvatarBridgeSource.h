@@ -56,6 +56,7 @@ private:
 	ILiveLinkClient* Client = nullptr;
 	FGuid SourceGuid;
 	FSocket* Socket = nullptr;
+	bool bBadAddress = false;  // the bind address or port could not be parsed (set once, in the constructor)
 	FRunnableThread* Thread = nullptr;
 	std::atomic<bool> bStopping{false};
 	std::atomic<bool> bExited{false};  // set by the receive thread as it returns from Run()
