@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
+from bridge.audio import downmix
 from bridge.audio.downmix import STREAM_DECIDE_S, StreamDownmix, detect_cancellation
 from bridge.audio.files import FileSource, read_audio
 from bridge.audio.stdin import StdinSource
@@ -119,27 +120,34 @@ def test_a_gain_mismatched_inversion_with_noise_is_found(speech_wav: Path) -> No
     assert found is not None and found.flipped == (1,) and found.correlation < -0.95 and found.mix_db < -10
 
 
-def test_stdin_decides_once_on_the_first_loud_second_and_keeps_it(
-    speech_wav: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def _silent_samples_of_an_inverted_stdin(speech_wav: Path) -> int:
+    """Samples of a phase-inverted stdin before its voice is heard (checked: exactly, from then on)."""
     s, rate = read_audio(speech_wav)
     pcm16 = np.clip(np.round(s * 32768), -32767, 32767).astype("<i2")
     stream = np.concatenate([pcm16] * 3)  # the speech three times over: one decision, one warning
-    caplog.set_level(logging.WARNING)
     src = StdinSource(rate, 2, "s16le", None, 30, stream=io.BytesIO(np.stack([stream, -stream], 1).tobytes()))
     blocks = [b.samples for b in src.blocks()]
-    (warning,) = _warnings(caplog)
-    assert warning.startswith("stdin: channel 1 is phase-inverted") and "from here on" in warning
-    assert f"the first {STREAM_DECIDE_S:.1f} s of sound" in warning
+    heard = np.flatnonzero([np.any(b) for b in blocks])[0]  # the first block mixed with channel 1 flipped
     out = np.concatenate(blocks)
     voice = stream.astype(np.float32) / 32768
-    heard = np.flatnonzero([np.any(b) for b in blocks])[0]  # the first block mixed with channel 1 flipped
     n = sum(b.size for b in blocks[:heard])
     assert not out[:n].any()  # the plain mean, silent, until then
     np.testing.assert_array_equal(out[n:], voice[n:])  # the voice at its level from then on
-    # Provisionally from the first half second of sound, not from the second the warning waits for.
-    first_sound = np.flatnonzero(np.abs(voice) > 0.01)[0]
-    assert n - first_sound < 0.7 * rate, (n, first_sound)
+    return n
+
+
+def test_stdin_decides_once_on_the_first_loud_second_and_keeps_it(
+    speech_wav: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING)
+    n = _silent_samples_of_an_inverted_stdin(speech_wav)
+    (warning,) = _warnings(caplog)
+    assert warning.startswith("stdin: channel 1 is phase-inverted") and "from here on" in warning
+    assert f"the first {STREAM_DECIDE_S:.1f} s of sound" in warning
+    # Mixed provisionally from half a second of sound, not only from the second the warning waits for.
+    monkeypatch.setattr(downmix, "PROVISIONAL_S", STREAM_DECIDE_S)
+    n_at_decision = _silent_samples_of_an_inverted_stdin(speech_wav)
+    assert n_at_decision - n > 0.3 * read_audio(speech_wav)[1], (n, n_at_decision)
 
 
 def test_a_stream_that_is_still_undecided_is_the_plain_mean() -> None:
