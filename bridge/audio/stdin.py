@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +46,9 @@ class StdinSource:
             raise AudioError(f"stdin: channel {channel} requested but the stream has {channels} channels")
         self._frame_bytes = self._dtype.itemsize * channels
         self._block_bytes = max(1, rate_hz * block_ms // 1000) * self._frame_bytes
+        if stream is None and sys.stdin is None:
+            # Python found descriptor 0 closed at start (`<&-`): the next file opened (ZeroMQ's) takes it.
+            raise AudioError("stdin: there is no standard input (it is closed)")
         self._stream = stream
         self.dropped_s = 0.0
         # Channels that cancel in the mean are judged once, on the first loud second (bridge.audio.downmix).

@@ -849,9 +849,9 @@ def _name_left_outputs(f: Failure, earlier: dict[Path, tuple[int, int, int]]) ->
     if not left:
         return f
     if len(left) == 1:
-        said = f"its output {left[0]} from an earlier bake is left as it was"
+        said = f"its output {left[0]}, there before this bake, is left as it was"
     else:
-        said = f"its outputs {', '.join(left)} from an earlier bake are left as they were"
+        said = f"its outputs {', '.join(left)}, there before this bake, are left as they were"
     return Failure(f.source, f"{f.message}; {said}")
 
 

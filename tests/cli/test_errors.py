@@ -323,13 +323,17 @@ def test_an_interrupted_stdin_stream_exits_130_while_its_writer_still_holds_the_
     proc.stdin.close()
 
 
-def test_a_closed_stdin_is_one_clear_error() -> None:
+@pytest.mark.parametrize("publish", [["--no-zmq"], ["--zmq", "tcp://127.0.0.1:*"]], ids=["no zmq", "zmq"])
+def test_a_closed_stdin_is_one_clear_error(publish: list[str]) -> None:
+    """With ZeroMQ on, its internal eventfd took descriptor 0 and was read as if it were the audio."""
     p = subprocess.run(
-        [sys.executable, "-m", "bridge", "run", "--input", "-", "--no-zmq", "--no-status"],
+        [sys.executable, "-m", "bridge", "run", "--input", "-", "--no-status", *publish],
         cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         preexec_fn=lambda: os.close(0),
     )  # fmt: skip
-    assert p.returncode == 1 and "ERROR bridge.cli: stdin: cannot read (Bad file descriptor)" in p.stderr, p.stderr
+    assert p.returncode == 1 and "ERROR bridge.cli: stdin: there is no standard input (it is closed)" in p.stderr, (
+        p.stderr
+    )
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr
 
 

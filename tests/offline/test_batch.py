@@ -171,7 +171,7 @@ def test_a_failed_rebake_names_the_earlier_outputs_it_left(
     capsys.readouterr()
     assert main(args) == 1
     err = capsys.readouterr().err
-    left = f"{tmp_path / 'in' / 'line.jsonl'}, {tmp_path / 'in' / 'line.tsv'} from an earlier bake are left as"
+    left = f"{tmp_path / 'in' / 'line.jsonl'}, {tmp_path / 'in' / 'line.tsv'}, there before this bake, are left as"
     assert err.count(left) == 2, err  # as it happens and in the summary
     new = [line for line in err.splitlines() if "new.wav" in line]
     assert new and not any("left as" in line for line in new)  # nothing was there before

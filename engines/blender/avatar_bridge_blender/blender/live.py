@@ -174,7 +174,7 @@ def stop_recording(scene: bpy.types.Scene, link: LiveLink) -> Recording | None:
     rec, link.recording = link.recording, None
     if rec is not None and rec.keys == 0:
         restore_actions(rec.swapped)  # an empty take leaves the rig with the actions it had
-        log.info("nothing recorded: no frame arrived during the take")
+        log.info("nothing recorded: no frame was keyed during the take")
     elif rec is not None:
         rec.buffer.write(scene.avatar_bridge)
         log.info("recorded %d keys on frames %s..%s", rec.keys, rec.first_frame, rec.last_frame)

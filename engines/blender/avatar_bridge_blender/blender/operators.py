@@ -149,7 +149,9 @@ class AVATARBRIDGE_OT_record_stop(_Validated, bpy.types.Operator):
         link = live.current()
         rec = live.stop_recording(context.scene, link) if link is not None else None
         if rec is not None and rec.keys == 0:
-            self.report({"WARNING"}, "Nothing recorded: no frame arrived during the take (the rig keeps its actions)")
+            left_out = rec.strays.dropped + rec.past_end
+            why = f"{left_out} frames had impossible times" if left_out else "no frame arrived during the take"
+            self.report({"WARNING"}, f"Nothing recorded: {why} (the rig keeps its actions)")
         elif rec is not None:
             self.report({"INFO"}, f"Recorded {rec.keys} keys, frames {rec.first_frame}..{rec.last_frame}")
         return {"FINISHED"}

@@ -173,19 +173,13 @@ FText FAvatarBridgeSource::GetSourceStatus() const
 		return LOCTEXT("StatusWaiting", "Waiting for the bridge");
 	}
 	const uint64 Evicted = SubjectsEvicted.load();
-	if (Evicted > 0)
-	{
-		return FText::Format(
-			LOCTEXT("StatusSubjectsFull", "Receiving ({0} frames, {1} bad packets, {2} idle subjects removed: more than {3} at once)"),
-			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Evicted),
-			FText::AsNumber(static_cast<uint64>(avatar_bridge::kMaxSubjects)));
-	}
 	const uint64 Ignored = FramesIgnored.load();
-	if (Ignored > 0)
+	if (Evicted > 0 || Ignored > 0)
 	{
 		return FText::Format(
-			LOCTEXT("StatusIgnoring", "Receiving ({0} frames, {1} bad packets, {2} frames of other bridges ignored: one bridge per subject name)"),
-			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Ignored));
+			LOCTEXT("StatusReceivingWithNotes", "Receiving ({0} frames, {1} bad packets, {2} frames of other bridges ignored: one bridge per subject name, {3} idle subjects removed: more than {4} at once)"),
+			FText::AsNumber(Received), FText::AsNumber(Rejected), FText::AsNumber(Ignored), FText::AsNumber(Evicted),
+			FText::AsNumber(static_cast<uint64>(avatar_bridge::kMaxSubjects)));
 	}
 	return FText::Format(LOCTEXT("StatusReceiving", "Receiving ({0} frames, {1} bad packets)"),
 		FText::AsNumber(Received), FText::AsNumber(Rejected));
