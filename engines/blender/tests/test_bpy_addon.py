@@ -855,6 +855,19 @@ def test_bridge_bake_imports_in_sync(rigged: tuple[Any, Any, Any], tmp_path: Pat
         assert_rig_shows(face, rig, frames[index])
 
 
+def test_live_link_face_s_missing_tongue_is_not_reported_as_the_rig_s_gap(rigged: tuple[Any, Any, Any]) -> None:
+    """The panel listed 'channel tongue_tip_up' as missing, though Live Link Face carries no tongue by design."""
+    scene, _face, _rig = rigged
+    settings = scene.avatar_bridge
+    settings.protocol = "LLF"
+    settings.port = free_udp_port()  # the protocol's default port may be taken
+    live = sub("blender.live")
+    assert bpy.ops.avatar_bridge.connect() == {"FINISHED"}
+    send(settings.port, [(GOLDEN / "livelinkface_0.bin").read_bytes()])
+    assert pump_until(live.current(), scene, 1)
+    assert not [m for m in live.current().writer.missing if m.startswith("channel ")], live.current().writer.missing
+
+
 class _Layout:
     """Stands in for a UILayout: records the labels drawn, accepts any other call."""
 

@@ -108,6 +108,10 @@ class RigWriter:
             profile = Profile(profile.name, profile.shapes, ())
         self._compiled = compile_profile(profile, channel_names, keys, bones, roles)
         self.missing = self._compiled.missing
+        if settings.profile != "CUSTOM":
+            # The built-in profiles read channels some protocols leave out by design (Live Link Face: no
+            # tongue, no EMA); only the rig's own gaps are the user's to fix.
+            self.missing = tuple(m for m in self.missing if not m.startswith("channel "))
         if self.missing:
             shown = ", ".join(self.missing[:MAX_MISSING_LISTED])
             more = len(self.missing) - MAX_MISSING_LISTED
