@@ -309,7 +309,7 @@ def test_without_a_subject_the_first_one_heard_is_followed(maya: Any) -> None:
     assert s.hub.frames == 60 and s.ignored == 60 and s.following == "alice"
     assert [v for _, v in cmds.keys["face_bs.jawOpen"]] == pytest.approx([0.5, 0.5])  # a hold: its ends
     assert "ignored 60 frames of other subjects (following 'alice')" in session.status()
-    s._heard_s -= 2.0  # alice has been silent for 2 s: a bridge restarted with another --subject
+    s._follower._heard_s -= 2.0  # alice has been silent for 2 s: a bridge restarted with another --subject
     _send(s._receiver.address[1], bob[:3])
     _wait(lambda: s.hub.frames == 63)
     assert s.following == "bob"

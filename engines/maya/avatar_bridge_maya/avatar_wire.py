@@ -355,6 +355,43 @@ def remember(table: dict[str, _V], subject: str, value: _V) -> None:
     table[subject] = value
 
 
+# A followed subject silent this long gives way to another one (a bridge restarted with a new --subject).
+TAKEOVER_S = 1.0
+
+
+class SubjectFollower:
+    """Which subject a receiver follows when several senders share its port: the one asked for, else the
+    first one heard, giving way to another after TAKEOVER_S of silence. Two bridges on one port otherwise
+    take turns on the rig, and a take reads each turn as a restarted sender.
+
+    Attributes:
+        following: the subject whose frames are kept (None before the first frame).
+        ignored: frames of other subjects by subject, most recent last (at most MAX_SUBJECTS).
+    """
+
+    def __init__(self) -> None:
+        self.following: str | None = None
+        self.ignored: dict[str, int] = {}
+        self._heard_s = float("-inf")
+
+    def keeps(self, subject: str, now_s: float, wanted: str = "") -> bool:
+        """Whether a frame of ``subject`` that arrived at ``now_s`` (host clock) is one to use; ``wanted``
+        (when not empty) is the subject asked for."""
+        if wanted:
+            self._follow(wanted)
+        elif subject != self.following and now_s - self._heard_s > TAKEOVER_S:
+            self._follow(subject)
+        if subject != self.following:
+            remember(self.ignored, subject, self.ignored.get(subject, 0) + 1)
+            return False
+        self._heard_s = now_s
+        return True
+
+    def _follow(self, subject: str) -> None:
+        self.following = subject
+        self.ignored.pop(subject, None)  # a subject followed after being ignored
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise WireError(f"{what} must be a string, got {value!r}")

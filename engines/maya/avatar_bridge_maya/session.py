@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from maya import cmds, utils
 
-from .avatar_wire import Frame, load_bake_jsonl
+from .avatar_wire import Frame, SubjectFollower, load_bake_jsonl
 from .mapping import Plan, build_plan, load_config
 from .maya_scene import MayaScene
 from .receiver import CoalescingScheduler, FrameHub, ReceiverError, UdpReceiver, ZmqReceiver
@@ -25,8 +25,6 @@ log = logging.getLogger(__name__)
 # bridge's default ZeroMQ PUB endpoint, and Unreal's Live Link Face port.
 DEFAULT_PORTS = {"osc": 9000, "zmq": 5555, "livelinkface": 11111}
 DEFAULT_PORT = DEFAULT_PORTS["osc"]
-# Without a subject asked for, the one followed gives way to another after this long silent.
-TAKEOVER_S = 1.0
 
 
 def write_keys(scene: MayaScene, plan: Plan, frames: list[Frame], clock: SceneClock) -> tuple[int, int]:
@@ -53,7 +51,8 @@ class Session:
         port, host, fmt: where and what to listen for: "osc" or "livelinkface" on a UDP port, or
             "zmq" (connects to the bridge's PUB socket at tcp://host:port; needs pyzmq).
         subject: apply only this subject's frames (None: the first one heard, and another once it has been
-            silent for TAKEOVER_S; two bridges on one port no longer take turns on the rig and in a take).
+            silent for avatar_wire.TAKEOVER_S; two bridges on one port no longer take turns on the rig and in
+            a take).
         mapping_path: JSON mapping file (None: the defaults in mapping.DEFAULT_CONFIG).
         defer: schedules a callable on the main thread (maya.utils.executeDeferred by default).
     """
@@ -68,9 +67,8 @@ class Session:
         defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.subject = subject
-        self.following = subject
+        self._follower = SubjectFollower()
         self.ignored = 0  # frames of other subjects
-        self._heard_s = float("-inf")
         self.apply_error = ""
         self._closed = False
         self.scene = MayaScene()
@@ -87,13 +85,9 @@ class Session:
         self._receiver.start()
 
     def _on_frame(self, frame: Frame) -> None:  # receive thread
-        now_s = time.monotonic()
-        if frame.subject != self.following:
-            if self.subject is not None or now_s - self._heard_s <= TAKEOVER_S:
-                self.ignored += 1
-                return
-            self.following = frame.subject
-        self._heard_s = now_s
+        if not self._follower.keeps(frame.subject, time.monotonic(), self.subject or ""):
+            self.ignored += 1
+            return
         self.hub.push(frame)
         self._scheduler.request()
 
@@ -135,6 +129,10 @@ class Session:
             frames = [Frame(f.subject, f.seq, t, f.viseme, f.voice, f.names, f.values) for f, t in zip(frames, times_s)]  # noqa: B905
         clock = SceneClock(fps, self._record_start_frame, min(times_s))
         return write_keys(self.scene, self.plan, frames, clock)
+
+    @property
+    def following(self) -> str | None:
+        return self._follower.following
 
     @property
     def recording(self) -> bool:
